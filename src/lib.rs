@@ -1,0 +1,13 @@
+//! Picket: one binary that receives syslog and SNMP traps, stores every event in an embedded
+//! database, and makes it searchable. See `DESIGN.md` for the data flow:
+//! ingest → spool → parse → store, with the web layer reading the store.
+
+pub mod model;
+pub mod parse;
+pub mod telemetry;
+#[doc(hidden)]
+pub mod test_util;
+pub mod ingest {
+    //! Sockets only: listeners that turn bytes into `Frame`s.
+    pub mod framing;
+}

@@ -1,0 +1,64 @@
+//! A frame: one message's bytes as a listener received them, before any parsing.
+
+use bytes::Bytes;
+use std::net::SocketAddr;
+
+/// Index of a listener in the running configuration; names and time zones are looked up by it.
+pub type ListenerId = u16;
+
+/// The transport a frame arrived on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// A UDP datagram.
+    Udp,
+    /// A TCP stream, LF or octet-counting framed.
+    Tcp,
+    /// Lines read from a file by `picket replay`.
+    File,
+}
+
+impl Transport {
+    /// The `network.transport`-style name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transport::Udp => "udp",
+            Transport::Tcp => "tcp",
+            Transport::File => "file",
+        }
+    }
+
+    /// The byte used in the spool record.
+    pub fn to_byte(self) -> u8 {
+        match self {
+            Transport::Udp => 0,
+            Transport::Tcp => 1,
+            Transport::File => 2,
+        }
+    }
+
+    /// The inverse of [`Transport::to_byte`]; unknown bytes read as `File`.
+    pub fn from_byte(b: u8) -> Self {
+        match b {
+            0 => Transport::Udp,
+            1 => Transport::Tcp,
+            _ => Transport::File,
+        }
+    }
+}
+
+/// One received message, exactly as it came off the socket (framing removed).
+#[derive(Debug, Clone)]
+pub struct Frame {
+    /// The message bytes; possibly truncated to the configured maximum.
+    pub bytes: Bytes,
+    /// The peer that sent it: the only trustworthy statement of origin.
+    pub peer: SocketAddr,
+    /// Which listener took it.
+    pub listener: ListenerId,
+    /// How it arrived.
+    pub transport: Transport,
+    /// Receive time, microseconds since the Unix epoch (UTC).
+    pub received_at: i64,
+    /// True when the sender's frame was longer than the maximum and was cut.
+    pub truncated: bool,
+}

@@ -1,0 +1,10 @@
+//! Plain data shared by every stage: frames off the wire, normalised events and field names.
+//!
+//! Nothing here does I/O or depends on another module of the crate, so every stage may use it.
+
+pub mod event;
+pub mod fields;
+pub mod frame;
+
+pub use event::{Event, FieldValue, MessageText};
+pub use frame::{Frame, ListenerId, Transport};

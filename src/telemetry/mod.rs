@@ -1,0 +1,296 @@
+//! Counters and gauges, rendered in the Prometheus text format at `/metrics`, and logging setup.
+//!
+//! Counters are plain atomics bumped once per batch where possible; labels come from fixed sets
+//! (listener names from the config, drop reasons from [`DropReason`], parser names from the
+//! parser chain), never from peer addresses. Typed occurrences live in [`events`].
+
+pub mod events;
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+
+/// Why a frame was dropped. The label values are part of the public metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DropReason {
+    /// The intake queue was full (UDP only: TCP waits instead).
+    QueueFull,
+    /// The spool could not be written (disk full, I/O error).
+    SpoolError,
+    /// A spool record failed its checksum (torn write after a crash).
+    SpoolCorrupt,
+    /// The spool reached its size limit while the indexer lagged (UDP only).
+    SpoolFull,
+}
+
+impl DropReason {
+    const ALL: [DropReason; 4] = [
+        DropReason::QueueFull,
+        DropReason::SpoolError,
+        DropReason::SpoolCorrupt,
+        DropReason::SpoolFull,
+    ];
+
+    /// The `reason` label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DropReason::QueueFull => "queue_full",
+            
+            DropReason::SpoolError => "spool_error",
+            DropReason::SpoolCorrupt => "spool_corrupt",
+            DropReason::SpoolFull => "spool_full",
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Upper bounds (seconds) of the store batch histogram's buckets.
+const BATCH_BUCKETS: [f64; 10] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0];
+
+/// A fixed-bucket histogram of seconds.
+#[derive(Debug, Default)]
+pub struct Histogram {
+    buckets: [AtomicU64; BATCH_BUCKETS.len()],
+    count: AtomicU64,
+    sum_micros: AtomicU64,
+}
+
+impl Histogram {
+    /// Records one observation.
+    pub fn observe(&self, seconds: f64) {
+        for (i, le) in BATCH_BUCKETS.iter().enumerate() {
+            if seconds <= *le {
+                if let Some(b) = self.buckets.get(i) {
+                    b.fetch_add(1, Relaxed);
+                }
+            }
+        }
+        self.count.fetch_add(1, Relaxed);
+        self.sum_micros.fetch_add((seconds * 1e6) as u64, Relaxed);
+    }
+
+    fn render(&self, name: &str, out: &mut String) {
+        let _ = writeln!(out, "# TYPE {name} histogram");
+        for (i, le) in BATCH_BUCKETS.iter().enumerate() {
+            let v = self.buckets.get(i).map_or(0, |b| b.load(Relaxed));
+            let _ = writeln!(out, "{name}_bucket{{le=\"{le}\"}} {v}");
+        }
+        let count = self.count.load(Relaxed);
+        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {count}");
+        let sum = self.sum_micros.load(Relaxed) as f64 / 1e6;
+        let _ = writeln!(out, "{name}_sum {sum}");
+        let _ = writeln!(out, "{name}_count {count}");
+    }
+}
+
+/// Per-listener counters.
+#[derive(Debug)]
+pub struct ListenerMetrics {
+    /// The listener's name (label value).
+    pub name: String,
+    /// Frames received.
+    pub received: AtomicU64,
+    /// Bytes received.
+    pub received_bytes: AtomicU64,
+    /// The UDP socket's inode, for reading its kernel drop counter from `/proc/net/udp*`.
+    pub udp_inode: AtomicU64,
+}
+
+/// Every counter Picket keeps.
+#[derive(Debug)]
+pub struct Metrics {
+    /// One entry per listener, indexed by `ListenerId`.
+    pub listeners: Vec<ListenerMetrics>,
+    dropped: [AtomicU64; DropReason::ALL.len()],
+    /// Frames cut at the maximum frame size.
+    pub truncated: AtomicU64,
+    /// Frames that were not valid UTF-8.
+    pub invalid_utf8: AtomicU64,
+    /// Timestamps in the future clamped to the receive time.
+    pub clamped: AtomicU64,
+    parsed: Mutex<BTreeMap<&'static str, u64>>,
+    /// Events committed to the store.
+    pub stored: AtomicU64,
+    /// Store batch commit durations.
+    pub batch_seconds: Histogram,
+    /// Open TCP connections.
+    pub tcp_connections: AtomicI64,
+    /// TCP connections accepted.
+    pub tcp_accepted: AtomicU64,
+    /// TCP connections refused at the connection limit.
+    pub tcp_rejected: AtomicU64,
+    /// TCP connections closed by the idle timeout.
+    pub tcp_idle_closed: AtomicU64,
+    /// Bytes appended to the spool.
+    pub spool_written_bytes: AtomicU64,
+    /// Bytes in the spool not yet stored (gauge).
+    pub spool_backlog_bytes: AtomicI64,
+    /// Segments sealed and indexed.
+    pub segments_indexed: AtomicU64,
+    /// Seconds spent building segment indexes.
+    pub index_seconds: Histogram,
+}
+
+impl Metrics {
+    /// Counters for listeners with these names, in `ListenerId` order.
+    pub fn new(listener_names: impl IntoIterator<Item = String>) -> Self {
+        Metrics {
+            listeners: listener_names
+                .into_iter()
+                .map(|name| ListenerMetrics {
+                    name,
+                    received: AtomicU64::new(0),
+                    received_bytes: AtomicU64::new(0),
+                    udp_inode: AtomicU64::new(0),
+                })
+                .collect(),
+            dropped: Default::default(),
+            truncated: AtomicU64::new(0),
+            invalid_utf8: AtomicU64::new(0),
+            clamped: AtomicU64::new(0),
+            parsed: Mutex::new(BTreeMap::new()),
+            stored: AtomicU64::new(0),
+            batch_seconds: Histogram::default(),
+            tcp_connections: AtomicI64::new(0),
+            tcp_accepted: AtomicU64::new(0),
+            tcp_rejected: AtomicU64::new(0),
+            tcp_idle_closed: AtomicU64::new(0),
+            spool_written_bytes: AtomicU64::new(0),
+            spool_backlog_bytes: AtomicI64::new(0),
+            segments_indexed: AtomicU64::new(0),
+            index_seconds: Histogram::default(),
+        }
+    }
+
+    /// Counts `n` frames received on a listener.
+    pub fn add_received(&self, listener: u16, frames: u64, bytes: u64) {
+        if let Some(l) = self.listeners.get(usize::from(listener)) {
+            l.received.fetch_add(frames, Relaxed);
+            l.received_bytes.fetch_add(bytes, Relaxed);
+        }
+    }
+
+    /// Frames received on all listeners.
+    pub fn received_total(&self) -> u64 {
+        self.listeners.iter().map(|l| l.received.load(Relaxed)).sum()
+    }
+
+    /// Counts `n` dropped frames.
+    pub fn add_dropped(&self, reason: DropReason, n: u64) {
+        if let Some(c) = self.dropped.get(reason.index()) {
+            c.fetch_add(n, Relaxed);
+        }
+    }
+
+    /// Frames dropped for this reason so far.
+    pub fn dropped(&self, reason: DropReason) -> u64 {
+        self.dropped.get(reason.index()).map_or(0, |c| c.load(Relaxed))
+    }
+
+    /// Adds per-parser counts (one call per batch).
+    pub fn add_parsed(&self, counts: &[(&'static str, u64)]) {
+        if let Ok(mut m) = self.parsed.lock() {
+            for (p, n) in counts {
+                *m.entry(p).or_insert(0) += n;
+            }
+        }
+    }
+
+    /// Events parsed by this parser so far.
+    pub fn parsed(&self, parser: &str) -> u64 {
+        self.parsed.lock().ok().and_then(|m| m.get(parser).copied()).unwrap_or(0)
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut o = String::with_capacity(4096);
+        let w = &mut o;
+        counter_header(w, "picket_frames_received_total", "Frames received, by listener.");
+        for l in &self.listeners {
+            let _ = writeln!(w, "picket_frames_received_total{{listener=\"{}\"}} {}", l.name, l.received.load(Relaxed));
+        }
+        counter_header(w, "picket_frames_received_bytes_total", "Bytes received, by listener.");
+        for l in &self.listeners {
+            let _ = writeln!(w, "picket_frames_received_bytes_total{{listener=\"{}\"}} {}", l.name, l.received_bytes.load(Relaxed));
+        }
+        counter_header(w, "picket_frames_dropped_total", "Frames dropped before storage, by reason.");
+        for r in DropReason::ALL {
+            let _ = writeln!(w, "picket_frames_dropped_total{{reason=\"{}\"}} {}", r.as_str(), self.dropped(r));
+        }
+        counter_header(w, "picket_udp_kernel_drops_total", "Datagrams the kernel dropped on a UDP socket (receive buffer full), from /proc/net/udp.");
+        let drops = kernel_udp_drops();
+        for l in &self.listeners {
+            let inode = l.udp_inode.load(Relaxed);
+            if inode != 0 {
+                let d = drops.get(&inode).copied().unwrap_or(0);
+                let _ = writeln!(w, "picket_udp_kernel_drops_total{{listener=\"{}\"}} {d}", l.name);
+            }
+        }
+        simple(w, "counter", "picket_frames_truncated_total", "Frames cut at the maximum frame size.", self.truncated.load(Relaxed));
+        simple(w, "counter", "picket_frames_invalid_utf8_total", "Frames that were not valid UTF-8 (kept losslessly).", self.invalid_utf8.load(Relaxed));
+        simple(w, "counter", "picket_timestamps_clamped_total", "Message timestamps in the future clamped to the receive time.", self.clamped.load(Relaxed));
+        counter_header(w, "picket_events_parsed_total", "Events parsed, by the body parser that matched (none: header only).");
+        if let Ok(m) = self.parsed.lock() {
+            if !m.contains_key("none") {
+                let _ = writeln!(w, "picket_events_parsed_total{{parser=\"none\"}} 0");
+            }
+            for (p, n) in m.iter() {
+                let _ = writeln!(w, "picket_events_parsed_total{{parser=\"{p}\"}} {n}");
+            }
+        }
+        simple(w, "counter", "picket_events_stored_total", "Events committed to the store.", self.stored.load(Relaxed));
+        let _ = writeln!(w, "# HELP picket_store_batch_seconds Time to write and commit one store batch.");
+        self.batch_seconds.render("picket_store_batch_seconds", w);
+        simple(w, "gauge", "picket_tcp_connections", "Open TCP connections.", self.tcp_connections.load(Relaxed).max(0) as u64);
+        simple(w, "counter", "picket_tcp_connections_accepted_total", "TCP connections accepted.", self.tcp_accepted.load(Relaxed));
+        simple(w, "counter", "picket_tcp_connections_rejected_total", "TCP connections refused at the connection limit.", self.tcp_rejected.load(Relaxed));
+        simple(w, "counter", "picket_tcp_connections_idle_closed_total", "TCP connections closed by the idle timeout.", self.tcp_idle_closed.load(Relaxed));
+        simple(w, "counter", "picket_spool_written_bytes_total", "Bytes appended to the intake spool.", self.spool_written_bytes.load(Relaxed));
+        simple(w, "gauge", "picket_spool_backlog_bytes", "Spooled bytes not yet stored.", self.spool_backlog_bytes.load(Relaxed).max(0) as u64);
+        simple(w, "counter", "picket_store_segments_indexed_total", "Store segments sealed and indexed.", self.segments_indexed.load(Relaxed));
+        let _ = writeln!(w, "# HELP picket_store_index_seconds Time to index one sealed segment.");
+        self.index_seconds.render("picket_store_index_seconds", w);
+        o
+    }
+}
+
+fn counter_header(w: &mut String, name: &str, help: &str) {
+    let _ = writeln!(w, "# HELP {name} {help}\n# TYPE {name} counter");
+}
+
+fn simple(w: &mut String, kind: &str, name: &str, help: &str, v: u64) {
+    let _ = writeln!(w, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}");
+}
+
+/// Kernel drop counters of every UDP socket of this process's network namespace, by inode.
+fn kernel_udp_drops() -> BTreeMap<u64, u64> {
+    let mut out = BTreeMap::new();
+    for path in ["/proc/net/udp", "/proc/net/udp6"] {
+        let Ok(text) = std::fs::read_to_string(path) else { continue };
+        for line in text.lines().skip(1) {
+            // Columns: sl local rem st tx:rx tr:when retrnsmt uid timeout inode ref pointer drops
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            if let (Some(inode), Some(drops)) = (cols.get(9), cols.get(12)) {
+                if let (Ok(i), Ok(d)) = (inode.parse::<u64>(), drops.parse::<u64>()) {
+                    out.insert(i, d);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Installs the `tracing` subscriber: logs to stderr, level from `PICKET_LOG` (default `info`).
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PICKET_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
