@@ -4,6 +4,7 @@
 
 pub mod model;
 pub mod parse;
+pub mod spool;
 pub mod telemetry;
 #[doc(hidden)]
 pub mod test_util;
