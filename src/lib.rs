@@ -4,7 +4,9 @@
 
 pub mod model;
 pub mod parse;
+pub mod query;
 pub mod spool;
+pub mod store;
 pub mod telemetry;
 #[doc(hidden)]
 pub mod test_util;

@@ -62,3 +62,14 @@ pub struct Frame {
     /// True when the sender's frame was longer than the maximum and was cut.
     pub truncated: bool,
 }
+
+/// A position in the intake spool: a file and a byte offset in it. The store commits the
+/// checkpoint of the last event of each batch in the same transaction as the batch, so a
+/// restart resumes reading the spool exactly after what was stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub struct Checkpoint {
+    /// The spool file's sequence number.
+    pub file: u64,
+    /// Bytes into the file.
+    pub offset: u64,
+}

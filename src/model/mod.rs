@@ -7,4 +7,4 @@ pub mod fields;
 pub mod frame;
 
 pub use event::{Event, FieldValue, MessageText};
-pub use frame::{Frame, ListenerId, Transport};
+pub use frame::{Checkpoint, Frame, ListenerId, Transport};

@@ -30,14 +30,8 @@ const BODY_HEADER: usize = 1 + 1 + 2 + 2 + 1 + 16 + 8;
 /// Largest payload a record may hold (frames are far smaller; this bounds a corrupt length).
 const MAX_PAYLOAD: usize = 16 << 20;
 
-/// A position in the spool: a file and a byte offset in it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
-pub struct SpoolPos {
-    /// The file's sequence number.
-    pub file: u64,
-    /// Bytes into the file.
-    pub offset: u64,
-}
+/// A position in the spool (the store commits it with the events it covers).
+pub use crate::model::Checkpoint as SpoolPos;
 
 /// Errors of the spool.
 #[derive(Debug, thiserror::Error)]

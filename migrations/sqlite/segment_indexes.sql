@@ -1,0 +1,10 @@
+-- Built in bulk when a segment is sealed (sorting once is far cheaper than keeping these
+-- B-trees up to date row by row while ingesting).
+CREATE INDEX IF NOT EXISTS events_ts ON events(ts);
+CREATE INDEX IF NOT EXISTS events_host ON events(host, ts);
+CREATE INDEX IF NOT EXISTS events_sender ON events(sender, ts);
+CREATE INDEX IF NOT EXISTS events_source_ip ON events(source_ip, ts);
+CREATE INDEX IF NOT EXISTS events_destination_ip ON events(destination_ip, ts);
+-- Full text: contentless (the text is in events), no positions (detail=none), fed with
+-- Picket's own distinct tokens per message (see src/query/tokens.rs).
+CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(body, content='', detail=none, tokenize="ascii tokenchars '._-'");

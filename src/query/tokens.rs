@@ -1,0 +1,126 @@
+//! The full-text tokenizer, shared by index building and searching so both agree.
+//!
+//! A token is a run of ASCII letters and digits, `.`, `_`, `-` and any non-ASCII bytes, with
+//! `.`, `_` and `-` trimmed from its ends, lower-cased (ASCII). So `srcip=10.1.2.3` gives
+//! `srcip` and `10.1.2.3`, `outside:203.0.113.5/443` gives `outside`, `203.0.113.5`, `443`,
+//! and `closed.` gives `closed`: IP addresses, host names and words are searchable whole.
+//! SQLite's FTS5 `ascii` tokenizer with `tokenchars '._-'` splits the same way, so the
+//! pre-tokenized text Picket feeds it and the queries it runs stay consistent.
+
+/// Tokens longer than this are not indexed (base64 blobs, hashes past any useful length).
+pub const MAX_TOKEN_BYTES: usize = 96;
+
+fn is_token_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-') || b >= 0x80
+}
+
+/// Calls `f` with each token of `text` (lower-cased only when it has upper-case ASCII).
+pub fn for_each_token(text: &str, mut f: impl FnMut(&str)) {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    let mut lower = String::new();
+    while i < bytes.len() {
+        while i < bytes.len() && !bytes.get(i).copied().is_some_and(is_token_byte) {
+            i += 1;
+        }
+        let start = i;
+        while i < bytes.len() && bytes.get(i).copied().is_some_and(is_token_byte) {
+            i += 1;
+        }
+        // Token boundaries are ASCII bytes, so these are char boundaries.
+        let Some(tok) = text.get(start..i) else { continue };
+        let tok = tok.trim_matches(|c| matches!(c, '.' | '_' | '-'));
+        if tok.is_empty() || tok.len() > MAX_TOKEN_BYTES {
+            continue;
+        }
+        if tok.bytes().any(|b| b.is_ascii_uppercase()) {
+            lower.clear();
+            lower.push_str(tok);
+            lower.make_ascii_lowercase();
+            f(&lower);
+        } else {
+            f(tok);
+        }
+    }
+}
+
+/// The tokens of `text`, in order, duplicates removed.
+pub fn tokens(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for_each_token(text, |t| {
+        if !out.iter().any(|o| o == t) {
+            out.push(t.to_owned());
+        }
+    });
+    out
+}
+
+/// Appends the distinct tokens of `text` to `out`, space-separated (the FTS5 input).
+pub fn index_text(text: &str, out: &mut String, seen: &mut std::collections::HashSet<u64>) {
+    use std::hash::{BuildHasher, Hasher};
+    seen.clear();
+    let state = std::hash::BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default();
+    for_each_token(text, |t| {
+        let mut h = state.build_hasher();
+        h.write(t.as_bytes());
+        if seen.insert(h.finish()) {
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            out.push_str(t);
+        }
+    });
+}
+
+/// True when every one of `wanted` (already tokens) is a token of `text`.
+pub fn contains_all(text: &str, wanted: &[String]) -> bool {
+    if wanted.is_empty() {
+        return true;
+    }
+    let mut found = vec![false; wanted.len()];
+    let mut left = wanted.len();
+    for_each_token(text, |t| {
+        if left == 0 {
+            return;
+        }
+        for (i, w) in wanted.iter().enumerate() {
+            if let Some(slot) = found.get_mut(i) {
+                if !*slot && w == t {
+                    *slot = true;
+                    left -= 1;
+                }
+            }
+        }
+    });
+    left == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_addresses_and_words_whole() {
+        assert_eq!(tokens("srcip=10.1.2.3 outside:203.0.113.5/443 Connection closed."), vec!["srcip", "10.1.2.3", "outside", "203.0.113.5", "443", "connection", "closed"]);
+        assert_eq!(tokens("user@Example.COM host-a.lan _x_"), vec!["user", "example.com", "host-a.lan", "x"]);
+    }
+
+    #[test]
+    fn contains_all_is_case_insensitive_and_token_exact() {
+        assert!(contains_all("Failed password for ROOT", &["root".into(), "failed".into()]));
+        assert!(!contains_all("rootkit", &["root".into()]));
+    }
+
+    #[test]
+    fn index_text_dedups() {
+        let mut s = String::new();
+        index_text("a b a B c", &mut s, &mut Default::default());
+        assert_eq!(s, "a b c");
+    }
+
+    quickcheck::quickcheck! {
+        fn never_panics_and_tokens_are_lowercase(s: String) -> bool {
+            tokens(&s).iter().all(|t| !t.bytes().any(|b| b.is_ascii_uppercase()) && !t.is_empty())
+        }
+    }
+}

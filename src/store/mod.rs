@@ -1,0 +1,155 @@
+//! The event store behind narrow traits, so a PostgreSQL backend can follow the SQLite one.
+//!
+//! Only model types cross these traits. The batching loop ([`run_writer`]) is the same for any
+//! backend: it blocks for the first batch, keeps taking batches until the batch is full or a
+//! deadline set by its first item passes, writes them in one transaction together with the
+//! spool checkpoint, and flushes the rest when its input closes (Vector's batcher).
+
+pub mod sqlite;
+
+use crate::model::{Checkpoint, Event};
+use crate::query::SearchQuery;
+use crate::telemetry::Metrics;
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+/// Errors of the store.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The database reported an error.
+    #[error("database {path}: {source}")]
+    Db {
+        /// The database file.
+        path: String,
+        /// The cause.
+        source: rusqlite::Error,
+    },
+    /// A file or directory of the store could not be used.
+    #[error("store I/O on {path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The requested item does not exist.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// The store was written by a newer Picket.
+    #[error("database {path} has schema version {found}, newer than this Picket knows ({known}); refusing to downgrade")]
+    TooNew {
+        /// The database file.
+        path: String,
+        /// Its version.
+        found: i64,
+        /// The newest this build knows.
+        known: i64,
+    },
+}
+
+/// A stored event with its id.
+#[derive(Debug, Clone)]
+pub struct StoredEvent {
+    /// The event's stable id.
+    pub id: i64,
+    /// The listener's name when it was stored.
+    pub listener: String,
+    /// The event.
+    pub event: Event,
+}
+
+/// The write side.
+pub trait EventWriter: Send {
+    /// Writes events and the spool checkpoint after the last of them, in one transaction.
+    fn write_batch(&mut self, events: &[Event], checkpoint: Checkpoint) -> Result<(), Error>;
+    /// Periodic housekeeping while idle (sealing a segment that reached its age).
+    fn maintain(&mut self) -> Result<(), Error>;
+    /// Flushes and closes.
+    fn close(self: Box<Self>) -> Result<(), Error>;
+}
+
+/// The read side.
+pub trait EventReader: Send + Sync {
+    /// Events matching the query, newest `@timestamp` first.
+    fn search(&self, query: &SearchQuery) -> Result<Vec<StoredEvent>, Error>;
+    /// Number of events stored.
+    fn count(&self) -> Result<u64, Error>;
+}
+
+/// A batch of parsed events and the spool checkpoint after the last one.
+#[derive(Debug, Default)]
+pub struct EventBatch {
+    /// The events.
+    pub events: Vec<Event>,
+    /// Where the spool is once these are stored.
+    pub checkpoint: Checkpoint,
+    /// Spool bytes these events took (for the backlog gauge).
+    pub spool_bytes: u64,
+}
+
+/// When a write batch closes.
+#[derive(Debug, Clone, Copy)]
+pub struct BatchLimits {
+    /// Close the batch at this many events.
+    pub max_events: usize,
+    /// Close the batch this long after its first event arrived.
+    pub max_wait: Duration,
+}
+
+/// The writer thread's loop: batches by count and time, writes, reports each commit.
+/// Returns when `rx` closes, after writing everything it received.
+pub fn run_writer(
+    mut writer: Box<dyn EventWriter>,
+    rx: Receiver<EventBatch>,
+    limits: BatchLimits,
+    metrics: Arc<Metrics>,
+    mut on_commit: impl FnMut(Checkpoint, u64),
+) -> Result<(), Error> {
+    let mut events: Vec<Event> = Vec::with_capacity(limits.max_events);
+    let tick = Duration::from_secs(1);
+    loop {
+        let first = match rx.recv_timeout(tick) {
+            Ok(b) => b,
+            Err(RecvTimeoutError::Timeout) => {
+                writer.maintain()?;
+                continue;
+            }
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
+        let deadline = Instant::now() + limits.max_wait;
+        let mut checkpoint = first.checkpoint;
+        let mut spool_bytes = first.spool_bytes;
+        events.extend(first.events);
+        let mut closed = false;
+        while events.len() < limits.max_events {
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            match rx.recv_timeout(deadline - now) {
+                Ok(b) => {
+                    checkpoint = b.checkpoint;
+                    spool_bytes += b.spool_bytes;
+                    events.extend(b.events);
+                }
+                Err(RecvTimeoutError::Timeout) => break,
+                Err(RecvTimeoutError::Disconnected) => {
+                    closed = true;
+                    break;
+                }
+            }
+        }
+        let started = Instant::now();
+        writer.write_batch(&events, checkpoint)?;
+        metrics.batch_seconds.observe(started.elapsed().as_secs_f64());
+        metrics.stored.fetch_add(events.len() as u64, Relaxed);
+        on_commit(checkpoint, spool_bytes);
+        events.clear();
+        if closed {
+            break;
+        }
+    }
+    writer.close()
+}

@@ -1,0 +1,180 @@
+//! Searches across segments, newest first. Every value reaches SQL as a bound parameter.
+//!
+//! Segments are visited from the newest `max_ts` down; each gives its own newest `limit`
+//! matches, which are merged. Once `limit` events are in hand, a segment whose newest event
+//! is older than the oldest kept one cannot contribute, and the search stops.
+
+use super::db_err;
+use super::segment::{self, SegmentInfo, SegmentState};
+use crate::model::{Event, FieldValue, MessageText, Transport};
+use crate::query::{Field, SearchQuery, tokens};
+use crate::store::{Error, StoredEvent};
+use rusqlite::functions::FunctionFlags;
+use rusqlite::types::Value;
+use std::borrow::Cow;
+use std::net::{IpAddr, SocketAddr};
+
+const COLUMNS: &str = "id, ts, ingested, sender, sender_port, listener, transport, facility, severity, host, app, pid, msgid, \
+    dataset, parser, source_ip, destination_ip, msg_off, message, fields, flags, raw";
+
+fn column(f: Field) -> &'static str {
+    match f {
+        Field::Sender => "sender",
+        Field::Host => "host",
+        Field::SourceIp => "source_ip",
+        Field::DestinationIp => "destination_ip",
+        Field::Process => "app",
+        Field::Dataset => "dataset",
+    }
+}
+
+/// Runs `q` over the segments of `catalog`.
+pub fn search(catalog: &[SegmentInfo], q: &SearchQuery) -> Result<Vec<StoredEvent>, Error> {
+    let from = q.from.unwrap_or(i64::MIN);
+    let to = q.to.unwrap_or(i64::MAX);
+    let mut segs: Vec<&SegmentInfo> = catalog.iter().filter(|s| s.rows > 0 && s.max_ts >= from && s.min_ts < to).collect();
+    segs.sort_by(|a, b| b.max_ts.cmp(&a.max_ts));
+    let mut out: Vec<StoredEvent> = Vec::new();
+    if q.limit == 0 {
+        return Ok(out);
+    }
+    for seg in segs {
+        if out.len() >= q.limit && out.last().is_some_and(|e| seg.max_ts < e.event.timestamp) {
+            break;
+        }
+        out.extend(search_segment(seg, q, from, to)?);
+        out.sort_by(|a, b| (b.event.timestamp, b.id).cmp(&(a.event.timestamp, a.id)));
+        out.truncate(q.limit);
+    }
+    Ok(out)
+}
+
+fn search_segment(seg: &SegmentInfo, q: &SearchQuery, from: i64, to: i64) -> Result<Vec<StoredEvent>, Error> {
+    let p = &seg.path;
+    let e = db_err(p);
+    let conn = match segment::open_read_only(p) {
+        Ok(c) => c,
+        // Removed since the catalog was read (forget-host, retention): nothing to find there.
+        Err(_) if !p.exists() => return Ok(Vec::new()),
+        Err(err) => return Err(err),
+    };
+    let mut sql = format!("SELECT {COLUMNS} FROM events WHERE ts >= ?1 AND ts < ?2");
+    let mut args: Vec<Value> = vec![Value::Integer(from), Value::Integer(to)];
+    for (field, value) in &q.filters {
+        args.push(Value::Text(value.clone()));
+        sql.push_str(&format!(" AND {} = ?{}", column(*field), args.len()));
+    }
+    if !q.terms.is_empty() {
+        if seg.state == SegmentState::Indexed {
+            // Each token quoted: FTS5 reads `"a" "b"` as a AND b, and tokens contain no quotes.
+            let m: Vec<String> = q.terms.iter().map(|t| format!("\"{t}\"")).collect();
+            args.push(Value::Text(m.join(" ")));
+            sql.push_str(&format!(" AND id IN (SELECT rowid FROM fts WHERE fts MATCH ?{})", args.len()));
+        } else {
+            register_match(&conn).map_err(&e)?;
+            args.push(Value::Text(q.terms.join(" ")));
+            sql.push_str(&format!(" AND picket_match(raw, msg_off, message, ?{})", args.len()));
+        }
+    }
+    args.push(Value::Integer(i64::try_from(q.limit).unwrap_or(i64::MAX)));
+    sql.push_str(&format!(" ORDER BY ts DESC, id DESC LIMIT ?{}", args.len()));
+    let mut stmt = conn.prepare(&sql).map_err(&e)?;
+    let rows = stmt.query_map(rusqlite::params_from_iter(args), |r| row_to_event(r, seg.id)).map_err(&e)?;
+    rows.collect::<Result<Vec<_>, _>>().map_err(&e)
+}
+
+/// `picket_match(raw, msg_off, message, terms)`: true when every space-separated term is a
+/// token of the message. Used on segments whose full-text index is not built yet.
+fn register_match(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
+    conn.create_scalar_function("picket_match", 4, FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC, |ctx| {
+        let terms: String = ctx.get(3)?;
+        let wanted: Vec<String> = terms.split(' ').filter(|t| !t.is_empty()).map(str::to_owned).collect();
+        let message: Option<String> = ctx.get(2)?;
+        if let Some(m) = message {
+            return Ok(tokens::contains_all(&m, &wanted));
+        }
+        let off: Option<i64> = ctx.get(1)?;
+        let raw = ctx.get_raw(0).as_blob().unwrap_or_default();
+        let bytes = raw.get(usize::try_from(off.unwrap_or(0)).unwrap_or(0)..).unwrap_or_default();
+        Ok(tokens::contains_all(&String::from_utf8_lossy(bytes), &wanted))
+    })
+}
+
+fn row_to_event(r: &rusqlite::Row<'_>, seg: u32) -> rusqlite::Result<StoredEvent> {
+    let rowid: i64 = r.get(0)?;
+    let sender: String = r.get(3)?;
+    let port: i64 = r.get(4)?;
+    let ip: IpAddr = sender.parse().unwrap_or(IpAddr::from([0, 0, 0, 0]));
+    let transport = match r.get_ref(6)?.as_str().unwrap_or_default() {
+        "udp" => Transport::Udp,
+        "tcp" => Transport::Tcp,
+        _ => Transport::File,
+    };
+    let small = |v: Option<i64>| v.and_then(|v| u8::try_from(v).ok());
+    let msg_off: Option<i64> = r.get(17)?;
+    let message: Option<String> = r.get(18)?;
+    let flags: i64 = r.get(20)?;
+    let raw: Vec<u8> = r.get(21)?;
+    let mut fields: Vec<(Cow<'static, str>, FieldValue)> = Vec::new();
+    for (i, name) in [(15, crate::model::fields::SOURCE_IP), (16, crate::model::fields::DESTINATION_IP)] {
+        if let Some(v) = r.get::<_, Option<String>>(i)? {
+            fields.push((Cow::Borrowed(name), FieldValue::Str(v)));
+        }
+    }
+    let mut clamped_from = None;
+    if let Some(json) = r.get::<_, Option<String>>(19)? {
+        if let Ok(serde_json::Value::Object(m)) = serde_json::from_str(&json) {
+            for (k, v) in m {
+                if k == crate::model::fields::PICKET_CLAMPED_TIMESTAMP {
+                    clamped_from = v.as_i64();
+                    continue;
+                }
+                let fv = match v {
+                    serde_json::Value::String(s) => FieldValue::Str(s),
+                    serde_json::Value::Bool(b) => FieldValue::Bool(b),
+                    serde_json::Value::Number(n) => match n.as_i64() {
+                        Some(i) => FieldValue::Int(i),
+                        None => FieldValue::Str(n.to_string()),
+                    },
+                    other => FieldValue::Str(other.to_string()),
+                };
+                fields.push((Cow::Owned(k), fv));
+            }
+        }
+    }
+    let event = Event {
+        timestamp: r.get(1)?,
+        ingested: r.get(2)?,
+        peer: SocketAddr::new(ip, u16::try_from(port).unwrap_or(0)),
+        listener: 0,
+        transport,
+        facility: small(r.get(7)?),
+        severity: small(r.get(8)?),
+        host: r.get(9)?,
+        app: r.get(10)?,
+        pid: r.get(11)?,
+        msgid: r.get(12)?,
+        dataset: Cow::Owned(r.get(13)?),
+        parser: static_parser(r.get_ref(14)?.as_str().unwrap_or("none")),
+        message: match (message, msg_off) {
+            (Some(m), _) => MessageText::Owned(m),
+            (None, Some(off)) => MessageText::RawSuffix(usize::try_from(off).unwrap_or(0)),
+            (None, None) => MessageText::Owned(String::new()),
+        },
+        fields,
+        raw: raw.into(),
+        clamped_from,
+        truncated: flags & 1 != 0,
+        invalid_utf8: flags & 2 != 0,
+    };
+    Ok(StoredEvent { id: (i64::from(seg) << 32) | rowid, listener: r.get(5)?, event })
+}
+
+/// Parser names are a small fixed set; unknown stored names read as "other".
+fn static_parser(name: &str) -> &'static str {
+    match name {
+        "none" => "none",
+        "kv" => "kv",
+        _ => "other",
+    }
+}

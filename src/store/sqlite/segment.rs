@@ -1,0 +1,175 @@
+//! One segment file: creating it with the schema, reading its state, opening connections.
+
+use super::db_err;
+use crate::model::Checkpoint;
+use crate::store::Error;
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
+use std::path::{Path, PathBuf};
+
+/// The schema of a new segment (append-only migrations; the version is `user_version`).
+const MIGRATIONS: &[&str] = &[include_str!("../../../migrations/sqlite/0001_segment.sql")];
+/// Indexes built when a segment is sealed.
+pub const INDEXES: &str = include_str!("../../../migrations/sqlite/segment_indexes.sql");
+
+/// Where a segment is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SegmentState {
+    /// Being appended to; no secondary indexes.
+    Hot,
+    /// Full; waiting for its indexes.
+    Sealed,
+    /// Indexes and full-text index built.
+    Indexed,
+}
+
+impl SegmentState {
+    fn as_str(self) -> &'static str {
+        match self {
+            SegmentState::Hot => "hot",
+            SegmentState::Sealed => "sealed",
+            SegmentState::Indexed => "indexed",
+        }
+    }
+
+    fn parse(s: &str) -> SegmentState {
+        match s {
+            "indexed" => SegmentState::Indexed,
+            "sealed" => SegmentState::Sealed,
+            _ => SegmentState::Hot,
+        }
+    }
+}
+
+/// What the store knows about one segment.
+#[derive(Debug, Clone)]
+pub struct SegmentInfo {
+    /// Sequence number; the high 32 bits of its events' ids.
+    pub id: u32,
+    /// The file.
+    pub path: PathBuf,
+    /// Earliest `@timestamp` in it (microseconds); `i64::MAX` when empty.
+    pub min_ts: i64,
+    /// Latest `@timestamp` in it; `i64::MIN` when empty.
+    pub max_ts: i64,
+    /// Events in it.
+    pub rows: u64,
+    /// Its state.
+    pub state: SegmentState,
+    /// The spool checkpoint committed with its last batch.
+    pub checkpoint: Checkpoint,
+}
+
+/// The file name of segment `id`.
+pub fn path(dir: &Path, id: u32) -> PathBuf {
+    dir.join(format!("seg-{id:08}.db"))
+}
+
+/// Reads the state of every segment in `dir`, oldest first.
+pub fn scan(dir: &Path) -> Result<Vec<SegmentInfo>, Error> {
+    let io = |source| Error::Io { path: dir.display().to_string(), source };
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(io)? {
+        let p = entry.map_err(io)?.path();
+        let id = p
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_prefix("seg-"))
+            .and_then(|n| n.strip_suffix(".db"))
+            .and_then(|n| n.parse::<u32>().ok());
+        if let Some(id) = id {
+            let conn = open_read_only(&p)?;
+            out.push(read_info(&conn, id, &p)?);
+        }
+    }
+    out.sort_by_key(|s| s.id);
+    Ok(out)
+}
+
+/// Opens a read-only connection.
+pub fn open_read_only(p: &Path) -> Result<Connection, Error> {
+    let conn = Connection::open_with_flags(p, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX).map_err(db_err(p))?;
+    conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(db_err(p))?;
+    conn.execute_batch("PRAGMA query_only = 1; PRAGMA cache_size = -8000;").map_err(db_err(p))?;
+    Ok(conn)
+}
+
+/// Opens a read-write connection with the write-side pragmas.
+pub fn open_read_write(p: &Path) -> Result<Connection, Error> {
+    let conn = Connection::open(p).map_err(db_err(p))?;
+    conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(db_err(p))?;
+    // Journal mode is per database and cannot change inside a transaction, so it is set here,
+    // outside the migrations. WAL lets readers run beside the writer; NORMAL sync is safe
+    // with WAL, and the spool holds what a power cut could lose.
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -16000; \
+         PRAGMA wal_autocheckpoint = 16384; PRAGMA temp_store = FILE;",
+    )
+    .map_err(db_err(p))?;
+    Ok(conn)
+}
+
+/// Creates segment `id` (or opens it if it exists) and applies pending migrations.
+pub fn create(dir: &Path, id: u32, checkpoint: Checkpoint) -> Result<(Connection, SegmentInfo), Error> {
+    let p = path(dir, id);
+    let mut conn = open_read_write(&p)?;
+    migrate(&mut conn, &p)?;
+    let tx = conn.transaction().map_err(db_err(&p))?;
+    {
+        let mut put = tx.prepare_cached("INSERT OR IGNORE INTO meta(key, value) VALUES (?1, ?2)").map_err(db_err(&p))?;
+        put.execute(rusqlite::params!["state", "hot"]).map_err(db_err(&p))?;
+        put.execute(rusqlite::params!["spool_file", checkpoint.file as i64]).map_err(db_err(&p))?;
+        put.execute(rusqlite::params!["spool_offset", checkpoint.offset as i64]).map_err(db_err(&p))?;
+    }
+    tx.commit().map_err(db_err(&p))?;
+    let info = read_info(&conn, id, &p)?;
+    Ok((conn, info))
+}
+
+/// Applies the migrations newer than the file's `user_version`, each in its own transaction
+/// with the version bump; refuses a file from a newer Picket.
+fn migrate(conn: &mut Connection, p: &Path) -> Result<(), Error> {
+    let known = MIGRATIONS.len() as i64;
+    let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(db_err(p))?;
+    if found > known {
+        return Err(Error::TooNew { path: p.display().to_string(), found, known });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(usize::try_from(found).unwrap_or(0)) {
+        let tx = conn.transaction().map_err(db_err(p))?;
+        tx.execute_batch(sql).map_err(db_err(p))?;
+        tx.pragma_update(None, "user_version", i as i64 + 1).map_err(db_err(p))?;
+        tx.commit().map_err(db_err(p))?;
+    }
+    Ok(())
+}
+
+fn read_info(conn: &Connection, id: u32, p: &Path) -> Result<SegmentInfo, Error> {
+    let get = |key: &str| -> Result<Option<rusqlite::types::Value>, Error> {
+        conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0)).optional().map_err(db_err(p))
+    };
+    let int = |v: Option<rusqlite::types::Value>, d: i64| match v {
+        Some(rusqlite::types::Value::Integer(i)) => i,
+        _ => d,
+    };
+    let state = match get("state")? {
+        Some(rusqlite::types::Value::Text(s)) => SegmentState::parse(&s),
+        _ => SegmentState::Hot,
+    };
+    Ok(SegmentInfo {
+        id,
+        path: p.to_path_buf(),
+        min_ts: int(get("min_ts")?, i64::MAX),
+        max_ts: int(get("max_ts")?, i64::MIN),
+        rows: u64::try_from(int(get("rows")?, 0)).unwrap_or(0),
+        state,
+        checkpoint: Checkpoint {
+            file: u64::try_from(int(get("spool_file")?, 0)).unwrap_or(0),
+            offset: u64::try_from(int(get("spool_offset")?, 0)).unwrap_or(0),
+        },
+    })
+}
+
+/// Writes the segment's state.
+pub fn set_state(conn: &Connection, p: &Path, state: SegmentState) -> Result<(), Error> {
+    conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('state', ?1)", [state.as_str()]).map_err(db_err(p))?;
+    Ok(())
+}

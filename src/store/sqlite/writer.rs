@@ -1,0 +1,320 @@
+//! The write side: appends to the hot segment, seals it, and indexes sealed segments on a
+//! background thread.
+
+use super::segment::{self, INDEXES, SegmentInfo, SegmentState};
+use super::{Catalog, Options, db_err};
+use crate::model::{Checkpoint, Event, MessageText, fields as f};
+use crate::query::tokens;
+use crate::store::{Error, EventWriter};
+use crate::telemetry::Metrics;
+use rusqlite::{Connection, params};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+const INSERT: &str = "INSERT INTO events (ts, ingested, sender, sender_port, listener, transport, facility, severity, \
+    host, app, pid, msgid, dataset, parser, source_ip, destination_ip, msg_off, message, fields, flags, raw) \
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)";
+
+/// Owns the hot segment's read-write connection.
+pub struct SqliteWriter {
+    dir: PathBuf,
+    catalog: Catalog,
+    options: Options,
+    listener_names: Vec<String>,
+    conn: Connection,
+    seg: SegmentInfo,
+    opened: Instant,
+    indexer: Option<Indexer>,
+    json: String,
+}
+
+struct Indexer {
+    tx: SyncSender<u32>,
+    stop: Arc<AtomicBool>,
+    interrupt: Arc<Mutex<Option<rusqlite::InterruptHandle>>>,
+    thread: JoinHandle<()>,
+}
+
+impl SqliteWriter {
+    pub(super) fn open(dir: &Path, catalog: Catalog, options: Options, listener_names: Vec<String>, metrics: Arc<Metrics>) -> Result<Self, Error> {
+        let snapshot = super::read_catalog(&catalog);
+        let checkpoint = snapshot.iter().map(|s| s.checkpoint).max().unwrap_or_default();
+        // Continue the newest segment if it is still hot, else start the next one.
+        let (conn, seg) = match snapshot.last() {
+            Some(last) if last.state == SegmentState::Hot => segment::create(dir, last.id, checkpoint)?,
+            Some(last) => segment::create(dir, last.id + 1, checkpoint)?,
+            None => segment::create(dir, 1, checkpoint)?,
+        };
+        upsert(&catalog, seg.clone());
+        let indexer = Indexer::spawn(dir.to_path_buf(), catalog.clone(), metrics)?;
+        for s in snapshot.iter().filter(|s| s.state == SegmentState::Sealed) {
+            let _ = indexer.tx.try_send(s.id);
+        }
+        Ok(SqliteWriter {
+            dir: dir.to_path_buf(),
+            catalog,
+            options,
+            listener_names,
+            conn,
+            seg,
+            opened: Instant::now(),
+            indexer: Some(indexer),
+            json: String::new(),
+        })
+    }
+
+    /// Seals the hot segment, hands it to the indexer and starts the next one.
+    fn seal(&mut self) -> Result<(), Error> {
+        let p = self.seg.path.clone();
+        segment::set_state(&self.conn, &p, SegmentState::Sealed)?;
+        let (conn, next) = segment::create(&self.dir, self.seg.id + 1, self.seg.checkpoint)?;
+        let old = std::mem::replace(&mut self.conn, conn);
+        drop(old);
+        let mut sealed = std::mem::replace(&mut self.seg, next.clone());
+        sealed.state = SegmentState::Sealed;
+        let id = sealed.id;
+        upsert(&self.catalog, sealed);
+        upsert(&self.catalog, next);
+        self.opened = Instant::now();
+        if let Some(ix) = &self.indexer {
+            // The queue is large; if it were ever full the segment is indexed at next start.
+            let _ = ix.tx.try_send(id);
+        }
+        Ok(())
+    }
+}
+
+impl EventWriter for SqliteWriter {
+    fn write_batch(&mut self, events: &[Event], checkpoint: Checkpoint) -> Result<(), Error> {
+        let p = self.seg.path.clone();
+        let e = db_err(&p);
+        let tx = self.conn.transaction().map_err(&e)?;
+        let (mut min_ts, mut max_ts) = (self.seg.min_ts, self.seg.max_ts);
+        {
+            let mut stmt = tx.prepare_cached(INSERT).map_err(&e)?;
+            let mut sender = String::with_capacity(48);
+            for ev in events {
+                use std::fmt::Write as _;
+                sender.clear();
+                let _ = write!(sender, "{}", ev.peer.ip());
+                let (msg_off, message): (Option<i64>, Option<&str>) = match &ev.message {
+                    MessageText::RawSuffix(off) => (Some(*off as i64), None),
+                    MessageText::Owned(s) => (None, Some(s.as_str())),
+                };
+                let mut source_ip = None;
+                let mut destination_ip = None;
+                self.json.clear();
+                let mut obj = serde_json::Map::new();
+                for (k, v) in &ev.fields {
+                    match k.as_ref() {
+                        f::SOURCE_IP => source_ip = Some(v.as_text()),
+                        f::DESTINATION_IP => destination_ip = Some(v.as_text()),
+                        _ => {
+                            obj.insert(k.to_string(), v.to_json());
+                        }
+                    }
+                }
+                if let Some(orig) = ev.clamped_from {
+                    obj.insert(f::PICKET_CLAMPED_TIMESTAMP.into(), serde_json::Value::from(orig));
+                }
+                let fields = if obj.is_empty() { None } else { serde_json::to_string(&obj).ok() };
+                let flags = i64::from(ev.truncated) | (i64::from(ev.invalid_utf8) << 1) | (i64::from(ev.clamped_from.is_some()) << 2);
+                let listener = self.listener_names.get(usize::from(ev.listener)).map_or("unknown", String::as_str);
+                stmt.execute(params![
+                    ev.timestamp,
+                    ev.ingested,
+                    sender,
+                    ev.peer.port(),
+                    listener,
+                    ev.transport.as_str(),
+                    ev.facility,
+                    ev.severity,
+                    ev.host,
+                    ev.app,
+                    ev.pid,
+                    ev.msgid,
+                    ev.dataset.as_ref(),
+                    ev.parser,
+                    source_ip,
+                    destination_ip,
+                    msg_off,
+                    message,
+                    fields,
+                    flags,
+                    ev.raw.as_ref(),
+                ])
+                .map_err(&e)?;
+                min_ts = min_ts.min(ev.timestamp);
+                max_ts = max_ts.max(ev.timestamp);
+            }
+            let rows = self.seg.rows + events.len() as u64;
+            let mut put = tx.prepare_cached("INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)").map_err(&e)?;
+            put.execute(params!["spool_file", checkpoint.file as i64]).map_err(&e)?;
+            put.execute(params!["spool_offset", checkpoint.offset as i64]).map_err(&e)?;
+            if !events.is_empty() {
+                put.execute(params!["min_ts", min_ts]).map_err(&e)?;
+                put.execute(params!["max_ts", max_ts]).map_err(&e)?;
+                put.execute(params!["rows", rows as i64]).map_err(&e)?;
+            }
+        }
+        tx.commit().map_err(&e)?;
+        self.seg.rows += events.len() as u64;
+        if !events.is_empty() {
+            self.seg.min_ts = min_ts;
+            self.seg.max_ts = max_ts;
+        }
+        self.seg.checkpoint = checkpoint;
+        upsert(&self.catalog, self.seg.clone());
+        if self.seg.rows >= self.options.segment_max_events {
+            self.seal()?;
+        }
+        Ok(())
+    }
+
+    fn maintain(&mut self) -> Result<(), Error> {
+        if self.seg.rows > 0 && self.opened.elapsed() >= self.options.segment_max_age {
+            self.seal()?;
+        }
+        Ok(())
+    }
+
+    fn close(mut self: Box<Self>) -> Result<(), Error> {
+        if let Some(ix) = self.indexer.take() {
+            ix.stop.store(true, Relaxed);
+            if let Ok(g) = ix.interrupt.lock() {
+                if let Some(h) = g.as_ref() {
+                    h.interrupt();
+                }
+            }
+            drop(ix.tx);
+            let _ = ix.thread.join();
+        }
+        let p = self.seg.path.clone();
+        self.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);").map_err(db_err(&p))?;
+        Ok(())
+    }
+}
+
+fn upsert(catalog: &Catalog, info: SegmentInfo) {
+    let mut g = match catalog.write() {
+        Ok(g) => g,
+        Err(e) => e.into_inner(),
+    };
+    match g.iter_mut().find(|s| s.id == info.id) {
+        Some(slot) => *slot = info,
+        None => {
+            g.push(info);
+            g.sort_by_key(|s| s.id);
+        }
+    }
+}
+
+impl Indexer {
+    fn spawn(dir: PathBuf, catalog: Catalog, metrics: Arc<Metrics>) -> Result<Indexer, Error> {
+        let (tx, rx) = sync_channel::<u32>(4096);
+        let stop = Arc::new(AtomicBool::new(false));
+        let interrupt = Arc::new(Mutex::new(None));
+        let (s, i) = (stop.clone(), interrupt.clone());
+        let thread = std::thread::Builder::new()
+            .name("picket-store-indexer".into())
+            .spawn(move || index_loop(dir, catalog, rx, s, i, metrics))
+            .map_err(|source| Error::Io { path: "picket-store-indexer thread".into(), source })?;
+        Ok(Indexer { tx, stop, interrupt, thread })
+    }
+}
+
+fn index_loop(dir: PathBuf, catalog: Catalog, rx: Receiver<u32>, stop: Arc<AtomicBool>, interrupt: Arc<Mutex<Option<rusqlite::InterruptHandle>>>, metrics: Arc<Metrics>) {
+    while let Ok(id) = rx.recv() {
+        if stop.load(Relaxed) {
+            return;
+        }
+        let p = segment::path(&dir, id);
+        let started = Instant::now();
+        match index_segment(&p, &interrupt) {
+            Ok(()) => {
+                let secs = started.elapsed().as_secs_f64();
+                metrics.index_seconds.observe(secs);
+                metrics.segments_indexed.fetch_add(1, Relaxed);
+                let mut g = match catalog.write() {
+                    Ok(g) => g,
+                    Err(e) => e.into_inner(),
+                };
+                if let Some(s) = g.iter_mut().find(|s| s.id == id) {
+                    s.state = SegmentState::Indexed;
+                }
+                tracing::debug!(segment = id, seconds = secs, "Indexed a sealed segment.");
+            }
+            Err(e) if stop.load(Relaxed) => {
+                tracing::info!(segment = id, error = %e, "Stopped indexing a segment at shutdown; it is indexed at next start.");
+                return;
+            }
+            Err(e) => tracing::error!(segment = id, error = %e, "Could not index a sealed segment; searches scan it instead."),
+        }
+    }
+}
+
+/// Builds a sealed segment's indexes and full-text index, then marks it indexed.
+fn index_segment(p: &Path, interrupt: &Mutex<Option<rusqlite::InterruptHandle>>) -> Result<(), Error> {
+    let e = db_err(p);
+    let mut conn = segment::open_read_write(p)?;
+    conn.execute_batch("PRAGMA cache_size = -32000;").map_err(&e)?;
+    if let Ok(mut g) = interrupt.lock() {
+        *g = Some(conn.get_interrupt_handle());
+    }
+    let tx = conn.transaction().map_err(&e)?;
+    tx.execute_batch(INDEXES).map_err(&e)?;
+    tx.execute_batch("DELETE FROM fts;").map_err(&e)?;
+    {
+        let mut read = tx.prepare("SELECT id, raw, msg_off, message FROM events").map_err(&e)?;
+        let mut insert = tx.prepare("INSERT INTO fts(rowid, body) VALUES (?1, ?2)").map_err(&e)?;
+        let mut rows = read.query([]).map_err(&e)?;
+        let mut body = String::with_capacity(1024);
+        let mut seen = std::collections::HashSet::new();
+        while let Some(row) = rows.next().map_err(&e)? {
+            let id: i64 = row.get(0).map_err(&e)?;
+            let raw = row.get_ref(1).map_err(&e)?.as_blob().unwrap_or_default();
+            let off: Option<i64> = row.get(2).map_err(&e)?;
+            let msg: Option<String> = row.get(3).map_err(&e)?;
+            body.clear();
+            match (msg, off) {
+                (Some(m), _) => tokens::index_text(&m, &mut body, &mut seen),
+                (None, Some(off)) => {
+                    let bytes = raw.get(usize::try_from(off).unwrap_or(0)..).unwrap_or_default();
+                    tokens::index_text(&String::from_utf8_lossy(bytes), &mut body, &mut seen);
+                }
+                (None, None) => {}
+            }
+            if !body.is_empty() {
+                insert.execute(params![id, body]).map_err(&e)?;
+            }
+        }
+    }
+    tx.execute_batch("INSERT INTO fts(fts) VALUES ('optimize');").map_err(&e)?;
+    segment::set_state(&tx, p, SegmentState::Indexed)?;
+    tx.commit().map_err(&e)?;
+    if let Ok(mut g) = interrupt.lock() {
+        *g = None;
+    }
+    // A sealed segment is never written again: fold the WAL back so readers need no -shm.
+    conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);").map_err(&e)?;
+    if let Err(err) = conn.execute_batch("PRAGMA journal_mode = DELETE;") {
+        tracing::debug!(error = %err, "Segment stays in WAL mode (a reader had it open).");
+    }
+    Ok(())
+}
+
+/// Waits (bounded) until every sealed segment is indexed; for tests and benchmarks.
+pub fn wait_indexed(catalog: &Catalog, max: Duration) -> bool {
+    let deadline = Instant::now() + max;
+    while Instant::now() < deadline {
+        if super::read_catalog(catalog).iter().all(|s| s.state != SegmentState::Sealed) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
