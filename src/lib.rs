@@ -2,15 +2,16 @@
 //! database, and makes it searchable. See `DESIGN.md` for the data flow:
 //! ingest → spool → parse → store, with the web layer reading the store.
 
+pub mod cli;
+pub mod config;
 pub mod model;
 pub mod parse;
+pub mod pipeline;
 pub mod query;
 pub mod spool;
 pub mod store;
 pub mod telemetry;
 #[doc(hidden)]
 pub mod test_util;
-pub mod ingest {
-    //! Sockets only: listeners that turn bytes into `Frame`s.
-    pub mod framing;
-}
+pub mod web;
+pub mod ingest;

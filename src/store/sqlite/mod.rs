@@ -69,6 +69,26 @@ impl SqliteStore {
         SqliteWriter::open(&self.dir, self.catalog.clone(), self.options.clone(), listener_names, metrics)
     }
 
+    /// Waits (bounded) until no sealed segment is waiting for its indexes; true if none is.
+    /// For tests, benchmarks and the generator.
+    pub fn wait_indexed(&self, max: Duration) -> bool {
+        let deadline = std::time::Instant::now() + max;
+        loop {
+            if read_catalog(&self.catalog).iter().all(|s| s.state != SegmentState::Sealed) {
+                return true;
+            }
+            if std::time::Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The segments as the store sees them now.
+    pub fn segments(&self) -> Vec<SegmentInfo> {
+        read_catalog(&self.catalog)
+    }
+
     /// A reader sharing this store's view of its segments.
     pub fn reader(&self) -> SqliteReader {
         SqliteReader { catalog: self.catalog.clone() }

@@ -36,7 +36,7 @@ fn search_spans_hot_and_indexed_segments_newest_first() {
     for (i, chunk) in evs.chunks(50).enumerate() {
         w.write_batch(chunk, Checkpoint { file: 1, offset: i as u64 }).unwrap();
     }
-    assert!(writer::wait_indexed(&st.catalog, std::time::Duration::from_secs(20)));
+    assert!(st.wait_indexed(std::time::Duration::from_secs(20)));
     let r = st.reader();
     assert_eq!(r.count().unwrap(), 350);
     let q = |s: &str, limit| r.search(&SearchQuery::parse(s, limit).unwrap()).unwrap();

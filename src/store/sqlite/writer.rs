@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 const INSERT: &str = "INSERT INTO events (ts, ingested, sender, sender_port, listener, transport, facility, severity, \
     host, app, pid, msgid, dataset, parser, source_ip, destination_ip, msg_off, message, fields, flags, raw) \
@@ -305,16 +305,4 @@ fn index_segment(p: &Path, interrupt: &Mutex<Option<rusqlite::InterruptHandle>>)
         tracing::debug!(error = %err, "Segment stays in WAL mode (a reader had it open).");
     }
     Ok(())
-}
-
-/// Waits (bounded) until every sealed segment is indexed; for tests and benchmarks.
-pub fn wait_indexed(catalog: &Catalog, max: Duration) -> bool {
-    let deadline = Instant::now() + max;
-    while Instant::now() < deadline {
-        if super::read_catalog(catalog).iter().all(|s| s.state != SegmentState::Sealed) {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    false
 }

@@ -1,0 +1,289 @@
+//! `picket.toml`: raw serde structs that reject unknown keys, checked by [`Raw::validate`] into
+//! the [`Config`] the program runs with. Without a file, the built-in defaults apply.
+
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// A configuration that could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for Picket (unknown key, wrong type); the message names the
+    /// line and the key.
+    #[error("{path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong and where.
+        message: String,
+    },
+    /// A value is out of range or inconsistent.
+    #[error("{path}: {key}: {message}")]
+    Invalid {
+        /// The file (or `<defaults>`).
+        path: PathBuf,
+        /// The key.
+        key: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// The file's shape, exactly as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Raw {
+    /// Where the database and spool live.
+    pub data_dir: Option<PathBuf>,
+    #[serde(default)]
+    pub syslog: RawSyslog,
+    #[serde(default)]
+    pub web: RawWeb,
+    #[serde(default)]
+    pub store: RawStore,
+    #[serde(default)]
+    pub spool: RawSpool,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSyslog {
+    pub timezone: Option<String>,
+    pub max_frame_bytes: Option<usize>,
+    pub max_connections: Option<usize>,
+    pub idle_timeout_secs: Option<u64>,
+    pub udp_recv_buffer_bytes: Option<usize>,
+    pub max_future_secs: Option<u64>,
+    #[serde(default)]
+    pub listener: Vec<RawListener>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawListener {
+    pub address: String,
+    pub udp: Option<bool>,
+    pub tcp: Option<bool>,
+    pub timezone: Option<String>,
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWeb {
+    pub listen: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStore {
+    pub batch_max_events: Option<usize>,
+    pub batch_max_ms: Option<u64>,
+    pub segment_max_events: Option<u64>,
+    pub segment_max_age_secs: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSpool {
+    pub max_bytes: Option<u64>,
+}
+
+/// One syslog listener.
+#[derive(Debug, Clone)]
+pub struct Listener {
+    /// Its name (metric label and `picket.listener`).
+    pub name: String,
+    /// The address to bind.
+    pub address: SocketAddr,
+    /// Listen on UDP.
+    pub udp: bool,
+    /// Listen on TCP.
+    pub tcp: bool,
+    /// Zone for timestamps without an offset.
+    pub timezone: chrono_tz::Tz,
+}
+
+/// The checked configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub listeners: Vec<Listener>,
+    pub max_frame_bytes: usize,
+    pub max_connections: usize,
+    pub idle_timeout: Duration,
+    pub udp_recv_buffer_bytes: usize,
+    pub max_future: Duration,
+    pub web_listen: SocketAddr,
+    pub batch_max_events: usize,
+    pub batch_max_wait: Duration,
+    pub segment_max_events: u64,
+    pub segment_max_age: Duration,
+    pub spool_max_bytes: u64,
+}
+
+/// Command-line overrides of `serve`.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub data_dir: Option<PathBuf>,
+    pub syslog_listen: Vec<String>,
+    pub web_listen: Option<String>,
+}
+
+pub const DEFAULT_SYSLOG: &str = "0.0.0.0:1514";
+pub const DEFAULT_WEB: &str = "0.0.0.0:8080";
+
+impl Raw {
+    /// Reads `path`; `None` means the built-in defaults.
+    pub fn load(path: Option<&Path>) -> Result<(Raw, PathBuf), Error> {
+        let Some(path) = path else { return Ok((Raw::default(), PathBuf::from("<defaults>"))) };
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Read { path: path.to_path_buf(), source })?;
+        let raw = Raw::parse(&text).map_err(|message| Error::Parse { path: path.to_path_buf(), message })?;
+        Ok((raw, path.to_path_buf()))
+    }
+
+    /// Parses TOML text; the error names the line, column and key.
+    pub fn parse(text: &str) -> Result<Raw, String> {
+        toml::from_str(text).map_err(|e: toml::de::Error| {
+            let line = e.span().map(|s| text.get(..s.start).unwrap_or_default().matches('\n').count() + 1);
+            let msg = e.message().trim().to_string();
+            match line {
+                Some(l) => format!("line {l}: {msg}"),
+                None => msg,
+            }
+        })
+    }
+
+    /// Checks every value and applies overrides.
+    pub fn validate(self, path: &Path, o: &Overrides) -> Result<Config, Error> {
+        let bad = |key: &str, message: String| Error::Invalid { path: path.to_path_buf(), key: key.into(), message };
+        let tz_of = |key: &str, s: Option<&str>| -> Result<chrono_tz::Tz, Error> {
+            match s {
+                None => Ok(chrono_tz::Tz::UTC),
+                Some(s) => s.parse().map_err(|_| bad(key, format!("unknown time zone `{s}` (use an IANA name like Europe/Berlin, or UTC)"))),
+            }
+        };
+        let default_tz = tz_of("syslog.timezone", self.syslog.timezone.as_deref())?;
+        let addr = |key: &str, s: &str| -> Result<SocketAddr, Error> { s.parse().map_err(|_| bad(key, format!("`{s}` is not an IP:port address"))) };
+        let mut listeners = Vec::new();
+        if !o.syslog_listen.is_empty() {
+            for (i, a) in o.syslog_listen.iter().enumerate() {
+                listeners.push(Listener { name: format!("syslog{i}"), address: addr("--syslog-listen", a)?, udp: true, tcp: true, timezone: default_tz });
+            }
+        } else if self.syslog.listener.is_empty() {
+            listeners.push(Listener { name: "syslog0".into(), address: addr("syslog", DEFAULT_SYSLOG)?, udp: true, tcp: true, timezone: default_tz });
+        } else {
+            for (i, l) in self.syslog.listener.iter().enumerate() {
+                let key = format!("syslog.listener[{i}]");
+                let name = l.name.clone().unwrap_or_else(|| format!("syslog{i}"));
+                if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+                    return Err(bad(&format!("{key}.name"), "use letters, digits, '_' and '-'".into()));
+                }
+                let (udp, tcp) = (l.udp.unwrap_or(true), l.tcp.unwrap_or(true));
+                if !udp && !tcp {
+                    return Err(bad(&key, "enables neither udp nor tcp".into()));
+                }
+                listeners.push(Listener {
+                    name,
+                    address: addr(&format!("{key}.address"), &l.address)?,
+                    udp,
+                    tcp,
+                    timezone: match &l.timezone {
+                        Some(t) => tz_of(&format!("{key}.timezone"), Some(t))?,
+                        None => default_tz,
+                    },
+                });
+            }
+        }
+        let mut names: Vec<&str> = listeners.iter().map(|l| l.name.as_str()).collect();
+        names.sort_unstable();
+        if names.windows(2).any(|w| w.first() == w.get(1)) {
+            return Err(bad("syslog.listener.name", "listener names must be unique".into()));
+        }
+        let s = &self.syslog;
+        let max_frame_bytes = s.max_frame_bytes.unwrap_or(64 * 1024);
+        if !(480..=16 * 1024 * 1024).contains(&max_frame_bytes) {
+            return Err(bad("syslog.max_frame_bytes", "must be between 480 and 16777216".into()));
+        }
+        let max_connections = s.max_connections.unwrap_or(4096);
+        if max_connections == 0 {
+            return Err(bad("syslog.max_connections", "must be at least 1".into()));
+        }
+        let batch_max_events = self.store.batch_max_events.unwrap_or(20_000);
+        if batch_max_events == 0 {
+            return Err(bad("store.batch_max_events", "must be at least 1".into()));
+        }
+        let segment_max_events = self.store.segment_max_events.unwrap_or(262_144);
+        if segment_max_events < 1000 {
+            return Err(bad("store.segment_max_events", "must be at least 1000".into()));
+        }
+        let web = o.web_listen.clone().or(self.web.listen.clone()).unwrap_or_else(|| DEFAULT_WEB.into());
+        Ok(Config {
+            data_dir: o.data_dir.clone().or(self.data_dir).unwrap_or_else(|| PathBuf::from("picket-data")),
+            listeners,
+            max_frame_bytes,
+            max_connections,
+            idle_timeout: Duration::from_secs(s.idle_timeout_secs.unwrap_or(600).max(1)),
+            udp_recv_buffer_bytes: s.udp_recv_buffer_bytes.unwrap_or(64 << 20),
+            max_future: Duration::from_secs(s.max_future_secs.unwrap_or(900)),
+            web_listen: addr("web.listen", &web)?,
+            batch_max_events,
+            batch_max_wait: Duration::from_millis(self.store.batch_max_ms.unwrap_or(200).max(1)),
+            segment_max_events,
+            segment_max_age: Duration::from_secs(self.store.segment_max_age_secs.unwrap_or(600).max(1)),
+            spool_max_bytes: self.spool.max_bytes.unwrap_or(8 << 30),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_validate() {
+        let c = Raw::default().validate(Path::new("x"), &Overrides::default()).unwrap();
+        assert_eq!(c.listeners.len(), 1);
+        assert_eq!(c.listeners[0].address.to_string(), DEFAULT_SYSLOG);
+        assert_eq!(c.max_frame_bytes, 65536);
+    }
+
+    #[test]
+    fn unknown_key_names_key_and_line() {
+        let e = Raw::parse("[syslog]\ntimezone = \"UTC\"\nmax_frame = 3\n").unwrap_err();
+        assert!(e.contains("line 3") && e.contains("max_frame"), "{e}");
+    }
+
+    #[test]
+    fn example_config_is_valid() {
+        let text = include_str!("../picket.example.toml");
+        let raw = Raw::parse(text).unwrap();
+        raw.validate(Path::new("picket.example.toml"), &Overrides::default()).unwrap();
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let raw = Raw::parse("[syslog]\ntimezone = \"Mars/Olympus\"\n").unwrap();
+        let e = raw.validate(Path::new("f"), &Overrides::default()).unwrap_err().to_string();
+        assert!(e.contains("syslog.timezone") && e.contains("Mars/Olympus"), "{e}");
+        let raw = Raw::parse("[[syslog.listener]]\naddress = \"nope\"\n").unwrap();
+        assert!(raw.validate(Path::new("f"), &Overrides::default()).unwrap_err().to_string().contains("address"));
+    }
+
+    #[test]
+    fn overrides_win() {
+        let o = Overrides { syslog_listen: vec!["127.0.0.1:0".into(), "[::1]:0".into()], web_listen: Some("127.0.0.1:0".into()), data_dir: Some("d".into()) };
+        let c = Raw::default().validate(Path::new("x"), &o).unwrap();
+        assert_eq!(c.listeners.len(), 2);
+        assert_eq!(c.data_dir, PathBuf::from("d"));
+    }
+}

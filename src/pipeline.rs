@@ -1,0 +1,294 @@
+//! The only place that knows every stage: it binds the sockets, creates the bounded queues,
+//! starts the threads and tasks, and stops them in order.
+//!
+//! ```text
+//! UDP threads ─┐                                                      
+//!              ├─▶ frames (bounded) ─▶ spool writer ─▶ spool files ─▶ parse thread
+//! TCP tasks ───┘                                                          │
+//!                                           store writer ◀─ batches (bounded) ◀┘
+//! ```
+//! Shutdown: stop accepting and receiving, let TCP connections hand over what their peers
+//! already sent, close the frame queue; the spool writer flushes and says it is done; the parse
+//! thread reads the spool to its end; the store writer commits the last batch. Nothing
+//! accepted is lost, and anything not stored in time stays in the spool for the next start.
+
+use crate::config::Config;
+use crate::ingest::{FrameSender, tcp, udp};
+use crate::model::Frame;
+use crate::parse::{Chain, HeaderOptions};
+use crate::spool::{self, SpoolReader, SpoolWriter};
+use crate::store::sqlite::{Options, SqliteStore};
+use crate::store::{BatchLimits, EventBatch};
+use crate::telemetry::{DropReason, Metrics};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::mpsc::{SyncSender, sync_channel};
+use std::thread::JoinHandle;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// Frame batches the receivers may queue ahead of the spool writer.
+const FRAME_QUEUE: usize = 4096;
+/// Event batches the parse thread may queue ahead of the store writer.
+const EVENT_QUEUE: usize = 8;
+/// Frames the parse thread takes from the spool at a time.
+const PARSE_BATCH: usize = 4096;
+
+/// Errors starting or running the pipeline.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot bind {what} on {addr}: {source}")]
+    Bind { what: &'static str, addr: SocketAddr, source: std::io::Error },
+    #[error(transparent)]
+    Store(#[from] crate::store::Error),
+    #[error(transparent)]
+    Spool(#[from] crate::spool::Error),
+    #[error("cannot start thread {name}: {source}")]
+    Thread { name: &'static str, source: std::io::Error },
+    #[error("data directory {path}: {source}")]
+    DataDir { path: String, source: std::io::Error },
+    #[error("{0}")]
+    Web(std::io::Error),
+}
+
+/// The addresses actually bound (port 0 resolved).
+#[derive(Debug, Clone, Default)]
+pub struct Bound {
+    pub syslog_udp: Vec<SocketAddr>,
+    pub syslog_tcp: Vec<SocketAddr>,
+    pub web: Option<SocketAddr>,
+}
+
+impl Bound {
+    /// The one line `serve` prints when ready.
+    pub fn ready_line(&self) -> String {
+        let join = |v: &[SocketAddr]| v.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(",");
+        format!(
+            "picket ready syslog_udp={} syslog_tcp={} web={}",
+            join(&self.syslog_udp),
+            join(&self.syslog_tcp),
+            self.web.map(|a| a.to_string()).unwrap_or_default()
+        )
+    }
+}
+
+/// Runs the collector until `shutdown` resolves. `on_ready` gets the bound addresses.
+pub async fn serve(config: Config, shutdown: impl std::future::Future<Output = ()>, on_ready: impl FnOnce(&Bound)) -> Result<Arc<Metrics>, Error> {
+    let metrics = Arc::new(Metrics::new(config.listeners.iter().map(|l| l.name.clone())));
+    let data = &config.data_dir;
+    std::fs::create_dir_all(data).map_err(|source| Error::DataDir { path: data.display().to_string(), source })?;
+    let store = SqliteStore::open(&data.join("store"), Options { segment_max_events: config.segment_max_events, segment_max_age: config.segment_max_age })?;
+    let (spool_w, spool_r, spool_shared) = spool::open(&data.join("spool"), store.checkpoint(), config.spool_max_bytes)?;
+    metrics.spool_backlog_bytes.store(spool_shared.backlog_bytes() as i64, Relaxed);
+
+    // Stages, from the store backwards so each has its consumer ready.
+    let names: Vec<String> = config.listeners.iter().map(|l| l.name.clone()).collect();
+    let writer = store.writer(names, metrics.clone())?;
+    let (event_tx, event_rx) = sync_channel::<EventBatch>(EVENT_QUEUE);
+    let limits = BatchLimits { max_events: config.batch_max_events, max_wait: config.batch_max_wait };
+    let (m, sh) = (metrics.clone(), spool_shared.clone());
+    let store_thread = thread("picket-store-writer", move || {
+        let r = crate::store::run_writer(Box::new(writer), event_rx, limits, m.clone(), |cp, bytes| {
+            sh.committed(cp, bytes);
+            m.spool_backlog_bytes.store(sh.backlog_bytes() as i64, Relaxed);
+        });
+        if let Err(e) = &r {
+            tracing::error!(error = %e, "The store writer stopped; received messages stay in the spool.");
+        }
+        r.is_ok()
+    })?;
+    let opts: Vec<HeaderOptions> = config
+        .listeners
+        .iter()
+        .map(|l| HeaderOptions { tz: l.timezone, max_future_us: i64::try_from(config.max_future.as_micros()).unwrap_or(i64::MAX) })
+        .collect();
+    let chain = Chain::new(opts);
+    let m = metrics.clone();
+    let parse_thread = thread("picket-parse", move || parse_loop(spool_r, chain, event_tx, m))?;
+    let (frame_tx, frame_rx) = tokio::sync::mpsc::channel::<Vec<Frame>>(FRAME_QUEUE);
+    let m = metrics.clone();
+    let spool_thread = thread("picket-spool-writer", move || spool_loop(spool_w, frame_rx, m))?;
+
+    // Sockets.
+    let mut bound = Bound::default();
+    let stop_udp = Arc::new(AtomicBool::new(false));
+    let mut udp_threads = Vec::new();
+    let cancel = CancellationToken::new();
+    let tracker = TaskTracker::new();
+    let mut accept_tasks = Vec::new();
+    for (i, l) in config.listeners.iter().enumerate() {
+        let id = u16::try_from(i).unwrap_or(u16::MAX);
+        if l.udp {
+            let (sock, got) = udp::bind(l.address, config.udp_recv_buffer_bytes).map_err(|source| Error::Bind { what: "syslog UDP", addr: l.address, source })?;
+            let addr = sock.local_addr().map_err(|source| Error::Bind { what: "syslog UDP", addr: l.address, source })?;
+            if got < config.udp_recv_buffer_bytes {
+                tracing::warn!(listener = %l.name, requested = config.udp_recv_buffer_bytes, obtained = got, "UDP receive buffer is smaller than configured; raise net.core.rmem_max or run with CAP_NET_ADMIN.");
+            }
+            if let Some(lm) = metrics.listeners.get(i) {
+                lm.udp_inode.store(socket_inode(&sock), Relaxed);
+            }
+            bound.syslog_udp.push(addr);
+            let (tx, m, stop, max) = (frame_tx.clone(), metrics.clone(), stop_udp.clone(), config.max_frame_bytes);
+            udp_threads.push(thread("picket-udp", move || udp::run(sock, id, max, tx, m, stop))?);
+        }
+        if l.tcp {
+            // With port 0, TCP takes the port UDP got when it is free, so one address serves both.
+            let mut want = l.address;
+            if want.port() == 0 {
+                if let Some(u) = bound.syslog_udp.last().filter(|_| l.udp) {
+                    want.set_port(u.port());
+                }
+            }
+            let listener = match tokio::net::TcpListener::bind(want).await {
+                Ok(x) => Ok(x),
+                Err(_) if want != l.address => tokio::net::TcpListener::bind(l.address).await,
+                Err(e) => Err(e),
+            }
+            .map_err(|source| Error::Bind { what: "syslog TCP", addr: l.address, source })?;
+            let addr = listener.local_addr().map_err(|source| Error::Bind { what: "syslog TCP", addr: l.address, source })?;
+            bound.syslog_tcp.push(addr);
+            let lim = tcp::Limits { max_frame: config.max_frame_bytes, max_connections: config.max_connections, idle_timeout: config.idle_timeout };
+            accept_tasks.push(tokio::spawn(tcp::run(listener, id, lim, frame_tx.clone(), metrics.clone(), cancel.clone(), tracker.clone())));
+        }
+    }
+    drop::<FrameSender>(frame_tx);
+    let web_listener = tokio::net::TcpListener::bind(config.web_listen).await.map_err(|source| Error::Bind { what: "web", addr: config.web_listen, source })?;
+    bound.web = web_listener.local_addr().ok();
+    let app = crate::web::router(crate::web::AppState { metrics: metrics.clone() });
+    let web_cancel = CancellationToken::new();
+    let wc = web_cancel.clone();
+    let web_task = tokio::spawn(async move { axum::serve(web_listener, app).with_graceful_shutdown(async move { wc.cancelled().await }).await });
+    tracing::info!(udp = ?bound.syslog_udp, tcp = ?bound.syslog_tcp, web = ?bound.web, data_dir = %data.display(), "Picket is ready.");
+    on_ready(&bound);
+
+    shutdown.await;
+    tracing::info!("Shutting down: stopping listeners and draining queues.");
+    cancel.cancel();
+    stop_udp.store(true, Relaxed);
+    for t in accept_tasks {
+        let _ = t.await;
+    }
+    tracker.close();
+    let _ = tokio::time::timeout(Duration::from_secs(10), tracker.wait()).await;
+    let join_all = move || {
+        for t in udp_threads {
+            let _ = t.join();
+        }
+        // Receivers are gone: the frame queue closes, and each stage finishes in turn.
+        let _ = spool_thread.join();
+        let _ = parse_thread.join();
+        store_thread.join().unwrap_or(false)
+    };
+    let store_ok = tokio::task::spawn_blocking(join_all).await.unwrap_or(false);
+    web_cancel.cancel();
+    let _ = tokio::time::timeout(Duration::from_secs(5), web_task).await;
+    tracing::info!(
+        received = metrics.received_total(),
+        stored = metrics.stored.load(Relaxed),
+        backlog_bytes = spool_shared.backlog_bytes(),
+        store_ok,
+        "Picket stopped."
+    );
+    Ok(metrics)
+}
+
+fn thread<T: Send + 'static>(name: &'static str, f: impl FnOnce() -> T + Send + 'static) -> Result<JoinHandle<T>, Error> {
+    std::thread::Builder::new().name(name.into()).spawn(f).map_err(|source| Error::Thread { name, source })
+}
+
+/// The spool writer thread: appends every frame batch, flushing when the queue runs dry.
+fn spool_loop(mut w: SpoolWriter, mut rx: tokio::sync::mpsc::Receiver<Vec<Frame>>, metrics: Arc<Metrics>) {
+    let fail = |n: usize, e: &spool::Error| {
+        metrics.add_dropped(DropReason::SpoolError, n as u64);
+        tracing::error!(error = %e, frames = n, "Could not write to the spool; frames lost.");
+    };
+    while let Some(first) = rx.blocking_recv() {
+        while !w.wait_for_room(Duration::from_secs(1)) {
+            tracing::warn!("The spool is full; waiting for the store to catch up (TCP senders are slowed, UDP drops).");
+        }
+        let mut pending = Some(first);
+        let mut appended = 0usize;
+        while let Some(batch) = pending.take() {
+            let mut bytes = 0u64;
+            for f in &batch {
+                if let Err(e) = w.append(f) {
+                    fail(1, &e);
+                } else {
+                    bytes += f.bytes.len() as u64;
+                }
+            }
+            metrics.spool_written_bytes.fetch_add(bytes, Relaxed);
+            appended += batch.len();
+            if appended < 50_000 {
+                pending = rx.try_recv().ok();
+            }
+        }
+        if let Err(e) = w.flush() {
+            fail(0, &e);
+        }
+    }
+    if let Err(e) = w.finish() {
+        fail(0, &e);
+    }
+}
+
+/// The parse thread: spool → events → store writer.
+fn parse_loop(mut r: SpoolReader, chain: Chain, tx: SyncSender<EventBatch>, metrics: Arc<Metrics>) {
+    loop {
+        let batch = r.next_batch(PARSE_BATCH, Duration::from_millis(200));
+        if batch.corrupt > 0 {
+            metrics.add_dropped(DropReason::SpoolCorrupt, batch.corrupt);
+        }
+        let mut counts: Vec<(&'static str, u64)> = Vec::new();
+        let mut events = Vec::with_capacity(batch.frames.len());
+        let (mut invalid, mut clamped) = (0u64, 0u64);
+        for f in &batch.frames {
+            let ev = chain.parse(f);
+            match counts.iter_mut().find(|(p, _)| *p == ev.parser) {
+                Some((_, n)) => *n += 1,
+                None => counts.push((ev.parser, 1)),
+            }
+            invalid += u64::from(ev.invalid_utf8);
+            clamped += u64::from(ev.clamped_from.is_some());
+            events.push(ev);
+        }
+        metrics.add_parsed(&counts);
+        metrics.invalid_utf8.fetch_add(invalid, Relaxed);
+        metrics.clamped.fetch_add(clamped, Relaxed);
+        if !events.is_empty() || batch.bytes > 0 {
+            let out = EventBatch { events, checkpoint: batch.end, spool_bytes: batch.bytes };
+            if tx.send(out).is_err() {
+                tracing::error!("The store writer is gone; stopping the parse stage.");
+                return;
+            }
+        }
+        if batch.finished {
+            return;
+        }
+    }
+}
+
+/// The inode of a socket, to find its kernel counters in /proc/net/udp.
+fn socket_inode(sock: &std::net::UdpSocket) -> u64 {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(format!("/proc/self/fd/{}", sock.as_raw_fd())).map_or(0, |m| m.ino())
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term => {}
+    }
+}
