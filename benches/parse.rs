@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! Header and body parsing throughput on firewall lines (the shape of `shared/bench/mkmsgs.py`)
 //! and corpus lines. Run: `cargo bench --bench parse`.
 
@@ -53,16 +54,37 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("parse");
     g.throughput(Throughput::Elements(fr.len() as u64));
     g.bench_function("header_rfc3164_firewall", |b| {
-        b.iter_batched(|| (), |_| fr.iter().map(|f| header::parse(f, &opts).timestamp).sum::<i64>(), BatchSize::SmallInput)
+        b.iter_batched(
+            || (),
+            |_| {
+                fr.iter()
+                    .map(|f| header::parse(f, &opts).timestamp)
+                    .sum::<i64>()
+            },
+            BatchSize::SmallInput,
+        )
     });
     let chain = Chain::new(vec![opts]);
     g.bench_function("chain_firewall", |b| {
-        b.iter_batched(|| (), |_| fr.iter().map(|f| chain.parse(f).fields.len()).sum::<usize>(), BatchSize::SmallInput)
+        b.iter_batched(
+            || (),
+            |_| {
+                fr.iter()
+                    .map(|f| chain.parse(f).fields.len())
+                    .sum::<usize>()
+            },
+            BatchSize::SmallInput,
+        )
     });
     let rfc5424 = frames(&picket::test_util::corpus_lines("syslog/rfc-examples.log"));
     g.throughput(Throughput::Elements(rfc5424.len() as u64));
     g.bench_function("header_corpus_rfc_examples", |b| {
-        b.iter(|| rfc5424.iter().map(|f| header::parse(f, &opts).timestamp).sum::<i64>())
+        b.iter(|| {
+            rfc5424
+                .iter()
+                .map(|f| header::parse(f, &opts).timestamp)
+                .sum::<i64>()
+        })
     });
     g.finish();
 }

@@ -14,7 +14,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "picket", version, about = "Syslog and SNMP collector with an embedded, searchable store.")]
+#[command(
+    name = "picket",
+    version,
+    about = "Syslog and SNMP collector with an embedded, searchable store."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -98,28 +102,55 @@ pub fn run() -> Result<ExitCode> {
         Ok(c) => c,
         Err(e) => {
             let code = if e.use_stderr() { 2 } else { 0 };
-            let _ = e.print();
+            e.print().unwrap_or(());
             return Ok(ExitCode::from(code));
         }
     };
     match cli.command {
-        Command::Serve { common, syslog_listen, web_listen } => {
-            let o = Overrides { data_dir: common.data_dir.clone(), syslog_listen, web_listen };
+        Command::Serve {
+            common,
+            syslog_listen,
+            web_listen,
+        } => {
+            let o = Overrides {
+                data_dir: common.data_dir.clone(),
+                syslog_listen,
+                web_listen,
+            };
             serve(load(&common, &o)?)
         }
         Command::Parse { common } => parse(load(&common, &Overrides::default())?),
-        Command::Replay { file, sender, common } => replay(load(&common, &overrides(&common))?, &file, sender),
-        Command::Search { query, from, to, limit, common } => search(load(&common, &overrides(&common))?, &query, from, to, limit),
-        Command::Config { command: ConfigCommand::Check { common } } => {
+        Command::Replay {
+            file,
+            sender,
+            common,
+        } => replay(load(&common, &overrides(&common))?, &file, sender),
+        Command::Search {
+            query,
+            from,
+            to,
+            limit,
+            common,
+        } => search(load(&common, &overrides(&common))?, &query, from, to, limit),
+        Command::Config {
+            command: ConfigCommand::Check { common },
+        } => {
             let c = load(&common, &Overrides::default())?;
-            println!("configuration ok: {} listener(s), data in {}", c.listeners.len(), c.data_dir.display());
+            println!(
+                "configuration ok: {} listener(s), data in {}",
+                c.listeners.len(),
+                c.data_dir.display()
+            );
             Ok(ExitCode::SUCCESS)
         }
     }
 }
 
 fn overrides(c: &Common) -> Overrides {
-    Overrides { data_dir: c.data_dir.clone(), ..Overrides::default() }
+    Overrides {
+        data_dir: c.data_dir.clone(),
+        ..Overrides::default()
+    }
 }
 
 fn load(c: &Common, o: &Overrides) -> Result<Config> {
@@ -132,35 +163,62 @@ fn load(c: &Common, o: &Overrides) -> Result<Config> {
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().context("starting the async runtime")
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
 }
 
 fn serve(config: Config) -> Result<ExitCode> {
     crate::telemetry::init_logging();
     let _lock = DataLock::acquire(&config.data_dir)?;
     let rt = runtime()?;
-    rt.block_on(crate::pipeline::serve(config, crate::pipeline::shutdown_signal(), |b| {
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{}", b.ready_line());
-        let _ = out.flush();
-    }))?;
+    rt.block_on(crate::pipeline::serve(
+        config,
+        crate::pipeline::shutdown_signal(),
+        |b| {
+            let mut out = std::io::stdout().lock();
+            // If stdout is gone nobody is waiting for the line; serving goes on regardless.
+            writeln!(out, "{}", b.ready_line())
+                .and_then(|()| out.flush())
+                .unwrap_or(());
+        },
+    ))?;
     Ok(ExitCode::SUCCESS)
 }
 
 fn header_options(c: &Config) -> Vec<HeaderOptions> {
     let max_future_us = i64::try_from(c.max_future.as_micros()).unwrap_or(i64::MAX);
-    c.listeners.iter().map(|l| HeaderOptions { tz: l.timezone, max_future_us }).collect()
+    c.listeners
+        .iter()
+        .map(|l| HeaderOptions {
+            tz: l.timezone,
+            max_future_us,
+        })
+        .collect()
 }
 
 fn line_frame(line: &[u8], peer: std::net::SocketAddr, received_at: i64) -> Frame {
     let line = line.strip_suffix(b"\n").unwrap_or(line);
     let line = line.strip_suffix(b"\r").unwrap_or(line);
-    Frame { bytes: bytes::Bytes::copy_from_slice(line), peer, listener: 0, transport: Transport::File, received_at, truncated: false }
+    Frame {
+        bytes: bytes::Bytes::copy_from_slice(line),
+        peer,
+        listener: 0,
+        transport: Transport::File,
+        received_at,
+        truncated: false,
+    }
 }
 
 fn parse(config: Config) -> Result<ExitCode> {
     let chain = Chain::new(header_options(&config));
-    let name = config.listeners.first().map_or("stdin", |l| l.name.as_str()).to_string();
+    let name = config
+        .listeners
+        .first()
+        .map_or("stdin", |l| l.name.as_str())
+        .to_string();
     let peer: std::net::SocketAddr = ([127, 0, 0, 1], 0).into();
     let stdin = std::io::stdin();
     let mut input = stdin.lock();
@@ -168,7 +226,11 @@ fn parse(config: Config) -> Result<ExitCode> {
     let mut line = Vec::new();
     loop {
         line.clear();
-        if input.read_until(b'\n', &mut line).context("reading stdin")? == 0 {
+        if input
+            .read_until(b'\n', &mut line)
+            .context("reading stdin")?
+            == 0
+        {
             break;
         }
         let f = line_frame(&line, peer, now_micros());
@@ -186,10 +248,18 @@ fn parse(config: Config) -> Result<ExitCode> {
 fn replay(config: Config, file: &std::path::Path, sender: std::net::IpAddr) -> Result<ExitCode> {
     let _lock = DataLock::acquire(&config.data_dir)?;
     let text = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
-    let total = text.split(|b| *b == b'\n').filter(|l| !l.is_empty()).count();
+    let total = text
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .count();
     let store = open_store(&config)?;
-    let metrics = std::sync::Arc::new(crate::telemetry::Metrics::new(config.listeners.iter().map(|l| l.name.clone())));
-    let mut writer = Box::new(store.writer(config.listeners.iter().map(|l| l.name.clone()).collect(), metrics)?);
+    let metrics = std::sync::Arc::new(crate::telemetry::Metrics::new(
+        config.listeners.iter().map(|l| l.name.clone()),
+    ));
+    let mut writer = Box::new(store.writer(
+        config.listeners.iter().map(|l| l.name.clone()).collect(),
+        metrics,
+    )?);
     let checkpoint = store.checkpoint();
     let chain = Chain::new(header_options(&config));
     let peer = std::net::SocketAddr::new(sender, 0);
@@ -224,30 +294,50 @@ fn replay(config: Config, file: &std::path::Path, sender: std::net::IpAddr) -> R
 }
 
 fn progress(done: usize, total: usize) {
-    let pct = if total == 0 { 100 } else { done * 100 / total };
-    let bar: String = (0..40).map(|i| if i * 100 / 40 < pct { '#' } else { '.' }).collect();
+    let pct = (done * 100).checked_div(total).unwrap_or(100);
+    let bar: String = (0..40)
+        .map(|i| if i * 100 / 40 < pct { '#' } else { '.' })
+        .collect();
     eprint!("\r[{bar}] {done}/{total} lines ({pct}%)");
 }
 
 fn open_store(config: &Config) -> Result<SqliteStore> {
     let dir = config.data_dir.join("store");
-    Ok(SqliteStore::open(&dir, Options { segment_max_events: config.segment_max_events, segment_max_age: config.segment_max_age })
-        .with_context(|| format!("opening the store in {}", dir.display()))?)
+    SqliteStore::open(
+        &dir,
+        Options {
+            segment_max_events: config.segment_max_events,
+            segment_max_age: config.segment_max_age,
+        },
+    )
+    .with_context(|| format!("opening the store in {}", dir.display()))
 }
 
-fn search(config: Config, query: &str, from: Option<String>, to: Option<String>, limit: usize) -> Result<ExitCode> {
+fn search(
+    config: Config,
+    query: &str,
+    from: Option<String>,
+    to: Option<String>,
+    limit: usize,
+) -> Result<ExitCode> {
     let now = now_micros();
     let mut q = SearchQuery::parse(query, limit)?;
     q.from = from.map(|t| parse_time(&t, now)).transpose()?;
     q.to = to.map(|t| parse_time(&t, now)).transpose()?;
     if !config.data_dir.join("store").exists() {
-        bail!("no store in {} (has `picket serve` run with this data directory?)", config.data_dir.display());
+        bail!(
+            "no store in {} (has `picket serve` run with this data directory?)",
+            config.data_dir.display()
+        );
     }
     let store = open_store(&config)?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     for hit in store.reader().search(&q)? {
         let mut m = hit.event.to_flat_json(&hit.listener);
-        m.insert(crate::model::fields::PICKET_ID.into(), serde_json::Value::from(hit.id));
+        m.insert(
+            crate::model::fields::PICKET_ID.into(),
+            serde_json::Value::from(hit.id),
+        );
         serde_json::to_writer(&mut out, &m).context("writing stdout")?;
         out.write_all(b"\n").context("writing stdout")?;
     }
@@ -262,12 +352,21 @@ struct DataLock {
 
 impl DataLock {
     fn acquire(dir: &std::path::Path) -> Result<DataLock> {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating data directory {}", dir.display()))?;
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("creating data directory {}", dir.display()))?;
         let path = dir.join("picket.lock");
-        let f = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path).with_context(|| format!("opening {}", path.display()))?;
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .with_context(|| format!("opening {}", path.display()))?;
         match nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusiveNonblock) {
             Ok(l) => Ok(DataLock { _lock: l }),
-            Err((_, e)) => bail!("data directory {} is in use by another picket process ({e}); stop it or use another --data-dir", dir.display()),
+            Err((_, e)) => bail!(
+                "data directory {} is in use by another picket process ({e}); stop it or use another --data-dir",
+                dir.display()
+            ),
         }
     }
 }

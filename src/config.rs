@@ -145,16 +145,30 @@ pub const DEFAULT_WEB: &str = "0.0.0.0:8080";
 impl Raw {
     /// Reads `path`; `None` means the built-in defaults.
     pub fn load(path: Option<&Path>) -> Result<(Raw, PathBuf), Error> {
-        let Some(path) = path else { return Ok((Raw::default(), PathBuf::from("<defaults>"))) };
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Read { path: path.to_path_buf(), source })?;
-        let raw = Raw::parse(&text).map_err(|message| Error::Parse { path: path.to_path_buf(), message })?;
+        let Some(path) = path else {
+            return Ok((Raw::default(), PathBuf::from("<defaults>")));
+        };
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let raw = Raw::parse(&text).map_err(|message| Error::Parse {
+            path: path.to_path_buf(),
+            message,
+        })?;
         Ok((raw, path.to_path_buf()))
     }
 
     /// Parses TOML text; the error names the line, column and key.
     pub fn parse(text: &str) -> Result<Raw, String> {
         toml::from_str(text).map_err(|e: toml::de::Error| {
-            let line = e.span().map(|s| text.get(..s.start).unwrap_or_default().matches('\n').count() + 1);
+            let line = e.span().map(|s| {
+                text.get(..s.start)
+                    .unwrap_or_default()
+                    .matches('\n')
+                    .count()
+                    + 1
+            });
             let msg = e.message().trim().to_string();
             match line {
                 Some(l) => format!("line {l}: {msg}"),
@@ -165,28 +179,61 @@ impl Raw {
 
     /// Checks every value and applies overrides.
     pub fn validate(self, path: &Path, o: &Overrides) -> Result<Config, Error> {
-        let bad = |key: &str, message: String| Error::Invalid { path: path.to_path_buf(), key: key.into(), message };
+        let bad = |key: &str, message: String| Error::Invalid {
+            path: path.to_path_buf(),
+            key: key.into(),
+            message,
+        };
         let tz_of = |key: &str, s: Option<&str>| -> Result<chrono_tz::Tz, Error> {
             match s {
                 None => Ok(chrono_tz::Tz::UTC),
-                Some(s) => s.parse().map_err(|_| bad(key, format!("unknown time zone `{s}` (use an IANA name like Europe/Berlin, or UTC)"))),
+                Some(s) => s.parse().map_err(|_| {
+                    bad(
+                        key,
+                        format!(
+                            "unknown time zone `{s}` (use an IANA name like Europe/Berlin, or UTC)"
+                        ),
+                    )
+                }),
             }
         };
         let default_tz = tz_of("syslog.timezone", self.syslog.timezone.as_deref())?;
-        let addr = |key: &str, s: &str| -> Result<SocketAddr, Error> { s.parse().map_err(|_| bad(key, format!("`{s}` is not an IP:port address"))) };
+        let addr = |key: &str, s: &str| -> Result<SocketAddr, Error> {
+            s.parse()
+                .map_err(|_| bad(key, format!("`{s}` is not an IP:port address")))
+        };
         let mut listeners = Vec::new();
         if !o.syslog_listen.is_empty() {
             for (i, a) in o.syslog_listen.iter().enumerate() {
-                listeners.push(Listener { name: format!("syslog{i}"), address: addr("--syslog-listen", a)?, udp: true, tcp: true, timezone: default_tz });
+                listeners.push(Listener {
+                    name: format!("syslog{i}"),
+                    address: addr("--syslog-listen", a)?,
+                    udp: true,
+                    tcp: true,
+                    timezone: default_tz,
+                });
             }
         } else if self.syslog.listener.is_empty() {
-            listeners.push(Listener { name: "syslog0".into(), address: addr("syslog", DEFAULT_SYSLOG)?, udp: true, tcp: true, timezone: default_tz });
+            listeners.push(Listener {
+                name: "syslog0".into(),
+                address: addr("syslog", DEFAULT_SYSLOG)?,
+                udp: true,
+                tcp: true,
+                timezone: default_tz,
+            });
         } else {
             for (i, l) in self.syslog.listener.iter().enumerate() {
                 let key = format!("syslog.listener[{i}]");
                 let name = l.name.clone().unwrap_or_else(|| format!("syslog{i}"));
-                if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
-                    return Err(bad(&format!("{key}.name"), "use letters, digits, '_' and '-'".into()));
+                if name.is_empty()
+                    || !name
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+                {
+                    return Err(bad(
+                        &format!("{key}.name"),
+                        "use letters, digits, '_' and '-'".into(),
+                    ));
                 }
                 let (udp, tcp) = (l.udp.unwrap_or(true), l.tcp.unwrap_or(true));
                 if !udp && !tcp {
@@ -207,12 +254,18 @@ impl Raw {
         let mut names: Vec<&str> = listeners.iter().map(|l| l.name.as_str()).collect();
         names.sort_unstable();
         if names.windows(2).any(|w| w.first() == w.get(1)) {
-            return Err(bad("syslog.listener.name", "listener names must be unique".into()));
+            return Err(bad(
+                "syslog.listener.name",
+                "listener names must be unique".into(),
+            ));
         }
         let s = &self.syslog;
         let max_frame_bytes = s.max_frame_bytes.unwrap_or(64 * 1024);
         if !(480..=16 * 1024 * 1024).contains(&max_frame_bytes) {
-            return Err(bad("syslog.max_frame_bytes", "must be between 480 and 16777216".into()));
+            return Err(bad(
+                "syslog.max_frame_bytes",
+                "must be between 480 and 16777216".into(),
+            ));
         }
         let max_connections = s.max_connections.unwrap_or(4096);
         if max_connections == 0 {
@@ -224,11 +277,22 @@ impl Raw {
         }
         let segment_max_events = self.store.segment_max_events.unwrap_or(262_144);
         if segment_max_events < 1000 {
-            return Err(bad("store.segment_max_events", "must be at least 1000".into()));
+            return Err(bad(
+                "store.segment_max_events",
+                "must be at least 1000".into(),
+            ));
         }
-        let web = o.web_listen.clone().or(self.web.listen.clone()).unwrap_or_else(|| DEFAULT_WEB.into());
+        let web = o
+            .web_listen
+            .clone()
+            .or(self.web.listen.clone())
+            .unwrap_or_else(|| DEFAULT_WEB.into());
         Ok(Config {
-            data_dir: o.data_dir.clone().or(self.data_dir).unwrap_or_else(|| PathBuf::from("picket-data")),
+            data_dir: o
+                .data_dir
+                .clone()
+                .or(self.data_dir)
+                .unwrap_or_else(|| PathBuf::from("picket-data")),
             listeners,
             max_frame_bytes,
             max_connections,
@@ -239,7 +303,9 @@ impl Raw {
             batch_max_events,
             batch_max_wait: Duration::from_millis(self.store.batch_max_ms.unwrap_or(200).max(1)),
             segment_max_events,
-            segment_max_age: Duration::from_secs(self.store.segment_max_age_secs.unwrap_or(600).max(1)),
+            segment_max_age: Duration::from_secs(
+                self.store.segment_max_age_secs.unwrap_or(600).max(1),
+            ),
             spool_max_bytes: self.spool.max_bytes.unwrap_or(8 << 30),
         })
     }
@@ -251,7 +317,9 @@ mod tests {
 
     #[test]
     fn defaults_validate() {
-        let c = Raw::default().validate(Path::new("x"), &Overrides::default()).unwrap();
+        let c = Raw::default()
+            .validate(Path::new("x"), &Overrides::default())
+            .unwrap();
         assert_eq!(c.listeners.len(), 1);
         assert_eq!(c.listeners[0].address.to_string(), DEFAULT_SYSLOG);
         assert_eq!(c.max_frame_bytes, 65536);
@@ -267,21 +335,37 @@ mod tests {
     fn example_config_is_valid() {
         let text = include_str!("../picket.example.toml");
         let raw = Raw::parse(text).unwrap();
-        raw.validate(Path::new("picket.example.toml"), &Overrides::default()).unwrap();
+        raw.validate(Path::new("picket.example.toml"), &Overrides::default())
+            .unwrap();
     }
 
     #[test]
     fn bad_values_are_named() {
         let raw = Raw::parse("[syslog]\ntimezone = \"Mars/Olympus\"\n").unwrap();
-        let e = raw.validate(Path::new("f"), &Overrides::default()).unwrap_err().to_string();
-        assert!(e.contains("syslog.timezone") && e.contains("Mars/Olympus"), "{e}");
+        let e = raw
+            .validate(Path::new("f"), &Overrides::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("syslog.timezone") && e.contains("Mars/Olympus"),
+            "{e}"
+        );
         let raw = Raw::parse("[[syslog.listener]]\naddress = \"nope\"\n").unwrap();
-        assert!(raw.validate(Path::new("f"), &Overrides::default()).unwrap_err().to_string().contains("address"));
+        assert!(
+            raw.validate(Path::new("f"), &Overrides::default())
+                .unwrap_err()
+                .to_string()
+                .contains("address")
+        );
     }
 
     #[test]
     fn overrides_win() {
-        let o = Overrides { syslog_listen: vec!["127.0.0.1:0".into(), "[::1]:0".into()], web_listen: Some("127.0.0.1:0".into()), data_dir: Some("d".into()) };
+        let o = Overrides {
+            syslog_listen: vec!["127.0.0.1:0".into(), "[::1]:0".into()],
+            web_listen: Some("127.0.0.1:0".into()),
+            data_dir: Some("d".into()),
+        };
         let c = Raw::default().validate(Path::new("x"), &o).unwrap();
         assert_eq!(c.listeners.len(), 2);
         assert_eq!(c.data_dir, PathBuf::from("d"));

@@ -4,6 +4,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod ingest;
 pub mod model;
 pub mod parse;
 pub mod pipeline;
@@ -14,4 +15,3 @@ pub mod telemetry;
 #[doc(hidden)]
 pub mod test_util;
 pub mod web;
-pub mod ingest;

@@ -40,15 +40,25 @@ const PARSE_BATCH: usize = 4096;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("cannot bind {what} on {addr}: {source}")]
-    Bind { what: &'static str, addr: SocketAddr, source: std::io::Error },
+    Bind {
+        what: &'static str,
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Store(#[from] crate::store::Error),
     #[error(transparent)]
     Spool(#[from] crate::spool::Error),
     #[error("cannot start thread {name}: {source}")]
-    Thread { name: &'static str, source: std::io::Error },
+    Thread {
+        name: &'static str,
+        source: std::io::Error,
+    },
     #[error("data directory {path}: {source}")]
-    DataDir { path: String, source: std::io::Error },
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("{0}")]
     Web(std::io::Error),
 }
@@ -64,7 +74,12 @@ pub struct Bound {
 impl Bound {
     /// The one line `serve` prints when ready.
     pub fn ready_line(&self) -> String {
-        let join = |v: &[SocketAddr]| v.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(",");
+        let join = |v: &[SocketAddr]| {
+            v.iter()
+                .map(|a| a.to_string())
+                .collect::<Vec<_>>()
+                .join(",")
+        };
         format!(
             "picket ready syslog_udp={} syslog_tcp={} web={}",
             join(&self.syslog_udp),
@@ -75,25 +90,56 @@ impl Bound {
 }
 
 /// Runs the collector until `shutdown` resolves. `on_ready` gets the bound addresses.
-pub async fn serve(config: Config, shutdown: impl std::future::Future<Output = ()>, on_ready: impl FnOnce(&Bound)) -> Result<Arc<Metrics>, Error> {
-    let metrics = Arc::new(Metrics::new(config.listeners.iter().map(|l| l.name.clone())));
+pub async fn serve(
+    config: Config,
+    shutdown: impl std::future::Future<Output = ()>,
+    on_ready: impl FnOnce(&Bound),
+) -> Result<Arc<Metrics>, Error> {
+    let metrics = Arc::new(Metrics::new(
+        config.listeners.iter().map(|l| l.name.clone()),
+    ));
     let data = &config.data_dir;
-    std::fs::create_dir_all(data).map_err(|source| Error::DataDir { path: data.display().to_string(), source })?;
-    let store = SqliteStore::open(&data.join("store"), Options { segment_max_events: config.segment_max_events, segment_max_age: config.segment_max_age })?;
-    let (spool_w, spool_r, spool_shared) = spool::open(&data.join("spool"), store.checkpoint(), config.spool_max_bytes)?;
-    metrics.spool_backlog_bytes.store(spool_shared.backlog_bytes() as i64, Relaxed);
+    std::fs::create_dir_all(data).map_err(|source| Error::DataDir {
+        path: data.display().to_string(),
+        source,
+    })?;
+    let store = SqliteStore::open(
+        &data.join("store"),
+        Options {
+            segment_max_events: config.segment_max_events,
+            segment_max_age: config.segment_max_age,
+        },
+    )?;
+    let (spool_w, spool_r, spool_shared) = spool::open(
+        &data.join("spool"),
+        store.checkpoint(),
+        config.spool_max_bytes,
+    )?;
+    metrics
+        .spool_backlog_bytes
+        .store(spool_shared.backlog_bytes() as i64, Relaxed);
 
     // Stages, from the store backwards so each has its consumer ready.
     let names: Vec<String> = config.listeners.iter().map(|l| l.name.clone()).collect();
     let writer = store.writer(names, metrics.clone())?;
     let (event_tx, event_rx) = sync_channel::<EventBatch>(EVENT_QUEUE);
-    let limits = BatchLimits { max_events: config.batch_max_events, max_wait: config.batch_max_wait };
+    let limits = BatchLimits {
+        max_events: config.batch_max_events,
+        max_wait: config.batch_max_wait,
+    };
     let (m, sh) = (metrics.clone(), spool_shared.clone());
     let store_thread = thread("picket-store-writer", move || {
-        let r = crate::store::run_writer(Box::new(writer), event_rx, limits, m.clone(), |cp, bytes| {
-            sh.committed(cp, bytes);
-            m.spool_backlog_bytes.store(sh.backlog_bytes() as i64, Relaxed);
-        });
+        let r = crate::store::run_writer(
+            Box::new(writer),
+            event_rx,
+            limits,
+            m.clone(),
+            |cp, bytes| {
+                sh.committed(cp, bytes);
+                m.spool_backlog_bytes
+                    .store(sh.backlog_bytes() as i64, Relaxed);
+            },
+        );
         if let Err(e) = &r {
             tracing::error!(error = %e, "The store writer stopped; received messages stay in the spool.");
         }
@@ -102,14 +148,21 @@ pub async fn serve(config: Config, shutdown: impl std::future::Future<Output = (
     let opts: Vec<HeaderOptions> = config
         .listeners
         .iter()
-        .map(|l| HeaderOptions { tz: l.timezone, max_future_us: i64::try_from(config.max_future.as_micros()).unwrap_or(i64::MAX) })
+        .map(|l| HeaderOptions {
+            tz: l.timezone,
+            max_future_us: i64::try_from(config.max_future.as_micros()).unwrap_or(i64::MAX),
+        })
         .collect();
     let chain = Chain::new(opts);
     let m = metrics.clone();
-    let parse_thread = thread("picket-parse", move || parse_loop(spool_r, chain, event_tx, m))?;
+    let parse_thread = thread("picket-parse", move || {
+        parse_loop(spool_r, chain, event_tx, m)
+    })?;
     let (frame_tx, frame_rx) = tokio::sync::mpsc::channel::<Vec<Frame>>(FRAME_QUEUE);
     let m = metrics.clone();
-    let spool_thread = thread("picket-spool-writer", move || spool_loop(spool_w, frame_rx, m))?;
+    let spool_thread = thread("picket-spool-writer", move || {
+        spool_loop(spool_w, frame_rx, m)
+    })?;
 
     // Sockets.
     let mut bound = Bound::default();
@@ -121,8 +174,19 @@ pub async fn serve(config: Config, shutdown: impl std::future::Future<Output = (
     for (i, l) in config.listeners.iter().enumerate() {
         let id = u16::try_from(i).unwrap_or(u16::MAX);
         if l.udp {
-            let (sock, got) = udp::bind(l.address, config.udp_recv_buffer_bytes).map_err(|source| Error::Bind { what: "syslog UDP", addr: l.address, source })?;
-            let addr = sock.local_addr().map_err(|source| Error::Bind { what: "syslog UDP", addr: l.address, source })?;
+            let (sock, got) =
+                udp::bind(l.address, config.udp_recv_buffer_bytes).map_err(|source| {
+                    Error::Bind {
+                        what: "syslog UDP",
+                        addr: l.address,
+                        source,
+                    }
+                })?;
+            let addr = sock.local_addr().map_err(|source| Error::Bind {
+                what: "syslog UDP",
+                addr: l.address,
+                source,
+            })?;
             if got < config.udp_recv_buffer_bytes {
                 tracing::warn!(listener = %l.name, requested = config.udp_recv_buffer_bytes, obtained = got, "UDP receive buffer is smaller than configured; raise net.core.rmem_max or run with CAP_NET_ADMIN.");
             }
@@ -130,8 +194,15 @@ pub async fn serve(config: Config, shutdown: impl std::future::Future<Output = (
                 lm.udp_inode.store(socket_inode(&sock), Relaxed);
             }
             bound.syslog_udp.push(addr);
-            let (tx, m, stop, max) = (frame_tx.clone(), metrics.clone(), stop_udp.clone(), config.max_frame_bytes);
-            udp_threads.push(thread("picket-udp", move || udp::run(sock, id, max, tx, m, stop))?);
+            let (tx, m, stop, max) = (
+                frame_tx.clone(),
+                metrics.clone(),
+                stop_udp.clone(),
+                config.max_frame_bytes,
+            );
+            udp_threads.push(thread("picket-udp", move || {
+                udp::run(sock, id, max, tx, m, stop)
+            })?);
         }
         if l.tcp {
             // With port 0, TCP takes the port UDP got when it is free, so one address serves both.
@@ -146,20 +217,52 @@ pub async fn serve(config: Config, shutdown: impl std::future::Future<Output = (
                 Err(_) if want != l.address => tokio::net::TcpListener::bind(l.address).await,
                 Err(e) => Err(e),
             }
-            .map_err(|source| Error::Bind { what: "syslog TCP", addr: l.address, source })?;
-            let addr = listener.local_addr().map_err(|source| Error::Bind { what: "syslog TCP", addr: l.address, source })?;
+            .map_err(|source| Error::Bind {
+                what: "syslog TCP",
+                addr: l.address,
+                source,
+            })?;
+            let addr = listener.local_addr().map_err(|source| Error::Bind {
+                what: "syslog TCP",
+                addr: l.address,
+                source,
+            })?;
             bound.syslog_tcp.push(addr);
-            let lim = tcp::Limits { max_frame: config.max_frame_bytes, max_connections: config.max_connections, idle_timeout: config.idle_timeout };
-            accept_tasks.push(tokio::spawn(tcp::run(listener, id, lim, frame_tx.clone(), metrics.clone(), cancel.clone(), tracker.clone())));
+            let lim = tcp::Limits {
+                max_frame: config.max_frame_bytes,
+                max_connections: config.max_connections,
+                idle_timeout: config.idle_timeout,
+            };
+            accept_tasks.push(tokio::spawn(tcp::run(
+                listener,
+                id,
+                lim,
+                frame_tx.clone(),
+                metrics.clone(),
+                cancel.clone(),
+                tracker.clone(),
+            )));
         }
     }
     drop::<FrameSender>(frame_tx);
-    let web_listener = tokio::net::TcpListener::bind(config.web_listen).await.map_err(|source| Error::Bind { what: "web", addr: config.web_listen, source })?;
+    let web_listener = tokio::net::TcpListener::bind(config.web_listen)
+        .await
+        .map_err(|source| Error::Bind {
+            what: "web",
+            addr: config.web_listen,
+            source,
+        })?;
     bound.web = web_listener.local_addr().ok();
-    let app = crate::web::router(crate::web::AppState { metrics: metrics.clone() });
+    let app = crate::web::router(crate::web::AppState {
+        metrics: metrics.clone(),
+    });
     let web_cancel = CancellationToken::new();
     let wc = web_cancel.clone();
-    let web_task = tokio::spawn(async move { axum::serve(web_listener, app).with_graceful_shutdown(async move { wc.cancelled().await }).await });
+    let web_task = tokio::spawn(async move {
+        axum::serve(web_listener, app)
+            .with_graceful_shutdown(async move { wc.cancelled().await })
+            .await
+    });
     tracing::info!(udp = ?bound.syslog_udp, tcp = ?bound.syslog_tcp, web = ?bound.web, data_dir = %data.display(), "Picket is ready.");
     on_ready(&bound);
 
@@ -168,22 +271,37 @@ pub async fn serve(config: Config, shutdown: impl std::future::Future<Output = (
     cancel.cancel();
     stop_udp.store(true, Relaxed);
     for t in accept_tasks {
-        let _ = t.await;
+        if let Err(e) = t.await {
+            tracing::error!(error = %e, "A TCP accept task failed.");
+        }
     }
     tracker.close();
-    let _ = tokio::time::timeout(Duration::from_secs(10), tracker.wait()).await;
+    if tokio::time::timeout(Duration::from_secs(10), tracker.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "Some TCP connections did not finish within 10 s; what they sent later is not taken."
+        );
+    }
     let join_all = move || {
+        let mut ok = true;
         for t in udp_threads {
-            let _ = t.join();
+            ok &= t.join().is_ok();
         }
         // Receivers are gone: the frame queue closes, and each stage finishes in turn.
-        let _ = spool_thread.join();
-        let _ = parse_thread.join();
-        store_thread.join().unwrap_or(false)
+        ok &= spool_thread.join().is_ok();
+        ok &= parse_thread.join().is_ok();
+        ok & store_thread.join().unwrap_or(false)
     };
     let store_ok = tokio::task::spawn_blocking(join_all).await.unwrap_or(false);
     web_cancel.cancel();
-    let _ = tokio::time::timeout(Duration::from_secs(5), web_task).await;
+    if tokio::time::timeout(Duration::from_secs(5), web_task)
+        .await
+        .is_err()
+    {
+        tracing::warn!("The web server did not stop within 5 s.");
+    }
     tracing::info!(
         received = metrics.received_total(),
         stored = metrics.stored.load(Relaxed),
@@ -194,19 +312,31 @@ pub async fn serve(config: Config, shutdown: impl std::future::Future<Output = (
     Ok(metrics)
 }
 
-fn thread<T: Send + 'static>(name: &'static str, f: impl FnOnce() -> T + Send + 'static) -> Result<JoinHandle<T>, Error> {
-    std::thread::Builder::new().name(name.into()).spawn(f).map_err(|source| Error::Thread { name, source })
+fn thread<T: Send + 'static>(
+    name: &'static str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<JoinHandle<T>, Error> {
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(f)
+        .map_err(|source| Error::Thread { name, source })
 }
 
 /// The spool writer thread: appends every frame batch, flushing when the queue runs dry.
-fn spool_loop(mut w: SpoolWriter, mut rx: tokio::sync::mpsc::Receiver<Vec<Frame>>, metrics: Arc<Metrics>) {
+fn spool_loop(
+    mut w: SpoolWriter,
+    mut rx: tokio::sync::mpsc::Receiver<Vec<Frame>>,
+    metrics: Arc<Metrics>,
+) {
     let fail = |n: usize, e: &spool::Error| {
         metrics.add_dropped(DropReason::SpoolError, n as u64);
         tracing::error!(error = %e, frames = n, "Could not write to the spool; frames lost.");
     };
     while let Some(first) = rx.blocking_recv() {
         while !w.wait_for_room(Duration::from_secs(1)) {
-            tracing::warn!("The spool is full; waiting for the store to catch up (TCP senders are slowed, UDP drops).");
+            tracing::warn!(
+                "The spool is full; waiting for the store to catch up (TCP senders are slowed, UDP drops)."
+            );
         }
         let mut pending = Some(first);
         let mut appended = 0usize;
@@ -258,7 +388,11 @@ fn parse_loop(mut r: SpoolReader, chain: Chain, tx: SyncSender<EventBatch>, metr
         metrics.invalid_utf8.fetch_add(invalid, Relaxed);
         metrics.clamped.fetch_add(clamped, Relaxed);
         if !events.is_empty() || batch.bytes > 0 {
-            let out = EventBatch { events, checkpoint: batch.end, spool_bytes: batch.bytes };
+            let out = EventBatch {
+                events,
+                checkpoint: batch.end,
+                spool_bytes: batch.bytes,
+            };
             if tx.send(out).is_err() {
                 tracing::error!("The store writer is gone; stopping the parse stage.");
                 return;

@@ -14,10 +14,14 @@ pub fn corpus_dir() -> PathBuf {
 }
 
 /// The bytes of a corpus file, panicking (failing the test) when it is missing.
-#[expect(clippy::expect_used, reason = "test helper: a missing corpus file must fail the test")]
+#[expect(
+    clippy::panic,
+    reason = "test helper: a missing corpus file must fail the test"
+)]
 pub fn corpus_bytes(rel: &str) -> Vec<u8> {
     let path = corpus_dir().join(rel);
-    std::fs::read(&path).expect(&format!("corpus file {} is missing", path.display()))
+    std::fs::read(&path)
+        .unwrap_or_else(|e| panic!("corpus file {} is missing: {e}", path.display()))
 }
 
 /// The lines of a corpus file (CR stripped, empty lines skipped).

@@ -53,11 +53,18 @@ pub struct SyslogDecoder {
 impl SyslogDecoder {
     /// A decoder that cuts frames at `max_frame_bytes` (at least 1).
     pub fn new(max_frame_bytes: usize) -> Self {
-        SyslogDecoder { max: max_frame_bytes.max(1), state: State::Normal }
+        SyslogDecoder {
+            max: max_frame_bytes.max(1),
+            state: State::Normal,
+        }
     }
 
     fn prefix(buf: &[u8]) -> Prefix {
-        let digits = buf.iter().take(MAX_LEN_DIGITS + 1).take_while(|b| b.is_ascii_digit()).count();
+        let digits = buf
+            .iter()
+            .take(MAX_LEN_DIGITS + 1)
+            .take_while(|b| b.is_ascii_digit())
+            .count();
         if digits == 0 || digits > MAX_LEN_DIGITS {
             return Prefix::Line;
         }
@@ -66,12 +73,18 @@ impl SyslogDecoder {
             Some(b' ') => {
                 let mut len: usize = 0;
                 for b in buf.iter().take(digits) {
-                    len = match len.checked_mul(10).and_then(|l| l.checked_add(usize::from(b - b'0'))) {
+                    len = match len
+                        .checked_mul(10)
+                        .and_then(|l| l.checked_add(usize::from(b - b'0')))
+                    {
                         Some(l) => l,
                         None => return Prefix::Line,
                     };
                 }
-                Prefix::Octets { len, header: digits + 1 }
+                Prefix::Octets {
+                    len,
+                    header: digits + 1,
+                }
             }
             Some(_) => Prefix::Line,
         }
@@ -117,7 +130,10 @@ impl Decoder for SyslogDecoder {
                 State::Normal => {
                     // Separators between frames: the LF some senders put after octet-counted
                     // frames, and blank lines.
-                    let skip = buf.iter().take_while(|b| matches!(b, b'\n' | b'\r')).count();
+                    let skip = buf
+                        .iter()
+                        .take_while(|b| matches!(b, b'\n' | b'\r'))
+                        .count();
                     buf.advance(skip);
                     if buf.is_empty() {
                         return Ok(None);
@@ -138,7 +154,10 @@ impl Decoder for SyslogDecoder {
                             if bytes.is_empty() {
                                 continue;
                             }
-                            return Ok(Some(DecodedFrame { bytes, truncated: len > take }));
+                            return Ok(Some(DecodedFrame {
+                                bytes,
+                                truncated: len > take,
+                            }));
                         }
                         Prefix::Line => {
                             let window = buf.len().min(self.max + 1);
@@ -193,6 +212,7 @@ fn memchr(needle: u8, hay: &[u8]) -> Option<usize> {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)]
 mod tests {
     use super::*;
     use quickcheck::quickcheck;
@@ -213,7 +233,10 @@ mod tests {
     }
 
     fn texts(frames: &[DecodedFrame]) -> Vec<String> {
-        frames.iter().map(|f| String::from_utf8_lossy(&f.bytes).into_owned()).collect()
+        frames
+            .iter()
+            .map(|f| String::from_utf8_lossy(&f.bytes).into_owned())
+            .collect()
     }
 
     fn corpus(name: &str) -> Vec<u8> {
@@ -222,9 +245,16 @@ mod tests {
 
     #[test]
     fn corpus_octet_counted_stream_gives_four_messages() {
-        let frames = decode_all(&mut SyslogDecoder::new(65536), &[&corpus("framing-octet-counted.bin")]);
+        let frames = decode_all(
+            &mut SyslogDecoder::new(65536),
+            &[&corpus("framing-octet-counted.bin")],
+        );
         assert_eq!(frames.len(), 4);
-        assert!(frames.iter().all(|f| f.bytes.starts_with(b"<") && !f.truncated));
+        assert!(
+            frames
+                .iter()
+                .all(|f| f.bytes.starts_with(b"<") && !f.truncated)
+        );
     }
 
     #[test]
@@ -236,7 +266,10 @@ mod tests {
 
     #[test]
     fn corpus_multiline_octet_frame_stays_one_message_then_lf_frame() {
-        let frames = decode_all(&mut SyslogDecoder::new(65536), &[&corpus("framing-octet-counted-multiline-then-lf.bin")]);
+        let frames = decode_all(
+            &mut SyslogDecoder::new(65536),
+            &[&corpus("framing-octet-counted-multiline-then-lf.bin")],
+        );
         assert_eq!(frames.len(), 3);
         assert_eq!(frames[1].bytes.iter().filter(|b| **b == b'\n').count(), 2);
     }
@@ -247,7 +280,11 @@ mod tests {
         for cut in 0..stream.len() {
             let (a, b) = stream.split_at(cut);
             let frames = decode_all(&mut SyslogDecoder::new(1024), &[a, b]);
-            assert_eq!(texts(&frames), vec!["<13>hello A", "<13>second B", "<13>third line"], "cut at {cut}");
+            assert_eq!(
+                texts(&frames),
+                vec!["<13>hello A", "<13>second B", "<13>third line"],
+                "cut at {cut}"
+            );
         }
     }
 
@@ -298,7 +335,10 @@ mod tests {
 
     #[test]
     fn digits_without_space_are_an_lf_frame() {
-        let frames = decode_all(&mut SyslogDecoder::new(100), &[b"12345abc\n99999999999 x\n"]);
+        let frames = decode_all(
+            &mut SyslogDecoder::new(100),
+            &[b"12345abc\n99999999999 x\n"],
+        );
         assert_eq!(texts(&frames), vec!["12345abc", "99999999999 x"]);
     }
 

@@ -33,7 +33,15 @@ pub struct Limits {
 }
 
 /// Accepts connections until `cancel`; connection tasks are tracked by `tracker`.
-pub async fn run(listener: TcpListener, id: ListenerId, limits: Limits, tx: FrameSender, metrics: Arc<Metrics>, cancel: CancellationToken, tracker: TaskTracker) {
+pub async fn run(
+    listener: TcpListener,
+    id: ListenerId,
+    limits: Limits,
+    tx: FrameSender,
+    metrics: Arc<Metrics>,
+    cancel: CancellationToken,
+    tracker: TaskTracker,
+) {
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     loop {
         let accepted = tokio::select! {
@@ -50,7 +58,11 @@ pub async fn run(listener: TcpListener, id: ListenerId, limits: Limits, tx: Fram
             }
         };
         let Ok(permit) = slots.clone().try_acquire_owned() else {
-            TcpConnectionRejected { peer, limit: limits.max_connections }.emit(&metrics);
+            TcpConnectionRejected {
+                peer,
+                limit: limits.max_connections,
+            }
+            .emit(&metrics);
             drop(stream);
             continue;
         };
@@ -67,8 +79,19 @@ pub async fn run(listener: TcpListener, id: ListenerId, limits: Limits, tx: Fram
     }
 }
 
-async fn connection(mut stream: TcpStream, peer: SocketAddr, id: ListenerId, limits: Limits, tx: &FrameSender, metrics: &Metrics, cancel: &CancellationToken) {
-    let name = metrics.listeners.get(usize::from(id)).map_or("?", |l| l.name.as_str());
+async fn connection(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    id: ListenerId,
+    limits: Limits,
+    tx: &FrameSender,
+    metrics: &Metrics,
+    cancel: &CancellationToken,
+) {
+    let name = metrics
+        .listeners
+        .get(usize::from(id))
+        .map_or("?", |l| l.name.as_str());
     let mut decoder = SyslogDecoder::new(limits.max_frame);
     let mut buf = BytesMut::with_capacity(64 * 1024);
     let mut stopping = false;
@@ -104,14 +127,30 @@ async fn connection(mut stream: TcpStream, peer: SocketAddr, id: ListenerId, lim
         let mut frames = Vec::new();
         let mut bytes = 0u64;
         loop {
-            let next = if eof { decoder.decode_eof(&mut buf) } else { decoder.decode(&mut buf) };
+            let next = if eof {
+                decoder.decode_eof(&mut buf)
+            } else {
+                decoder.decode(&mut buf)
+            };
             match next {
                 Ok(Some(f)) => {
                     if f.truncated {
-                        FrameTruncated { peer, listener: name, max: limits.max_frame }.emit(metrics);
+                        FrameTruncated {
+                            peer,
+                            listener: name,
+                            max: limits.max_frame,
+                        }
+                        .emit(metrics);
                     }
                     bytes += f.bytes.len() as u64;
-                    frames.push(Frame { bytes: f.bytes, peer, listener: id, transport: Transport::Tcp, received_at, truncated: f.truncated });
+                    frames.push(Frame {
+                        bytes: f.bytes,
+                        peer,
+                        listener: id,
+                        transport: Transport::Tcp,
+                        received_at,
+                        truncated: f.truncated,
+                    });
                 }
                 Ok(None) => break,
                 Err(e) => {

@@ -10,7 +10,9 @@ use crate::model::{Frame, ListenerId, Transport};
 use crate::telemetry::events::{FrameTruncated, FramesDropped};
 use crate::telemetry::{DropReason, Metrics};
 use bytes::Bytes;
-use nix::sys::socket::{MsgFlags, MultiHeaders, SockaddrLike, SockaddrStorage, recvmmsg, setsockopt, sockopt};
+use nix::sys::socket::{
+    MsgFlags, MultiHeaders, SockaddrLike, SockaddrStorage, recvmmsg, setsockopt, sockopt,
+};
 use std::io::IoSliceMut;
 use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::AsRawFd;
@@ -24,7 +26,11 @@ const BATCH: usize = 64;
 
 /// Binds a UDP socket with the requested receive buffer; returns it and the size obtained.
 pub fn bind(addr: SocketAddr, recv_buffer: usize) -> std::io::Result<(UdpSocket, usize)> {
-    let domain = if addr.is_ipv6() { socket2::Domain::IPV6 } else { socket2::Domain::IPV4 };
+    let domain = if addr.is_ipv6() {
+        socket2::Domain::IPV6
+    } else {
+        socket2::Domain::IPV4
+    };
     let sock = socket2::Socket::new(domain, socket2::Type::DGRAM, Some(socket2::Protocol::UDP))?;
     if addr.is_ipv6() {
         sock.set_only_v6(true)?;
@@ -40,17 +46,39 @@ pub fn bind(addr: SocketAddr, recv_buffer: usize) -> std::io::Result<(UdpSocket,
 }
 
 /// Receives until `stop` is set, then returns. Runs on its own thread.
-pub fn run(sock: UdpSocket, listener: ListenerId, max_frame: usize, tx: FrameSender, metrics: Arc<Metrics>, stop: Arc<AtomicBool>) {
-    let name = metrics.listeners.get(usize::from(listener)).map_or("?", |l| l.name.as_str()).to_string();
+pub fn run(
+    sock: UdpSocket,
+    listener: ListenerId,
+    max_frame: usize,
+    tx: FrameSender,
+    metrics: Arc<Metrics>,
+    stop: Arc<AtomicBool>,
+) {
+    let name = metrics
+        .listeners
+        .get(usize::from(listener))
+        .map_or("?", |l| l.name.as_str())
+        .to_string();
     // One spare byte per slot tells a datagram of exactly max bytes from a longer one.
     let mut bufs: Vec<Vec<u8>> = (0..BATCH).map(|_| vec![0u8; max_frame + 1]).collect();
     let fd = sock.as_raw_fd();
     while !stop.load(Relaxed) {
         let got: Vec<(usize, Option<SocketAddr>)> = {
             let mut headers = MultiHeaders::<SockaddrStorage>::preallocate(BATCH, None);
-            let mut iovs: Vec<[IoSliceMut<'_>; 1]> = bufs.iter_mut().map(|b| [IoSliceMut::new(b.as_mut_slice())]).collect();
-            match recvmmsg(fd, &mut headers, iovs.iter_mut(), MsgFlags::MSG_WAITFORONE, None) {
-                Ok(results) => results.map(|r| (r.bytes, r.address.and_then(|a| to_std(&a)))).collect(),
+            let mut iovs: Vec<[IoSliceMut<'_>; 1]> = bufs
+                .iter_mut()
+                .map(|b| [IoSliceMut::new(b.as_mut_slice())])
+                .collect();
+            match recvmmsg(
+                fd,
+                &mut headers,
+                iovs.iter_mut(),
+                MsgFlags::MSG_WAITFORONE,
+                None,
+            ) {
+                Ok(results) => results
+                    .map(|r| (r.bytes, r.address.and_then(|a| to_std(&a))))
+                    .collect(),
                 Err(nix::errno::Errno::EAGAIN | nix::errno::Errno::EINTR) => continue,
                 Err(e) => {
                     tracing::error!(listener = %name, error = %e, "UDP receive failed; retrying.");
@@ -68,7 +96,12 @@ pub fn run(sock: UdpSocket, listener: ListenerId, max_frame: usize, tx: FrameSen
             let truncated = n > max_frame;
             let mut data = buf.get(..n.min(max_frame)).unwrap_or_default();
             if truncated {
-                FrameTruncated { peer, listener: &name, max: max_frame }.emit(&metrics);
+                FrameTruncated {
+                    peer,
+                    listener: &name,
+                    max: max_frame,
+                }
+                .emit(&metrics);
             }
             // Senders often end datagrams with LF, CRLF or NUL; they are framing, not content.
             while let Some((last, rest)) = data.split_last() {
@@ -82,7 +115,14 @@ pub fn run(sock: UdpSocket, listener: ListenerId, max_frame: usize, tx: FrameSen
                 continue;
             }
             bytes_total += data.len() as u64;
-            frames.push(Frame { bytes: Bytes::copy_from_slice(data), peer, listener, transport: Transport::Udp, received_at, truncated });
+            frames.push(Frame {
+                bytes: Bytes::copy_from_slice(data),
+                peer,
+                listener,
+                transport: Transport::Udp,
+                received_at,
+                truncated,
+            });
         }
         if frames.is_empty() {
             continue;
@@ -91,7 +131,12 @@ pub fn run(sock: UdpSocket, listener: ListenerId, max_frame: usize, tx: FrameSen
         metrics.add_received(listener, n, bytes_total);
         match tx.try_send(frames) {
             Ok(()) => {}
-            Err(TrySendError::Full(_)) => FramesDropped { reason: DropReason::QueueFull, count: n, listener: &name }.emit(&metrics),
+            Err(TrySendError::Full(_)) => FramesDropped {
+                reason: DropReason::QueueFull,
+                count: n,
+                listener: &name,
+            }
+            .emit(&metrics),
             Err(TrySendError::Closed(_)) => return,
         }
     }

@@ -118,12 +118,24 @@ impl Event {
     pub fn to_flat_json(&self, listener_name: &str) -> serde_json::Map<String, serde_json::Value> {
         use serde_json::Value;
         let mut m = serde_json::Map::new();
-        m.insert(f::TIMESTAMP.into(), Value::String(format_micros(self.timestamp)));
-        m.insert(f::EVENT_INGESTED.into(), Value::String(format_micros(self.ingested)));
+        m.insert(
+            f::TIMESTAMP.into(),
+            Value::String(format_micros(self.timestamp)),
+        );
+        m.insert(
+            f::EVENT_INGESTED.into(),
+            Value::String(format_micros(self.ingested)),
+        );
         let ip = self.peer.ip().to_string();
         m.insert(f::OBSERVER_IP.into(), Value::String(ip.clone()));
-        m.insert(f::LOG_SOURCE_ADDRESS.into(), Value::String(format!("{}", self.peer)));
-        m.insert(f::PICKET_LISTENER.into(), Value::String(listener_name.to_string()));
+        m.insert(
+            f::LOG_SOURCE_ADDRESS.into(),
+            Value::String(format!("{}", self.peer)),
+        );
+        m.insert(
+            f::PICKET_LISTENER.into(),
+            Value::String(listener_name.to_string()),
+        );
         if let Some(v) = self.facility {
             m.insert(f::LOG_SYSLOG_FACILITY.into(), Value::from(v));
         }
@@ -131,7 +143,10 @@ impl Event {
             m.insert(f::LOG_SYSLOG_SEVERITY.into(), Value::from(v));
         }
         if let (Some(fac), Some(sev)) = (self.facility, self.severity) {
-            m.insert(f::LOG_SYSLOG_PRIORITY.into(), Value::from(u16::from(fac) * 8 + u16::from(sev)));
+            m.insert(
+                f::LOG_SYSLOG_PRIORITY.into(),
+                Value::from(u16::from(fac) * 8 + u16::from(sev)),
+            );
         }
         let opt = [
             (f::HOST_NAME, &self.host),
@@ -144,16 +159,28 @@ impl Event {
             }
         }
         if let Some(pid) = &self.pid {
-            let v = pid.parse::<i64>().map(Value::from).unwrap_or_else(|_| Value::String(pid.clone()));
+            let v = pid
+                .parse::<i64>()
+                .map(Value::from)
+                .unwrap_or_else(|_| Value::String(pid.clone()));
             m.insert(f::PROCESS_PID.into(), v);
         }
-        m.insert(f::EVENT_DATASET.into(), Value::String(self.dataset.to_string()));
-        m.insert(f::PICKET_PARSER.into(), Value::String(self.parser.to_string()));
+        m.insert(
+            f::EVENT_DATASET.into(),
+            Value::String(self.dataset.to_string()),
+        );
+        m.insert(
+            f::PICKET_PARSER.into(),
+            Value::String(self.parser.to_string()),
+        );
         for (k, v) in &self.fields {
             m.insert(k.to_string(), v.to_json());
         }
         if let Some(orig) = self.clamped_from {
-            m.insert(f::PICKET_CLAMPED_TIMESTAMP.into(), Value::String(format_micros(orig)));
+            m.insert(
+                f::PICKET_CLAMPED_TIMESTAMP.into(),
+                Value::String(format_micros(orig)),
+            );
         }
         if self.truncated {
             m.insert(f::PICKET_TRUNCATED.into(), Value::Bool(true));
@@ -161,7 +188,10 @@ impl Event {
         if self.invalid_utf8 {
             m.insert(f::PICKET_INVALID_UTF8.into(), Value::Bool(true));
         }
-        m.insert(f::MESSAGE.into(), Value::String(self.message().into_owned()));
+        m.insert(
+            f::MESSAGE.into(),
+            Value::String(self.message().into_owned()),
+        );
         m
     }
 }

@@ -25,7 +25,10 @@ pub struct HeaderOptions {
 
 impl Default for HeaderOptions {
     fn default() -> Self {
-        HeaderOptions { tz: Tz::UTC, max_future_us: 15 * 60 * 1_000_000 }
+        HeaderOptions {
+            tz: Tz::UTC,
+            max_future_us: 15 * 60 * 1_000_000,
+        }
     }
 }
 
@@ -38,7 +41,13 @@ pub fn parse(frame: &Frame, opts: &HeaderOptions) -> Event {
     };
     let received = frame.received_at;
     let resolver = move |d: syslog_loose::IncompleteDate| nearest_year(d, received);
-    let parsed = syslog_loose::parse_message_with_year_exact_tz(&text, resolver, Some(opts.tz), syslog_loose::Variant::Either).ok();
+    let parsed = syslog_loose::parse_message_with_year_exact_tz(
+        &text,
+        resolver,
+        Some(opts.tz),
+        syslog_loose::Variant::Either,
+    )
+    .ok();
 
     let mut ev = Event {
         timestamp: received,
@@ -97,12 +106,23 @@ pub fn parse(frame: &Frame, opts: &HeaderOptions) -> Event {
         _ => {}
     }
     if let syslog_loose::Protocol::RFC5424(v) = m.protocol {
-        ev.fields.push((Cow::Borrowed(crate::model::fields::LOG_SYSLOG_VERSION), FieldValue::Int(i64::from(v))));
+        ev.fields.push((
+            Cow::Borrowed(crate::model::fields::LOG_SYSLOG_VERSION),
+            FieldValue::Int(i64::from(v)),
+        ));
     }
     for el in &m.structured_data {
         for (k, v) in el.params.iter() {
-            let key = format!("{}.{}.{}", crate::model::fields::LOG_SYSLOG_STRUCTURED_DATA, el.id, k);
-            ev.fields.push((Cow::Owned(key), FieldValue::Str(unescape_sd(v).into_owned())));
+            let key = format!(
+                "{}.{}.{}",
+                crate::model::fields::LOG_SYSLOG_STRUCTURED_DATA,
+                el.id,
+                k
+            );
+            ev.fields.push((
+                Cow::Owned(key),
+                FieldValue::Str(unescape_sd(v).into_owned()),
+            ));
         }
     }
     if let Some(ts) = m.timestamp {
@@ -120,7 +140,11 @@ pub fn parse(frame: &Frame, opts: &HeaderOptions) -> Event {
 
 /// Where the message starts: an offset into the raw bytes when they are the text, else a copy.
 fn message_at(text: &str, start: usize, invalid_utf8: bool, msg: &str) -> MessageText {
-    let bom = if text.get(start..).is_some_and(|t| t.starts_with('\u{feff}')) { 3 } else { 0 };
+    let bom = if text.get(start..).is_some_and(|t| t.starts_with('\u{feff}')) {
+        3
+    } else {
+        0
+    };
     if invalid_utf8 {
         MessageText::Owned(msg.to_owned())
     } else if text.get(start + bom..) == Some(msg) {
@@ -154,7 +178,9 @@ fn offset_in(whole: &str, part: &str) -> Option<usize> {
 
 /// True when the 3164 tag `app` in `text` is followed by `[` or `:` (a real tag).
 fn tag_is_terminated(text: &str, app: &str) -> bool {
-    let Some(start) = offset_in(text, app) else { return true };
+    let Some(start) = offset_in(text, app) else {
+        return true;
+    };
     matches!(text.as_bytes().get(start + app.len()), Some(b'[' | b':'))
 }
 
@@ -189,7 +215,9 @@ pub fn nearest_year(d: syslog_loose::IncompleteDate, received_us: i64) -> i32 {
     let mut best = y;
     let mut best_dist = i64::MAX;
     for cand in [y - 1, y, y + 1] {
-        if let chrono::LocalResult::Single(t) = chrono::Utc.with_ymd_and_hms(cand, mon, day, h, mi, s) {
+        if let chrono::LocalResult::Single(t) =
+            chrono::Utc.with_ymd_and_hms(cand, mon, day, h, mi, s)
+        {
             let dist = (t.timestamp_micros() - received_us).abs();
             if dist < best_dist {
                 best = cand;
@@ -201,4 +229,5 @@ pub fn nearest_year(d: syslog_loose::IncompleteDate, received_us: i64) -> i32 {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)]
 mod tests;

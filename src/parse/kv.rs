@@ -35,7 +35,10 @@ pub fn pairs(text: &str) -> Vec<(&str, Cow<'_, str>)> {
     let mut rest = text;
     while let Some(eq) = rest.find('=') {
         let before = rest.get(..eq).unwrap_or_default();
-        let key = before.rsplit(|c: char| c.is_whitespace() || c == ',' || c == ';').next().unwrap_or_default();
+        let key = before
+            .rsplit(|c: char| c.is_whitespace() || c == ',' || c == ';')
+            .next()
+            .unwrap_or_default();
         let after = rest.get(eq + 1..).unwrap_or_default();
         let (value, next): (Cow<'_, str>, &str) = if let Some(q) = after.strip_prefix('"') {
             let mut end = None;
@@ -53,14 +56,21 @@ pub fn pairs(text: &str) -> Vec<(&str, Cow<'_, str>)> {
             match end {
                 Some(e) => {
                     let v = q.get(..e).unwrap_or_default();
-                    let v = if v.contains('\\') { Cow::Owned(v.replace("\\\"", "\"")) } else { Cow::Borrowed(v) };
+                    let v = if v.contains('\\') {
+                        Cow::Owned(v.replace("\\\"", "\""))
+                    } else {
+                        Cow::Borrowed(v)
+                    };
                     (v, q.get(e + 1..).unwrap_or_default())
                 }
                 None => (Cow::Borrowed(q), ""),
             }
         } else {
             let e = after.find(char::is_whitespace).unwrap_or(after.len());
-            (Cow::Borrowed(after.get(..e).unwrap_or_default()), after.get(e..).unwrap_or_default())
+            (
+                Cow::Borrowed(after.get(..e).unwrap_or_default()),
+                after.get(e..).unwrap_or_default(),
+            )
         };
         if is_key(key) {
             out.push((key, value));
@@ -71,7 +81,10 @@ pub fn pairs(text: &str) -> Vec<(&str, Cow<'_, str>)> {
 }
 
 fn is_key(k: &str) -> bool {
-    !k.is_empty() && k.len() <= 64 && k.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+    !k.is_empty()
+        && k.len() <= 64
+        && k.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
 }
 
 impl BodyParser for KeyValue {
@@ -93,7 +106,11 @@ impl BodyParser for KeyValue {
             kv.into_iter()
                 .filter_map(|(k, v)| {
                     let (name, numeric) = ecs_name(k)?;
-                    let value = if numeric { FieldValue::Int(v.parse().ok()?) } else { FieldValue::Str(v.into_owned()) };
+                    let value = if numeric {
+                        FieldValue::Int(v.parse().ok()?)
+                    } else {
+                        FieldValue::Str(v.into_owned())
+                    };
                     Some((name, value))
                 })
                 .collect()
@@ -116,7 +133,15 @@ mod tests {
     fn pairs_handles_quotes_and_escapes() {
         let p = pairs(r#"a=1 b="two words" c="q\"x" d=4"#);
         let got: Vec<(&str, String)> = p.into_iter().map(|(k, v)| (k, v.into_owned())).collect();
-        assert_eq!(got, vec![("a", "1".into()), ("b", "two words".into()), ("c", "q\"x".into()), ("d", "4".into())]);
+        assert_eq!(
+            got,
+            vec![
+                ("a", "1".into()),
+                ("b", "two words".into()),
+                ("c", "q\"x".into()),
+                ("d", "4".into())
+            ]
+        );
     }
 
     #[test]

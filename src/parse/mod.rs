@@ -28,7 +28,10 @@ pub struct Chain {
 impl Chain {
     /// A chain with per-listener header options (indexed by `ListenerId`) and the built-in parsers.
     pub fn new(listeners: Vec<HeaderOptions>) -> Self {
-        Chain { listeners, parsers: vec![Box::new(kv::KeyValue)] }
+        Chain {
+            listeners,
+            parsers: vec![Box::new(kv::KeyValue)],
+        }
     }
 
     /// Every parser's name, in the order tried.
@@ -38,7 +41,11 @@ impl Chain {
 
     /// Parses one frame into an event.
     pub fn parse(&self, frame: &Frame) -> Event {
-        let opts = self.listeners.get(usize::from(frame.listener)).copied().unwrap_or_default();
+        let opts = self
+            .listeners
+            .get(usize::from(frame.listener))
+            .copied()
+            .unwrap_or_default();
         let mut ev = header::parse(frame, &opts);
         for p in &self.parsers {
             if p.parse(&mut ev) {

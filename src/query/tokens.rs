@@ -28,7 +28,9 @@ pub fn for_each_token(text: &str, mut f: impl FnMut(&str)) {
             i += 1;
         }
         // Token boundaries are ASCII bytes, so these are char boundaries.
-        let Some(tok) = text.get(start..i) else { continue };
+        let Some(tok) = text.get(start..i) else {
+            continue;
+        };
         let tok = tok.trim_matches(|c| matches!(c, '.' | '_' | '-'));
         if tok.is_empty() || tok.len() > MAX_TOKEN_BYTES {
             continue;
@@ -59,7 +61,8 @@ pub fn tokens(text: &str) -> Vec<String> {
 pub fn index_text(text: &str, out: &mut String, seen: &mut std::collections::HashSet<u64>) {
     use std::hash::{BuildHasher, Hasher};
     seen.clear();
-    let state = std::hash::BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default();
+    let state =
+        std::hash::BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default();
     for_each_token(text, |t| {
         let mut h = state.build_hasher();
         h.write(t.as_bytes());
@@ -101,13 +104,30 @@ mod tests {
 
     #[test]
     fn splits_addresses_and_words_whole() {
-        assert_eq!(tokens("srcip=10.1.2.3 outside:203.0.113.5/443 Connection closed."), vec!["srcip", "10.1.2.3", "outside", "203.0.113.5", "443", "connection", "closed"]);
-        assert_eq!(tokens("user@Example.COM host-a.lan _x_"), vec!["user", "example.com", "host-a.lan", "x"]);
+        assert_eq!(
+            tokens("srcip=10.1.2.3 outside:203.0.113.5/443 Connection closed."),
+            vec![
+                "srcip",
+                "10.1.2.3",
+                "outside",
+                "203.0.113.5",
+                "443",
+                "connection",
+                "closed"
+            ]
+        );
+        assert_eq!(
+            tokens("user@Example.COM host-a.lan _x_"),
+            vec!["user", "example.com", "host-a.lan", "x"]
+        );
     }
 
     #[test]
     fn contains_all_is_case_insensitive_and_token_exact() {
-        assert!(contains_all("Failed password for ROOT", &["root".into(), "failed".into()]));
+        assert!(contains_all(
+            "Failed password for ROOT",
+            &["root".into(), "failed".into()]
+        ));
         assert!(!contains_all("rootkit", &["root".into()]));
     }
 

@@ -109,24 +109,44 @@ impl Shared {
 
 /// Opens the spool in `dir`, positioned to resume at `resume` (the store's committed position).
 /// Returns the writer (which starts a new file), the reader, and the shared handle.
-pub fn open(dir: &Path, resume: SpoolPos, max_backlog: u64) -> Result<(SpoolWriter, SpoolReader, Arc<Shared>), Error> {
-    let io = |source| Error::Io { path: dir.to_path_buf(), source };
+pub fn open(
+    dir: &Path,
+    resume: SpoolPos,
+    max_backlog: u64,
+) -> Result<(SpoolWriter, SpoolReader, Arc<Shared>), Error> {
+    let io = |source| Error::Io {
+        path: dir.to_path_buf(),
+        source,
+    };
     std::fs::create_dir_all(dir).map_err(io)?;
     let files = list_files(dir).map_err(io)?;
     let mut backlog = 0u64;
     for (seq, path) in &files {
         if *seq < resume.file {
-            std::fs::remove_file(path).map_err(|source| Error::Io { path: path.clone(), source })?;
+            std::fs::remove_file(path).map_err(|source| Error::Io {
+                path: path.clone(),
+                source,
+            })?;
         } else {
             let len = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-            backlog += if *seq == resume.file { len.saturating_sub(resume.offset) } else { len };
+            backlog += if *seq == resume.file {
+                len.saturating_sub(resume.offset)
+            } else {
+                len
+            };
         }
     }
-    let next = files.last().map_or(resume.file, |(seq, _)| seq + 1).max(resume.file + 1);
+    let next = files
+        .last()
+        .map_or(resume.file, |(seq, _)| seq + 1)
+        .max(resume.file + 1);
     let shared = Arc::new(Shared {
         dir: dir.to_path_buf(),
         state: Mutex::new(State {
-            written: SpoolPos { file: next, offset: 0 },
+            written: SpoolPos {
+                file: next,
+                offset: 0,
+            },
             written_bytes: backlog,
             ..State::default()
         }),

@@ -38,7 +38,12 @@ pub struct SpoolReader {
 
 impl SpoolReader {
     pub(super) fn new(shared: Arc<Shared>, pos: SpoolPos) -> Self {
-        SpoolReader { shared, pos, file: None, buf: BytesMut::new() }
+        SpoolReader {
+            shared,
+            pos,
+            file: None,
+            buf: BytesMut::new(),
+        }
     }
 
     /// The position of the next unread record.
@@ -48,7 +53,10 @@ impl SpoolReader {
 
     /// Reads up to `max` frames, waiting up to `wait` when there is nothing to read.
     pub fn next_batch(&mut self, max: usize, wait: Duration) -> Batch {
-        let mut batch = Batch { end: self.pos, ..Batch::default() };
+        let mut batch = Batch {
+            end: self.pos,
+            ..Batch::default()
+        };
         let deadline = Instant::now() + wait;
         while batch.frames.len() < max {
             let (written, done, stopping) = {
@@ -56,7 +64,11 @@ impl SpoolReader {
                 (s.written, s.writer_done, s.stop_readers)
             };
             // How far this file may be read.
-            let limit = if self.pos.file < written.file { u64::MAX } else { written.offset };
+            let limit = if self.pos.file < written.file {
+                u64::MAX
+            } else {
+                written.offset
+            };
             let readable_in_buf = self.parse_available(&mut batch, max);
             if readable_in_buf {
                 continue;
@@ -106,27 +118,34 @@ impl SpoolReader {
     fn parse_available(&mut self, batch: &mut Batch, max: usize) -> bool {
         let mut progressed = false;
         while batch.frames.len() < max {
-            let Some(head) = self.buf.get(..8) else { break };
-            let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]) as usize;
-            let crc = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
+            let Some(head) = self.buf.first_chunk::<8>() else {
+                break;
+            };
+            let [l0, l1, l2, l3, c0, c1, c2, c3] = *head;
+            let len = u32::from_le_bytes([l0, l1, l2, l3]) as usize;
+            let crc = u32::from_le_bytes([c0, c1, c2, c3]);
             if !(BODY_HEADER..=BODY_HEADER + MAX_PAYLOAD).contains(&len) {
                 self.corrupt_skip(batch);
                 return true;
             }
-            let Some(body) = self.buf.get(8..8 + len) else { break };
+            let Some(body) = self.buf.get(8..8 + len) else {
+                break;
+            };
             if crc32fast::hash(body) != crc {
                 self.corrupt_skip(batch);
                 return true;
             }
-            let flags = body[0];
-            let transport = Transport::from_byte(body[1]);
-            let listener = u16::from_le_bytes([body[2], body[3]]);
-            let port = u16::from_le_bytes([body[4], body[5]]);
-            let family = body[6];
-            let mut addr = [0u8; 16];
-            addr.copy_from_slice(&body[7..23]);
-            let mut ts = [0u8; 8];
-            ts.copy_from_slice(&body[23..31]);
+            let Some(h) = body.first_chunk::<BODY_HEADER>() else {
+                break;
+            };
+            let h: [u8; BODY_HEADER] = *h;
+            let [flags, transport, l0, l1, p0, p1, family, rest @ ..] = h;
+            let transport = Transport::from_byte(transport);
+            let listener = u16::from_le_bytes([l0, l1]);
+            let port = u16::from_le_bytes([p0, p1]);
+            let (addr, ts) = rest.split_at(16);
+            let addr: [u8; 16] = addr.try_into().unwrap_or([0; 16]);
+            let ts: [u8; 8] = ts.try_into().unwrap_or([0; 8]);
             let v6 = Ipv6Addr::from(addr);
             let ip = match (family, v6.to_ipv4_mapped()) {
                 (4, Some(v4)) => IpAddr::V4(v4),
@@ -152,7 +171,11 @@ impl SpoolReader {
 
     /// A record failed its length or checksum: skip the rest of this file.
     fn corrupt_skip(&mut self, batch: &mut Batch) {
-        tracing::error!(file = self.pos.file, offset = self.pos.offset, "Skipped a corrupt spool record and the rest of its file.");
+        tracing::error!(
+            file = self.pos.file,
+            offset = self.pos.offset,
+            "Skipped a corrupt spool record and the rest of its file."
+        );
         self.next_file(batch, true);
     }
 
@@ -160,9 +183,16 @@ impl SpoolReader {
         if corrupt {
             batch.corrupt += 1;
         }
-        let file_len = self.file.as_ref().and_then(|f| f.metadata().ok()).map_or(0, |m| m.len());
+        let file_len = self
+            .file
+            .as_ref()
+            .and_then(|f| f.metadata().ok())
+            .map_or(0, |m| m.len());
         batch.bytes += file_len.saturating_sub(self.pos.offset);
-        self.pos = SpoolPos { file: self.pos.file + 1, offset: 0 };
+        self.pos = SpoolPos {
+            file: self.pos.file + 1,
+            offset: 0,
+        };
         self.file = None;
         self.buf.clear();
     }
@@ -179,13 +209,17 @@ impl SpoolReader {
             f.seek(SeekFrom::Start(self.pos.offset + self.buf.len() as u64))?;
             self.file = Some(f);
         }
-        let Some(f) = self.file.as_mut() else { return Ok(0) };
+        let Some(f) = self.file.as_mut() else {
+            return Ok(0);
+        };
         let want = READ_BYTES.min(usize::try_from(limit).unwrap_or(usize::MAX));
         let start = self.buf.len();
         self.buf.resize(start + want, 0);
         let mut got = 0;
         while got < want {
-            let Some(dst) = self.buf.get_mut(start + got..start + want) else { break };
+            let Some(dst) = self.buf.get_mut(start + got..start + want) else {
+                break;
+            };
             match f.read(dst) {
                 Ok(0) => break,
                 Ok(n) => got += n,

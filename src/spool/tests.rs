@@ -6,9 +6,17 @@ use std::time::Duration;
 fn frame(i: usize) -> Frame {
     Frame {
         bytes: Bytes::from(format!("<13>message {i}")),
-        peer: if i % 2 == 0 { "127.0.0.1:514".parse().unwrap() } else { "[::1]:999".parse().unwrap() },
+        peer: if i % 2 == 0 {
+            "127.0.0.1:514".parse().unwrap()
+        } else {
+            "[::1]:999".parse().unwrap()
+        },
         listener: (i % 3) as u16,
-        transport: if i % 2 == 0 { Transport::Udp } else { Transport::Tcp },
+        transport: if i % 2 == 0 {
+            Transport::Udp
+        } else {
+            Transport::Tcp
+        },
         received_at: 1_700_000_000_000_000 + i as i64,
         truncated: i % 5 == 0,
     }
@@ -38,7 +46,24 @@ fn frames_round_trip_with_every_field() {
     assert_eq!(got.len(), 1000);
     for (i, f) in got.iter().enumerate() {
         let e = frame(i);
-        assert_eq!((&f.bytes, f.peer, f.listener, f.transport, f.received_at, f.truncated), (&e.bytes, e.peer, e.listener, e.transport, e.received_at, e.truncated));
+        assert_eq!(
+            (
+                &f.bytes,
+                f.peer,
+                f.listener,
+                f.transport,
+                f.received_at,
+                f.truncated
+            ),
+            (
+                &e.bytes,
+                e.peer,
+                e.listener,
+                e.transport,
+                e.received_at,
+                e.truncated
+            )
+        );
     }
 }
 
@@ -61,8 +86,16 @@ fn restart_resumes_at_committed_position_and_reads_older_files() {
     let (_w, mut r, shared) = open(dir.path(), committed, u64::MAX).unwrap();
     assert!(shared.backlog_bytes() > 0);
     let got = drain(&mut r);
-    let texts: Vec<_> = got.iter().map(|f| String::from_utf8_lossy(&f.bytes).into_owned()).collect();
-    assert_eq!(texts, (4..10).map(|i| format!("<13>message {i}")).collect::<Vec<_>>());
+    let texts: Vec<_> = got
+        .iter()
+        .map(|f| String::from_utf8_lossy(&f.bytes).into_owned())
+        .collect();
+    assert_eq!(
+        texts,
+        (4..10)
+            .map(|i| format!("<13>message {i}"))
+            .collect::<Vec<_>>()
+    );
 }
 
 #[test]
@@ -77,8 +110,21 @@ fn torn_tail_after_a_crash_is_counted_and_skipped() {
     }
     let (seq, path) = list_files(dir.path()).unwrap().pop().unwrap();
     let len = std::fs::metadata(&path).unwrap().len();
-    std::fs::OpenOptions::new().write(true).open(&path).unwrap().set_len(len - 5).unwrap();
-    let (_w, mut r, _s) = open(dir.path(), SpoolPos { file: seq, offset: 0 }, u64::MAX).unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(len - 5)
+        .unwrap();
+    let (_w, mut r, _s) = open(
+        dir.path(),
+        SpoolPos {
+            file: seq,
+            offset: 0,
+        },
+        u64::MAX,
+    )
+    .unwrap();
     let mut frames = 0;
     let mut corrupt = 0;
     for _ in 0..5 {
@@ -92,7 +138,11 @@ fn torn_tail_after_a_crash_is_counted_and_skipped() {
 #[test]
 fn garbage_file_is_skipped_without_panic() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("0000000000000001.spool"), vec![0xffu8; 5000]).unwrap();
+    std::fs::write(
+        dir.path().join("0000000000000001.spool"),
+        vec![0xffu8; 5000],
+    )
+    .unwrap();
     let (_w, mut r, _s) = open(dir.path(), SpoolPos { file: 1, offset: 0 }, u64::MAX).unwrap();
     let b = r.next_batch(100, Duration::from_millis(5));
     assert!(b.frames.is_empty());
@@ -105,5 +155,9 @@ fn consumed_files_are_deleted_on_commit() {
     std::fs::write(dir.path().join("0000000000000001.spool"), b"").unwrap();
     let (_w, _r, shared) = open(dir.path(), SpoolPos { file: 1, offset: 0 }, u64::MAX).unwrap();
     shared.committed(SpoolPos { file: 2, offset: 0 }, 0);
-    assert_eq!(list_files(dir.path()).unwrap().len(), 1, "only the writer's new file remains");
+    assert_eq!(
+        list_files(dir.path()).unwrap().len(),
+        1,
+        "only the writer's new file remains"
+    );
 }

@@ -65,7 +65,10 @@ impl SpoolWriter {
             IpAddr::V4(a) => (4u8, a.to_ipv6_mapped().octets()),
             IpAddr::V6(a) => (6u8, a.octets()),
         };
-        let mut w = Cursor { buf: &mut head, pos: 8 };
+        let mut w = Cursor {
+            buf: &mut head,
+            pos: 8,
+        };
         w.put(&[u8::from(f.truncated), f.transport.to_byte()]);
         w.put(&f.listener.to_le_bytes());
         w.put(&f.peer.port().to_le_bytes());
@@ -75,10 +78,16 @@ impl SpoolWriter {
         let mut crc = crc32fast::Hasher::new();
         crc.update(head.get(8..).unwrap_or_default());
         crc.update(&f.bytes);
-        let mut w = Cursor { buf: &mut head, pos: 0 };
+        let mut w = Cursor {
+            buf: &mut head,
+            pos: 0,
+        };
         w.put(&(body_len as u32).to_le_bytes());
         w.put(&crc.finalize().to_le_bytes());
-        let io = |source| Error::Io { path: file_path(&self.shared.dir, self.seq), source };
+        let io = |source| Error::Io {
+            path: file_path(&self.shared.dir, self.seq),
+            source,
+        };
         self.file.write_all(&head).map_err(io)?;
         self.file.write_all(&f.bytes).map_err(io)?;
         let n = (8 + body_len) as u64;
@@ -91,16 +100,25 @@ impl SpoolWriter {
     /// Writes buffered records to the file, publishes them to readers, rotates the file when
     /// it is full and syncs to disk at most once a second.
     pub fn flush(&mut self) -> Result<(), Error> {
-        let io = |seq, source| Error::Io { path: file_path(&self.shared.dir, seq), source };
+        let io = |seq, source| Error::Io {
+            path: file_path(&self.shared.dir, seq),
+            source,
+        };
         self.file.flush().map_err(|e| io(self.seq, e))?;
         if self.dirty && self.last_sync.elapsed() >= Duration::from_secs(1) {
-            self.file.get_ref().sync_data().map_err(|e| io(self.seq, e))?;
+            self.file
+                .get_ref()
+                .sync_data()
+                .map_err(|e| io(self.seq, e))?;
             self.last_sync = Instant::now();
             self.dirty = false;
         }
         let rotate = self.offset >= FILE_BYTES;
         if rotate {
-            self.file.get_ref().sync_data().map_err(|e| io(self.seq, e))?;
+            self.file
+                .get_ref()
+                .sync_data()
+                .map_err(|e| io(self.seq, e))?;
             let next = self.seq + 1;
             let path = file_path(&self.shared.dir, next);
             let file = File::create(&path).map_err(|e| io(next, e))?;
@@ -110,7 +128,10 @@ impl SpoolWriter {
         }
         {
             let mut s = self.shared.lock();
-            s.written = SpoolPos { file: self.seq, offset: self.offset };
+            s.written = SpoolPos {
+                file: self.seq,
+                offset: self.offset,
+            };
             s.written_bytes += self.unpublished;
         }
         self.unpublished = 0;

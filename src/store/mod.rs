@@ -38,7 +38,9 @@ pub enum Error {
     #[error("not found: {0}")]
     NotFound(String),
     /// The store was written by a newer Picket.
-    #[error("database {path} has schema version {found}, newer than this Picket knows ({known}); refusing to downgrade")]
+    #[error(
+        "database {path} has schema version {found}, newer than this Picket knows ({known}); refusing to downgrade"
+    )]
     TooNew {
         /// The database file.
         path: String,
@@ -143,7 +145,9 @@ pub fn run_writer(
         }
         let started = Instant::now();
         writer.write_batch(&events, checkpoint)?;
-        metrics.batch_seconds.observe(started.elapsed().as_secs_f64());
+        metrics
+            .batch_seconds
+            .observe(started.elapsed().as_secs_f64());
         metrics.stored.fetch_add(events.len() as u64, Relaxed);
         on_commit(checkpoint, spool_bytes);
         events.clear();

@@ -14,7 +14,10 @@ pub struct RateLimit {
 impl RateLimit {
     /// A limiter that lets one message through every `every_secs` seconds.
     pub const fn new(every_secs: i64) -> Self {
-        RateLimit { last: AtomicI64::new(i64::MIN), every_secs }
+        RateLimit {
+            last: AtomicI64::new(i64::MIN),
+            every_secs,
+        }
     }
 
     /// True when a message may be logged now.
@@ -26,7 +29,9 @@ impl RateLimit {
         if last != i64::MIN && now.saturating_sub(last) < self.every_secs {
             return false;
         }
-        self.last.compare_exchange(last, now, Relaxed, Relaxed).is_ok()
+        self.last
+            .compare_exchange(last, now, Relaxed, Relaxed)
+            .is_ok()
     }
 }
 
@@ -42,7 +47,12 @@ impl FramesDropped<'_> {
         static LIMIT: RateLimit = RateLimit::new(10);
         m.add_dropped(self.reason, self.count);
         if LIMIT.allow() {
-            tracing::error!(reason = self.reason.as_str(), count = self.count, listener = self.listener, "Dropped frames.");
+            tracing::error!(
+                reason = self.reason.as_str(),
+                count = self.count,
+                listener = self.listener,
+                "Dropped frames."
+            );
         }
     }
 }

@@ -36,7 +36,7 @@ impl DropReason {
     pub fn as_str(self) -> &'static str {
         match self {
             DropReason::QueueFull => "queue_full",
-            
+
             DropReason::SpoolError => "spool_error",
             DropReason::SpoolCorrupt => "spool_corrupt",
             DropReason::SpoolFull => "spool_full",
@@ -74,16 +74,16 @@ impl Histogram {
     }
 
     fn render(&self, name: &str, out: &mut String) {
-        let _ = writeln!(out, "# TYPE {name} histogram");
+        writeln!(out, "# TYPE {name} histogram").unwrap_or(());
         for (i, le) in BATCH_BUCKETS.iter().enumerate() {
             let v = self.buckets.get(i).map_or(0, |b| b.load(Relaxed));
-            let _ = writeln!(out, "{name}_bucket{{le=\"{le}\"}} {v}");
+            writeln!(out, "{name}_bucket{{le=\"{le}\"}} {v}").unwrap_or(());
         }
         let count = self.count.load(Relaxed);
-        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {count}");
+        writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {count}").unwrap_or(());
         let sum = self.sum_micros.load(Relaxed) as f64 / 1e6;
-        let _ = writeln!(out, "{name}_sum {sum}");
-        let _ = writeln!(out, "{name}_count {count}");
+        writeln!(out, "{name}_sum {sum}").unwrap_or(());
+        writeln!(out, "{name}_count {count}").unwrap_or(());
     }
 }
 
@@ -176,7 +176,10 @@ impl Metrics {
 
     /// Frames received on all listeners.
     pub fn received_total(&self) -> u64 {
-        self.listeners.iter().map(|l| l.received.load(Relaxed)).sum()
+        self.listeners
+            .iter()
+            .map(|l| l.received.load(Relaxed))
+            .sum()
     }
 
     /// Counts `n` dropped frames.
@@ -188,7 +191,9 @@ impl Metrics {
 
     /// Frames dropped for this reason so far.
     pub fn dropped(&self, reason: DropReason) -> u64 {
-        self.dropped.get(reason.index()).map_or(0, |c| c.load(Relaxed))
+        self.dropped
+            .get(reason.index())
+            .map_or(0, |c| c.load(Relaxed))
     }
 
     /// Adds per-parser counts (one call per batch).
@@ -202,75 +207,198 @@ impl Metrics {
 
     /// Events parsed by this parser so far.
     pub fn parsed(&self, parser: &str) -> u64 {
-        self.parsed.lock().ok().and_then(|m| m.get(parser).copied()).unwrap_or(0)
+        self.parsed
+            .lock()
+            .ok()
+            .and_then(|m| m.get(parser).copied())
+            .unwrap_or(0)
     }
 
     /// The Prometheus text exposition of every metric.
     pub fn render(&self) -> String {
         let mut o = String::with_capacity(4096);
         let w = &mut o;
-        counter_header(w, "picket_frames_received_total", "Frames received, by listener.");
+        counter_header(
+            w,
+            "picket_frames_received_total",
+            "Frames received, by listener.",
+        );
         for l in &self.listeners {
-            let _ = writeln!(w, "picket_frames_received_total{{listener=\"{}\"}} {}", l.name, l.received.load(Relaxed));
+            writeln!(
+                w,
+                "picket_frames_received_total{{listener=\"{}\"}} {}",
+                l.name,
+                l.received.load(Relaxed)
+            )
+            .unwrap_or(());
         }
-        counter_header(w, "picket_frames_received_bytes_total", "Bytes received, by listener.");
+        counter_header(
+            w,
+            "picket_frames_received_bytes_total",
+            "Bytes received, by listener.",
+        );
         for l in &self.listeners {
-            let _ = writeln!(w, "picket_frames_received_bytes_total{{listener=\"{}\"}} {}", l.name, l.received_bytes.load(Relaxed));
+            writeln!(
+                w,
+                "picket_frames_received_bytes_total{{listener=\"{}\"}} {}",
+                l.name,
+                l.received_bytes.load(Relaxed)
+            )
+            .unwrap_or(());
         }
-        counter_header(w, "picket_frames_dropped_total", "Frames dropped before storage, by reason.");
+        counter_header(
+            w,
+            "picket_frames_dropped_total",
+            "Frames dropped before storage, by reason.",
+        );
         for r in DropReason::ALL {
-            let _ = writeln!(w, "picket_frames_dropped_total{{reason=\"{}\"}} {}", r.as_str(), self.dropped(r));
+            writeln!(
+                w,
+                "picket_frames_dropped_total{{reason=\"{}\"}} {}",
+                r.as_str(),
+                self.dropped(r)
+            )
+            .unwrap_or(());
         }
-        counter_header(w, "picket_udp_kernel_drops_total", "Datagrams the kernel dropped on a UDP socket (receive buffer full), from /proc/net/udp.");
+        counter_header(
+            w,
+            "picket_udp_kernel_drops_total",
+            "Datagrams the kernel dropped on a UDP socket (receive buffer full), from /proc/net/udp.",
+        );
         let drops = kernel_udp_drops();
         for l in &self.listeners {
             let inode = l.udp_inode.load(Relaxed);
             if inode != 0 {
                 let d = drops.get(&inode).copied().unwrap_or(0);
-                let _ = writeln!(w, "picket_udp_kernel_drops_total{{listener=\"{}\"}} {d}", l.name);
+                writeln!(
+                    w,
+                    "picket_udp_kernel_drops_total{{listener=\"{}\"}} {d}",
+                    l.name
+                )
+                .unwrap_or(());
             }
         }
-        simple(w, "counter", "picket_frames_truncated_total", "Frames cut at the maximum frame size.", self.truncated.load(Relaxed));
-        simple(w, "counter", "picket_frames_invalid_utf8_total", "Frames that were not valid UTF-8 (kept losslessly).", self.invalid_utf8.load(Relaxed));
-        simple(w, "counter", "picket_timestamps_clamped_total", "Message timestamps in the future clamped to the receive time.", self.clamped.load(Relaxed));
-        counter_header(w, "picket_events_parsed_total", "Events parsed, by the body parser that matched (none: header only).");
+        simple(
+            w,
+            "counter",
+            "picket_frames_truncated_total",
+            "Frames cut at the maximum frame size.",
+            self.truncated.load(Relaxed),
+        );
+        simple(
+            w,
+            "counter",
+            "picket_frames_invalid_utf8_total",
+            "Frames that were not valid UTF-8 (kept losslessly).",
+            self.invalid_utf8.load(Relaxed),
+        );
+        simple(
+            w,
+            "counter",
+            "picket_timestamps_clamped_total",
+            "Message timestamps in the future clamped to the receive time.",
+            self.clamped.load(Relaxed),
+        );
+        counter_header(
+            w,
+            "picket_events_parsed_total",
+            "Events parsed, by the body parser that matched (none: header only).",
+        );
         if let Ok(m) = self.parsed.lock() {
             if !m.contains_key("none") {
-                let _ = writeln!(w, "picket_events_parsed_total{{parser=\"none\"}} 0");
+                writeln!(w, "picket_events_parsed_total{{parser=\"none\"}} 0").unwrap_or(());
             }
             for (p, n) in m.iter() {
-                let _ = writeln!(w, "picket_events_parsed_total{{parser=\"{p}\"}} {n}");
+                writeln!(w, "picket_events_parsed_total{{parser=\"{p}\"}} {n}").unwrap_or(());
             }
         }
-        simple(w, "counter", "picket_events_stored_total", "Events committed to the store.", self.stored.load(Relaxed));
-        let _ = writeln!(w, "# HELP picket_store_batch_seconds Time to write and commit one store batch.");
+        simple(
+            w,
+            "counter",
+            "picket_events_stored_total",
+            "Events committed to the store.",
+            self.stored.load(Relaxed),
+        );
+        writeln!(
+            w,
+            "# HELP picket_store_batch_seconds Time to write and commit one store batch."
+        )
+        .unwrap_or(());
         self.batch_seconds.render("picket_store_batch_seconds", w);
-        simple(w, "gauge", "picket_tcp_connections", "Open TCP connections.", self.tcp_connections.load(Relaxed).max(0) as u64);
-        simple(w, "counter", "picket_tcp_connections_accepted_total", "TCP connections accepted.", self.tcp_accepted.load(Relaxed));
-        simple(w, "counter", "picket_tcp_connections_rejected_total", "TCP connections refused at the connection limit.", self.tcp_rejected.load(Relaxed));
-        simple(w, "counter", "picket_tcp_connections_idle_closed_total", "TCP connections closed by the idle timeout.", self.tcp_idle_closed.load(Relaxed));
-        simple(w, "counter", "picket_spool_written_bytes_total", "Bytes appended to the intake spool.", self.spool_written_bytes.load(Relaxed));
-        simple(w, "gauge", "picket_spool_backlog_bytes", "Spooled bytes not yet stored.", self.spool_backlog_bytes.load(Relaxed).max(0) as u64);
-        simple(w, "counter", "picket_store_segments_indexed_total", "Store segments sealed and indexed.", self.segments_indexed.load(Relaxed));
-        let _ = writeln!(w, "# HELP picket_store_index_seconds Time to index one sealed segment.");
+        simple(
+            w,
+            "gauge",
+            "picket_tcp_connections",
+            "Open TCP connections.",
+            self.tcp_connections.load(Relaxed).max(0) as u64,
+        );
+        simple(
+            w,
+            "counter",
+            "picket_tcp_connections_accepted_total",
+            "TCP connections accepted.",
+            self.tcp_accepted.load(Relaxed),
+        );
+        simple(
+            w,
+            "counter",
+            "picket_tcp_connections_rejected_total",
+            "TCP connections refused at the connection limit.",
+            self.tcp_rejected.load(Relaxed),
+        );
+        simple(
+            w,
+            "counter",
+            "picket_tcp_connections_idle_closed_total",
+            "TCP connections closed by the idle timeout.",
+            self.tcp_idle_closed.load(Relaxed),
+        );
+        simple(
+            w,
+            "counter",
+            "picket_spool_written_bytes_total",
+            "Bytes appended to the intake spool.",
+            self.spool_written_bytes.load(Relaxed),
+        );
+        simple(
+            w,
+            "gauge",
+            "picket_spool_backlog_bytes",
+            "Spooled bytes not yet stored.",
+            self.spool_backlog_bytes.load(Relaxed).max(0) as u64,
+        );
+        simple(
+            w,
+            "counter",
+            "picket_store_segments_indexed_total",
+            "Store segments sealed and indexed.",
+            self.segments_indexed.load(Relaxed),
+        );
+        writeln!(
+            w,
+            "# HELP picket_store_index_seconds Time to index one sealed segment."
+        )
+        .unwrap_or(());
         self.index_seconds.render("picket_store_index_seconds", w);
         o
     }
 }
 
 fn counter_header(w: &mut String, name: &str, help: &str) {
-    let _ = writeln!(w, "# HELP {name} {help}\n# TYPE {name} counter");
+    writeln!(w, "# HELP {name} {help}\n# TYPE {name} counter").unwrap_or(());
 }
 
 fn simple(w: &mut String, kind: &str, name: &str, help: &str, v: u64) {
-    let _ = writeln!(w, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}");
+    writeln!(w, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}").unwrap_or(());
 }
 
 /// Kernel drop counters of every UDP socket of this process's network namespace, by inode.
 fn kernel_udp_drops() -> BTreeMap<u64, u64> {
     let mut out = BTreeMap::new();
     for path in ["/proc/net/udp", "/proc/net/udp6"] {
-        let Ok(text) = std::fs::read_to_string(path) else { continue };
+        let Ok(text) = std::fs::read_to_string(path) else {
+            continue;
+        };
         for line in text.lines().skip(1) {
             // Columns: sl local rem st tx:rx tr:when retrnsmt uid timeout inode ref pointer drops
             let cols: Vec<&str> = line.split_whitespace().collect();
@@ -288,9 +416,11 @@ fn kernel_udp_drops() -> BTreeMap<u64, u64> {
 pub fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("PICKET_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
+    // Fails only if a subscriber is already installed (tests), which is fine.
+    tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_target(false)
-        .try_init();
+        .try_init()
+        .unwrap_or(());
 }

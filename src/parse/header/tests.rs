@@ -4,7 +4,10 @@ use bytes::Bytes;
 use chrono::TimeZone;
 
 fn at(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> i64 {
-    chrono::Utc.with_ymd_and_hms(y, mo, d, h, mi, s).unwrap().timestamp_micros()
+    chrono::Utc
+        .with_ymd_and_hms(y, mo, d, h, mi, s)
+        .unwrap()
+        .timestamp_micros()
 }
 
 fn frame(raw: &[u8], received_at: i64) -> Frame {
@@ -28,21 +31,34 @@ fn p(raw: &str) -> Event {
 
 #[test]
 fn rfc_examples_match_the_fields_the_rfc_assigns() {
-    let text = String::from_utf8(crate::test_util::corpus_bytes("syslog/rfc-examples.jsonl")).unwrap();
+    let text =
+        String::from_utf8(crate::test_util::corpus_bytes("syslog/rfc-examples.jsonl")).unwrap();
     let mut checked = 0;
     for line in text.lines() {
         let case: serde_json::Value = serde_json::from_str(line).unwrap();
         let exp = &case["expected"];
-        let Some(raw) = case["raw"].as_str() else { continue };
+        let Some(raw) = case["raw"].as_str() else {
+            continue;
+        };
         // Only whole messages (the RFCs also list bare timestamps and SD fragments).
         if exp.get("pri").is_none() || case["id"].as_str().unwrap().contains("invalid") {
             continue;
         }
         let ev = p(raw);
         let id = case["id"].as_str().unwrap();
-        let Some(pri) = exp["pri"].as_i64() else { continue };
-        assert_eq!(ev.facility.map(i64::from), Some(exp["facility"].as_i64().unwrap_or(pri / 8)), "{id} facility");
-        assert_eq!(ev.severity.map(i64::from), Some(exp["severity"].as_i64().unwrap_or(pri % 8)), "{id} severity");
+        let Some(pri) = exp["pri"].as_i64() else {
+            continue;
+        };
+        assert_eq!(
+            ev.facility.map(i64::from),
+            Some(exp["facility"].as_i64().unwrap_or(pri / 8)),
+            "{id} facility"
+        );
+        assert_eq!(
+            ev.severity.map(i64::from),
+            Some(exp["severity"].as_i64().unwrap_or(pri % 8)),
+            "{id} severity"
+        );
         if let Some(h) = exp["hostname"].as_str() {
             assert_eq!(ev.host.as_deref(), Some(h), "{id} host");
         }
@@ -64,7 +80,11 @@ fn rfc_examples_match_the_fields_the_rfc_assigns() {
         if let Some(m) = exp["msg"].as_str() {
             assert_eq!(ev.message(), m, "{id} msg");
         }
-        if let Some(ts) = exp.get("timestamp_utc").or(exp.get("timestamp")).and_then(|t| t.as_str()) {
+        if let Some(ts) = exp
+            .get("timestamp_utc")
+            .or(exp.get("timestamp"))
+            .and_then(|t| t.as_str())
+        {
             if let Ok(t) = chrono::DateTime::parse_from_rfc3339(ts) {
                 assert_eq!(ev.timestamp, t.timestamp_micros(), "{id} timestamp");
             }
@@ -76,8 +96,13 @@ fn rfc_examples_match_the_fields_the_rfc_assigns() {
 
 #[test]
 fn rfc5424_structured_data_is_unescaped_into_fields() {
-    let ev = p(r#"<165>1 2003-10-11T22:14:15.003Z host app - ID1 [ex@32473 a="x\"y" b="c\]d" c="e\\f"] hello"#);
-    let get = |k: &str| ev.field(&format!("log.syslog.structured_data.ex@32473.{k}")).cloned();
+    let ev = p(
+        r#"<165>1 2003-10-11T22:14:15.003Z host app - ID1 [ex@32473 a="x\"y" b="c\]d" c="e\\f"] hello"#,
+    );
+    let get = |k: &str| {
+        ev.field(&format!("log.syslog.structured_data.ex@32473.{k}"))
+            .cloned()
+    };
     assert_eq!(get("a"), Some(FieldValue::Str("x\"y".into())));
     assert_eq!(get("b"), Some(FieldValue::Str("c]d".into())));
     assert_eq!(get("c"), Some(FieldValue::Str("e\\f".into())));
@@ -86,10 +111,18 @@ fn rfc5424_structured_data_is_unescaped_into_fields() {
 
 #[test]
 fn syslog_loose_cases_give_the_same_header_fields() {
-    let v: serde_json::Value = serde_json::from_slice(&crate::test_util::corpus_bytes("syslog/syslog-loose-cases.json")).unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&crate::test_util::corpus_bytes(
+        "syslog/syslog-loose-cases.json",
+    ))
+    .unwrap();
     let mut checked = 0;
     for case in v["cases"].as_array().unwrap() {
-        for (input, exp) in case["inputs"].as_array().unwrap().iter().zip(case["expected"].as_array().unwrap()) {
+        for (input, exp) in case["inputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip(case["expected"].as_array().unwrap())
+        {
             let ev = p(input.as_str().unwrap());
             let name = case["test"].as_str().unwrap();
             if let Some(h) = exp.get("hostname") {
@@ -99,12 +132,22 @@ fn syslog_loose_cases_give_the_same_header_fields() {
             // the first word of the body (FortiGate and many appliances send no tag at all).
             let raw = input.as_str().unwrap();
             let unterminated = exp["appname"].as_str().is_some_and(|a| {
-                exp["protocol"] == "RFC3164" && raw.find(a).is_some_and(|i| !matches!(raw.as_bytes().get(i + a.len()), Some(b'[' | b':')))
+                exp["protocol"] == "RFC3164"
+                    && raw.find(a).is_some_and(|i| {
+                        !matches!(raw.as_bytes().get(i + a.len()), Some(b'[' | b':'))
+                    })
             });
             if unterminated {
                 assert_eq!(ev.app, None, "{name} app");
-                let (a, m) = (exp["appname"].as_str().unwrap(), exp["msg"].as_str().unwrap_or(""));
-                assert!(ev.message().starts_with(a) && ev.message().trim_end().ends_with(m.trim()), "{name} msg {}", ev.message());
+                let (a, m) = (
+                    exp["appname"].as_str().unwrap(),
+                    exp["msg"].as_str().unwrap_or(""),
+                );
+                assert!(
+                    ev.message().starts_with(a) && ev.message().trim_end().ends_with(m.trim()),
+                    "{name} msg {}",
+                    ev.message()
+                );
             } else {
                 if let Some(a) = exp.get("appname") {
                     assert_eq!(ev.app.as_deref(), a.as_str(), "{name} app");
@@ -121,29 +164,50 @@ fn syslog_loose_cases_give_the_same_header_fields() {
 
 #[test]
 fn december_message_received_in_january_is_last_year() {
-    let ev = parse(&frame(b"<13>Dec 31 23:59:50 h app: x", at(2027, 1, 1, 0, 0, 5)), &HeaderOptions::default());
+    let ev = parse(
+        &frame(b"<13>Dec 31 23:59:50 h app: x", at(2027, 1, 1, 0, 0, 5)),
+        &HeaderOptions::default(),
+    );
     assert_eq!(ev.timestamp, at(2026, 12, 31, 23, 59, 50));
 }
 
 #[test]
 fn january_message_received_in_december_is_next_year() {
-    let ev = parse(&frame(b"<13>Jan  1 00:00:03 h app: x", at(2026, 12, 31, 23, 59, 58)), &HeaderOptions::default());
+    let ev = parse(
+        &frame(
+            b"<13>Jan  1 00:00:03 h app: x",
+            at(2026, 12, 31, 23, 59, 58),
+        ),
+        &HeaderOptions::default(),
+    );
     assert_eq!(ev.timestamp, at(2027, 1, 1, 0, 0, 3));
 }
 
 #[test]
 fn rfc3164_timestamp_uses_listener_time_zone() {
-    let opts = HeaderOptions { tz: chrono_tz::Europe::Berlin, ..HeaderOptions::default() };
+    let opts = HeaderOptions {
+        tz: chrono_tz::Europe::Berlin,
+        ..HeaderOptions::default()
+    };
     let ev = parse(&frame(b"<13>Nov 22 10:00:00 h app: x", now()), &opts);
     assert_eq!(ev.timestamp, at(2026, 11, 22, 9, 0, 0));
-    let ev = parse(&frame(b"<13>Jul 22 10:00:00 h app: x", at(2026, 7, 22, 9, 0, 0)), &opts);
+    let ev = parse(
+        &frame(b"<13>Jul 22 10:00:00 h app: x", at(2026, 7, 22, 9, 0, 0)),
+        &opts,
+    );
     assert_eq!(ev.timestamp, at(2026, 7, 22, 8, 0, 0), "summer time");
 }
 
 #[test]
 fn rfc5424_offset_wins_over_listener_zone() {
-    let opts = HeaderOptions { tz: chrono_tz::Asia::Tokyo, ..HeaderOptions::default() };
-    let ev = parse(&frame(b"<13>1 2026-11-22T10:00:00+01:00 h app - - - x", now()), &opts);
+    let opts = HeaderOptions {
+        tz: chrono_tz::Asia::Tokyo,
+        ..HeaderOptions::default()
+    };
+    let ev = parse(
+        &frame(b"<13>1 2026-11-22T10:00:00+01:00 h app - - - x", now()),
+        &opts,
+    );
     assert_eq!(ev.timestamp, at(2026, 11, 22, 9, 0, 0));
 }
 
@@ -153,7 +217,11 @@ fn far_future_timestamp_is_clamped_and_flagged() {
     assert_eq!(ev.timestamp, now());
     assert_eq!(ev.clamped_from, Some(at(2030, 1, 1, 0, 0, 0)));
     let ev = p("<13>1 2026-11-22T12:05:00Z h app - - - x");
-    assert_eq!(ev.timestamp, at(2026, 11, 22, 12, 5, 0), "five minutes ahead is allowed");
+    assert_eq!(
+        ev.timestamp,
+        at(2026, 11, 22, 12, 5, 0),
+        "five minutes ahead is allowed"
+    );
     assert_eq!(ev.clamped_from, None);
 }
 
@@ -176,10 +244,16 @@ fn bom_is_not_part_of_the_message_and_message_is_a_raw_suffix() {
 
 #[test]
 fn unterminated_tag_is_body_text_not_a_program() {
-    let ev = p(r#"<189>Nov 22 10:00:00 fw01 date=2026-11-22 time=10:00:00 devname="FG100F" srcip=10.0.0.1"#);
+    let ev = p(
+        r#"<189>Nov 22 10:00:00 fw01 date=2026-11-22 time=10:00:00 devname="FG100F" srcip=10.0.0.1"#,
+    );
     assert_eq!(ev.host.as_deref(), Some("fw01"));
     assert_eq!(ev.app, None);
-    assert!(ev.message().starts_with("date=2026-11-22"), "{}", ev.message());
+    assert!(
+        ev.message().starts_with("date=2026-11-22"),
+        "{}",
+        ev.message()
+    );
 }
 
 #[test]

@@ -37,7 +37,10 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options { segment_max_events: 262_144, segment_max_age: Duration::from_secs(600) }
+        Options {
+            segment_max_events: 262_144,
+            segment_max_age: Duration::from_secs(600),
+        }
     }
 }
 
@@ -54,19 +57,40 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens (creating if needed) the store in `dir` and reads its segments' state.
     pub fn open(dir: &Path, options: Options) -> Result<Self, Error> {
-        std::fs::create_dir_all(dir).map_err(|source| Error::Io { path: dir.display().to_string(), source })?;
+        std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+            path: dir.display().to_string(),
+            source,
+        })?;
         let segments = segment::scan(dir)?;
-        Ok(SqliteStore { dir: dir.to_path_buf(), catalog: Arc::new(RwLock::new(segments)), options })
+        Ok(SqliteStore {
+            dir: dir.to_path_buf(),
+            catalog: Arc::new(RwLock::new(segments)),
+            options,
+        })
     }
 
     /// Where the spool should resume: the checkpoint committed with the newest events.
     pub fn checkpoint(&self) -> Checkpoint {
-        read_catalog(&self.catalog).iter().map(|s| s.checkpoint).max().unwrap_or_default()
+        read_catalog(&self.catalog)
+            .iter()
+            .map(|s| s.checkpoint)
+            .max()
+            .unwrap_or_default()
     }
 
     /// The writer (with its indexer thread). Only one may exist per directory.
-    pub fn writer(&self, listener_names: Vec<String>, metrics: Arc<crate::telemetry::Metrics>) -> Result<SqliteWriter, Error> {
-        SqliteWriter::open(&self.dir, self.catalog.clone(), self.options.clone(), listener_names, metrics)
+    pub fn writer(
+        &self,
+        listener_names: Vec<String>,
+        metrics: Arc<crate::telemetry::Metrics>,
+    ) -> Result<SqliteWriter, Error> {
+        SqliteWriter::open(
+            &self.dir,
+            self.catalog.clone(),
+            self.options.clone(),
+            listener_names,
+            metrics,
+        )
     }
 
     /// Waits (bounded) until no sealed segment is waiting for its indexes; true if none is.
@@ -74,7 +98,10 @@ impl SqliteStore {
     pub fn wait_indexed(&self, max: Duration) -> bool {
         let deadline = std::time::Instant::now() + max;
         loop {
-            if read_catalog(&self.catalog).iter().all(|s| s.state != SegmentState::Sealed) {
+            if read_catalog(&self.catalog)
+                .iter()
+                .all(|s| s.state != SegmentState::Sealed)
+            {
                 return true;
             }
             if std::time::Instant::now() >= deadline {
@@ -91,7 +118,9 @@ impl SqliteStore {
 
     /// A reader sharing this store's view of its segments.
     pub fn reader(&self) -> SqliteReader {
-        SqliteReader { catalog: self.catalog.clone() }
+        SqliteReader {
+            catalog: self.catalog.clone(),
+        }
     }
 }
 
@@ -119,7 +148,10 @@ fn read_catalog(c: &Catalog) -> Vec<SegmentInfo> {
 }
 
 fn db_err(path: &Path) -> impl Fn(rusqlite::Error) -> Error + '_ {
-    move |source| Error::Db { path: path.display().to_string(), source }
+    move |source| Error::Db {
+        path: path.display().to_string(),
+        source,
+    }
 }
 
 #[cfg(test)]

@@ -32,8 +32,11 @@ fn column(f: Field) -> &'static str {
 pub fn search(catalog: &[SegmentInfo], q: &SearchQuery) -> Result<Vec<StoredEvent>, Error> {
     let from = q.from.unwrap_or(i64::MIN);
     let to = q.to.unwrap_or(i64::MAX);
-    let mut segs: Vec<&SegmentInfo> = catalog.iter().filter(|s| s.rows > 0 && s.max_ts >= from && s.min_ts < to).collect();
-    segs.sort_by(|a, b| b.max_ts.cmp(&a.max_ts));
+    let mut segs: Vec<&SegmentInfo> = catalog
+        .iter()
+        .filter(|s| s.rows > 0 && s.max_ts >= from && s.min_ts < to)
+        .collect();
+    segs.sort_by_key(|s| std::cmp::Reverse(s.max_ts));
     let mut out: Vec<StoredEvent> = Vec::new();
     if q.limit == 0 {
         return Ok(out);
@@ -43,13 +46,18 @@ pub fn search(catalog: &[SegmentInfo], q: &SearchQuery) -> Result<Vec<StoredEven
             break;
         }
         out.extend(search_segment(seg, q, from, to)?);
-        out.sort_by(|a, b| (b.event.timestamp, b.id).cmp(&(a.event.timestamp, a.id)));
+        out.sort_by_key(|e| std::cmp::Reverse((e.event.timestamp, e.id)));
         out.truncate(q.limit);
     }
     Ok(out)
 }
 
-fn search_segment(seg: &SegmentInfo, q: &SearchQuery, from: i64, to: i64) -> Result<Vec<StoredEvent>, Error> {
+fn search_segment(
+    seg: &SegmentInfo,
+    q: &SearchQuery,
+    from: i64,
+    to: i64,
+) -> Result<Vec<StoredEvent>, Error> {
     let p = &seg.path;
     let e = db_err(p);
     let conn = match segment::open_read_only(p) {
@@ -69,35 +77,59 @@ fn search_segment(seg: &SegmentInfo, q: &SearchQuery, from: i64, to: i64) -> Res
             // Each token quoted: FTS5 reads `"a" "b"` as a AND b, and tokens contain no quotes.
             let m: Vec<String> = q.terms.iter().map(|t| format!("\"{t}\"")).collect();
             args.push(Value::Text(m.join(" ")));
-            sql.push_str(&format!(" AND id IN (SELECT rowid FROM fts WHERE fts MATCH ?{})", args.len()));
+            sql.push_str(&format!(
+                " AND id IN (SELECT rowid FROM fts WHERE fts MATCH ?{})",
+                args.len()
+            ));
         } else {
             register_match(&conn).map_err(&e)?;
             args.push(Value::Text(q.terms.join(" ")));
-            sql.push_str(&format!(" AND picket_match(raw, msg_off, message, ?{})", args.len()));
+            sql.push_str(&format!(
+                " AND picket_match(raw, msg_off, message, ?{})",
+                args.len()
+            ));
         }
     }
     args.push(Value::Integer(i64::try_from(q.limit).unwrap_or(i64::MAX)));
     sql.push_str(&format!(" ORDER BY ts DESC, id DESC LIMIT ?{}", args.len()));
     let mut stmt = conn.prepare(&sql).map_err(&e)?;
-    let rows = stmt.query_map(rusqlite::params_from_iter(args), |r| row_to_event(r, seg.id)).map_err(&e)?;
+    let rows = stmt
+        .query_map(rusqlite::params_from_iter(args), |r| {
+            row_to_event(r, seg.id)
+        })
+        .map_err(&e)?;
     rows.collect::<Result<Vec<_>, _>>().map_err(&e)
 }
 
 /// `picket_match(raw, msg_off, message, terms)`: true when every space-separated term is a
 /// token of the message. Used on segments whose full-text index is not built yet.
 fn register_match(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
-    conn.create_scalar_function("picket_match", 4, FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC, |ctx| {
-        let terms: String = ctx.get(3)?;
-        let wanted: Vec<String> = terms.split(' ').filter(|t| !t.is_empty()).map(str::to_owned).collect();
-        let message: Option<String> = ctx.get(2)?;
-        if let Some(m) = message {
-            return Ok(tokens::contains_all(&m, &wanted));
-        }
-        let off: Option<i64> = ctx.get(1)?;
-        let raw = ctx.get_raw(0).as_blob().unwrap_or_default();
-        let bytes = raw.get(usize::try_from(off.unwrap_or(0)).unwrap_or(0)..).unwrap_or_default();
-        Ok(tokens::contains_all(&String::from_utf8_lossy(bytes), &wanted))
-    })
+    conn.create_scalar_function(
+        "picket_match",
+        4,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| {
+            let terms: String = ctx.get(3)?;
+            let wanted: Vec<String> = terms
+                .split(' ')
+                .filter(|t| !t.is_empty())
+                .map(str::to_owned)
+                .collect();
+            let message: Option<String> = ctx.get(2)?;
+            if let Some(m) = message {
+                return Ok(tokens::contains_all(&m, &wanted));
+            }
+            let off: Option<i64> = ctx.get(1)?;
+            let raw = ctx.get_raw(0).as_blob().unwrap_or_default();
+            let bytes = raw
+                .get(usize::try_from(off.unwrap_or(0)).unwrap_or(0)..)
+                .unwrap_or_default();
+            Ok(tokens::contains_all(
+                &String::from_utf8_lossy(bytes),
+                &wanted,
+            ))
+        },
+    )
 }
 
 fn row_to_event(r: &rusqlite::Row<'_>, seg: u32) -> rusqlite::Result<StoredEvent> {
@@ -116,7 +148,10 @@ fn row_to_event(r: &rusqlite::Row<'_>, seg: u32) -> rusqlite::Result<StoredEvent
     let flags: i64 = r.get(20)?;
     let raw: Vec<u8> = r.get(21)?;
     let mut fields: Vec<(Cow<'static, str>, FieldValue)> = Vec::new();
-    for (i, name) in [(15, crate::model::fields::SOURCE_IP), (16, crate::model::fields::DESTINATION_IP)] {
+    for (i, name) in [
+        (15, crate::model::fields::SOURCE_IP),
+        (16, crate::model::fields::DESTINATION_IP),
+    ] {
         if let Some(v) = r.get::<_, Option<String>>(i)? {
             fields.push((Cow::Borrowed(name), FieldValue::Str(v)));
         }
@@ -167,7 +202,11 @@ fn row_to_event(r: &rusqlite::Row<'_>, seg: u32) -> rusqlite::Result<StoredEvent
         truncated: flags & 1 != 0,
         invalid_utf8: flags & 2 != 0,
     };
-    Ok(StoredEvent { id: (i64::from(seg) << 32) | rowid, listener: r.get(5)?, event })
+    Ok(StoredEvent {
+        id: (i64::from(seg) << 32) | rowid,
+        listener: r.get(5)?,
+        event,
+    })
 }
 
 /// Parser names are a small fixed set; unknown stored names read as "other".

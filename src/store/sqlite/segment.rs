@@ -66,7 +66,10 @@ pub fn path(dir: &Path, id: u32) -> PathBuf {
 
 /// Reads the state of every segment in `dir`, oldest first.
 pub fn scan(dir: &Path) -> Result<Vec<SegmentInfo>, Error> {
-    let io = |source| Error::Io { path: dir.display().to_string(), source };
+    let io = |source| Error::Io {
+        path: dir.display().to_string(),
+        source,
+    };
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(io)? {
         let p = entry.map_err(io)?.path();
@@ -87,16 +90,23 @@ pub fn scan(dir: &Path) -> Result<Vec<SegmentInfo>, Error> {
 
 /// Opens a read-only connection.
 pub fn open_read_only(p: &Path) -> Result<Connection, Error> {
-    let conn = Connection::open_with_flags(p, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX).map_err(db_err(p))?;
-    conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(db_err(p))?;
-    conn.execute_batch("PRAGMA query_only = 1; PRAGMA cache_size = -8000;").map_err(db_err(p))?;
+    let conn = Connection::open_with_flags(
+        p,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(db_err(p))?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(db_err(p))?;
+    conn.execute_batch("PRAGMA query_only = 1; PRAGMA cache_size = -8000;")
+        .map_err(db_err(p))?;
     Ok(conn)
 }
 
 /// Opens a read-write connection with the write-side pragmas.
 pub fn open_read_write(p: &Path) -> Result<Connection, Error> {
     let conn = Connection::open(p).map_err(db_err(p))?;
-    conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(db_err(p))?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(db_err(p))?;
     // Journal mode is per database and cannot change inside a transaction, so it is set here,
     // outside the migrations. WAL lets readers run beside the writer; NORMAL sync is safe
     // with WAL, and the spool holds what a power cut could lose.
@@ -109,16 +119,25 @@ pub fn open_read_write(p: &Path) -> Result<Connection, Error> {
 }
 
 /// Creates segment `id` (or opens it if it exists) and applies pending migrations.
-pub fn create(dir: &Path, id: u32, checkpoint: Checkpoint) -> Result<(Connection, SegmentInfo), Error> {
+pub fn create(
+    dir: &Path,
+    id: u32,
+    checkpoint: Checkpoint,
+) -> Result<(Connection, SegmentInfo), Error> {
     let p = path(dir, id);
     let mut conn = open_read_write(&p)?;
     migrate(&mut conn, &p)?;
     let tx = conn.transaction().map_err(db_err(&p))?;
     {
-        let mut put = tx.prepare_cached("INSERT OR IGNORE INTO meta(key, value) VALUES (?1, ?2)").map_err(db_err(&p))?;
-        put.execute(rusqlite::params!["state", "hot"]).map_err(db_err(&p))?;
-        put.execute(rusqlite::params!["spool_file", checkpoint.file as i64]).map_err(db_err(&p))?;
-        put.execute(rusqlite::params!["spool_offset", checkpoint.offset as i64]).map_err(db_err(&p))?;
+        let mut put = tx
+            .prepare_cached("INSERT OR IGNORE INTO meta(key, value) VALUES (?1, ?2)")
+            .map_err(db_err(&p))?;
+        put.execute(rusqlite::params!["state", "hot"])
+            .map_err(db_err(&p))?;
+        put.execute(rusqlite::params!["spool_file", checkpoint.file as i64])
+            .map_err(db_err(&p))?;
+        put.execute(rusqlite::params!["spool_offset", checkpoint.offset as i64])
+            .map_err(db_err(&p))?;
     }
     tx.commit().map_err(db_err(&p))?;
     let info = read_info(&conn, id, &p)?;
@@ -129,14 +148,25 @@ pub fn create(dir: &Path, id: u32, checkpoint: Checkpoint) -> Result<(Connection
 /// with the version bump; refuses a file from a newer Picket.
 fn migrate(conn: &mut Connection, p: &Path) -> Result<(), Error> {
     let known = MIGRATIONS.len() as i64;
-    let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(db_err(p))?;
+    let found: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(db_err(p))?;
     if found > known {
-        return Err(Error::TooNew { path: p.display().to_string(), found, known });
+        return Err(Error::TooNew {
+            path: p.display().to_string(),
+            found,
+            known,
+        });
     }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(usize::try_from(found).unwrap_or(0)) {
+    for (i, sql) in MIGRATIONS
+        .iter()
+        .enumerate()
+        .skip(usize::try_from(found).unwrap_or(0))
+    {
         let tx = conn.transaction().map_err(db_err(p))?;
         tx.execute_batch(sql).map_err(db_err(p))?;
-        tx.pragma_update(None, "user_version", i as i64 + 1).map_err(db_err(p))?;
+        tx.pragma_update(None, "user_version", i as i64 + 1)
+            .map_err(db_err(p))?;
         tx.commit().map_err(db_err(p))?;
     }
     Ok(())
@@ -144,7 +174,9 @@ fn migrate(conn: &mut Connection, p: &Path) -> Result<(), Error> {
 
 fn read_info(conn: &Connection, id: u32, p: &Path) -> Result<SegmentInfo, Error> {
     let get = |key: &str| -> Result<Option<rusqlite::types::Value>, Error> {
-        conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0)).optional().map_err(db_err(p))
+        conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()
+            .map_err(db_err(p))
     };
     let int = |v: Option<rusqlite::types::Value>, d: i64| match v {
         Some(rusqlite::types::Value::Integer(i)) => i,
@@ -170,6 +202,10 @@ fn read_info(conn: &Connection, id: u32, p: &Path) -> Result<SegmentInfo, Error>
 
 /// Writes the segment's state.
 pub fn set_state(conn: &Connection, p: &Path, state: SegmentState) -> Result<(), Error> {
-    conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('state', ?1)", [state.as_str()]).map_err(db_err(p))?;
+    conn.execute(
+        "INSERT OR REPLACE INTO meta(key, value) VALUES ('state', ?1)",
+        [state.as_str()],
+    )
+    .map_err(db_err(p))?;
     Ok(())
 }

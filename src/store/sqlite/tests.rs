@@ -1,7 +1,7 @@
 use super::*;
 use crate::model::{Event, Frame, Transport};
 use crate::parse::{Chain, HeaderOptions};
-use crate::store::{EventWriter, EventReader};
+use crate::store::{EventReader, EventWriter};
 use crate::telemetry::Metrics;
 
 fn events(n: usize, base_ts: i64) -> Vec<Event> {
@@ -24,17 +24,37 @@ fn events(n: usize, base_ts: i64) -> Vec<Event> {
 }
 
 fn store(dir: &std::path::Path, max: u64) -> SqliteStore {
-    SqliteStore::open(dir, Options { segment_max_events: max, segment_max_age: std::time::Duration::from_secs(3600) }).unwrap()
+    SqliteStore::open(
+        dir,
+        Options {
+            segment_max_events: max,
+            segment_max_age: std::time::Duration::from_secs(3600),
+        },
+    )
+    .unwrap()
 }
 
 #[test]
 fn search_spans_hot_and_indexed_segments_newest_first() {
     let dir = tempfile::tempdir().unwrap();
     let st = store(dir.path(), 100);
-    let mut w = Box::new(st.writer(vec!["l".into()], std::sync::Arc::new(Metrics::new(["l".into()]))).unwrap());
+    let mut w = Box::new(
+        st.writer(
+            vec!["l".into()],
+            std::sync::Arc::new(Metrics::new(["l".into()])),
+        )
+        .unwrap(),
+    );
     let evs = events(350, 1_000_000);
     for (i, chunk) in evs.chunks(50).enumerate() {
-        w.write_batch(chunk, Checkpoint { file: 1, offset: i as u64 }).unwrap();
+        w.write_batch(
+            chunk,
+            Checkpoint {
+                file: 1,
+                offset: i as u64,
+            },
+        )
+        .unwrap();
     }
     assert!(st.wait_indexed(std::time::Duration::from_secs(20)));
     let r = st.reader();
@@ -42,7 +62,10 @@ fn search_spans_hot_and_indexed_segments_newest_first() {
     let q = |s: &str, limit| r.search(&SearchQuery::parse(s, limit).unwrap()).unwrap();
     let all = q("", 1000);
     assert_eq!(all.len(), 350);
-    assert!(all.windows(2).all(|w| w[0].event.timestamp >= w[1].event.timestamp));
+    assert!(
+        all.windows(2)
+            .all(|w| w[0].event.timestamp >= w[1].event.timestamp)
+    );
     // Full text on indexed (ids < 300) and hot segments alike.
     let hits = q("word5", 10);
     assert_eq!(hits.len(), 1);
@@ -50,7 +73,10 @@ fn search_spans_hot_and_indexed_segments_newest_first() {
     assert_eq!(q("common host.name:fw1", 1000).len(), 117);
     let by_ip = q("source.ip:10.0.0.3", 1000);
     assert_eq!(by_ip.len(), 50);
-    assert!(by_ip.iter().all(|e| e.event.field("source.ip") == Some(&crate::model::FieldValue::Str("10.0.0.3".into()))));
+    assert!(
+        by_ip.iter().all(|e| e.event.field("source.ip")
+            == Some(&crate::model::FieldValue::Str("10.0.0.3".into())))
+    );
     assert_eq!(q("sender:127.0.0.1", 5).len(), 5);
     assert_eq!(q("sender:127.0.0.2", 5).len(), 0);
     let newest = q("", 3);
@@ -67,12 +93,28 @@ fn search_spans_hot_and_indexed_segments_newest_first() {
 fn raw_bytes_and_lossy_message_survive_storage() {
     let dir = tempfile::tempdir().unwrap();
     let st = store(dir.path(), 1000);
-    let mut w = Box::new(st.writer(vec!["l".into()], std::sync::Arc::new(Metrics::new(["l".into()]))).unwrap());
+    let mut w = Box::new(
+        st.writer(
+            vec!["l".into()],
+            std::sync::Arc::new(Metrics::new(["l".into()])),
+        )
+        .unwrap(),
+    );
     let chain = Chain::new(vec![HeaderOptions::default()]);
     let raw = b"<13>Nov 22 10:00:00 h app: caf\xe9 bytes".to_vec();
-    let ev = chain.parse(&Frame { bytes: raw.clone().into(), peer: "[::1]:5".parse().unwrap(), listener: 0, transport: Transport::Tcp, received_at: 5, truncated: true });
+    let ev = chain.parse(&Frame {
+        bytes: raw.clone().into(),
+        peer: "[::1]:5".parse().unwrap(),
+        listener: 0,
+        transport: Transport::Tcp,
+        received_at: 5,
+        truncated: true,
+    });
     w.write_batch(&[ev], Checkpoint::default()).unwrap();
-    let got = st.reader().search(&SearchQuery::parse("bytes", 10).unwrap()).unwrap();
+    let got = st
+        .reader()
+        .search(&SearchQuery::parse("bytes", 10).unwrap())
+        .unwrap();
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].event.raw.as_ref(), raw.as_slice());
     assert_eq!(got[0].event.message(), "caf\u{fffd} bytes");

@@ -40,19 +40,37 @@ struct Indexer {
 }
 
 impl SqliteWriter {
-    pub(super) fn open(dir: &Path, catalog: Catalog, options: Options, listener_names: Vec<String>, metrics: Arc<Metrics>) -> Result<Self, Error> {
+    pub(super) fn open(
+        dir: &Path,
+        catalog: Catalog,
+        options: Options,
+        listener_names: Vec<String>,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self, Error> {
         let snapshot = super::read_catalog(&catalog);
-        let checkpoint = snapshot.iter().map(|s| s.checkpoint).max().unwrap_or_default();
+        let checkpoint = snapshot
+            .iter()
+            .map(|s| s.checkpoint)
+            .max()
+            .unwrap_or_default();
         // Continue the newest segment if it is still hot, else start the next one.
         let (conn, seg) = match snapshot.last() {
-            Some(last) if last.state == SegmentState::Hot => segment::create(dir, last.id, checkpoint)?,
+            Some(last) if last.state == SegmentState::Hot => {
+                segment::create(dir, last.id, checkpoint)?
+            }
             Some(last) => segment::create(dir, last.id + 1, checkpoint)?,
             None => segment::create(dir, 1, checkpoint)?,
         };
         upsert(&catalog, seg.clone());
         let indexer = Indexer::spawn(dir.to_path_buf(), catalog.clone(), metrics)?;
         for s in snapshot.iter().filter(|s| s.state == SegmentState::Sealed) {
-            let _ = indexer.tx.try_send(s.id);
+            // A full queue only delays indexing to the next start.
+            if indexer.tx.try_send(s.id).is_err() {
+                tracing::debug!(
+                    segment = s.id,
+                    "Index queue full; indexing this segment at next start."
+                );
+            }
         }
         Ok(SqliteWriter {
             dir: dir.to_path_buf(),
@@ -82,7 +100,12 @@ impl SqliteWriter {
         self.opened = Instant::now();
         if let Some(ix) = &self.indexer {
             // The queue is large; if it were ever full the segment is indexed at next start.
-            let _ = ix.tx.try_send(id);
+            if ix.tx.try_send(id).is_err() {
+                tracing::debug!(
+                    segment = id,
+                    "Index queue full; indexing this segment at next start."
+                );
+            }
         }
         Ok(())
     }
@@ -100,7 +123,7 @@ impl EventWriter for SqliteWriter {
             for ev in events {
                 use std::fmt::Write as _;
                 sender.clear();
-                let _ = write!(sender, "{}", ev.peer.ip());
+                write!(sender, "{}", ev.peer.ip()).unwrap_or(());
                 let (msg_off, message): (Option<i64>, Option<&str>) = match &ev.message {
                     MessageText::RawSuffix(off) => (Some(*off as i64), None),
                     MessageText::Owned(s) => (None, Some(s.as_str())),
@@ -119,11 +142,23 @@ impl EventWriter for SqliteWriter {
                     }
                 }
                 if let Some(orig) = ev.clamped_from {
-                    obj.insert(f::PICKET_CLAMPED_TIMESTAMP.into(), serde_json::Value::from(orig));
+                    obj.insert(
+                        f::PICKET_CLAMPED_TIMESTAMP.into(),
+                        serde_json::Value::from(orig),
+                    );
                 }
-                let fields = if obj.is_empty() { None } else { serde_json::to_string(&obj).ok() };
-                let flags = i64::from(ev.truncated) | (i64::from(ev.invalid_utf8) << 1) | (i64::from(ev.clamped_from.is_some()) << 2);
-                let listener = self.listener_names.get(usize::from(ev.listener)).map_or("unknown", String::as_str);
+                let fields = if obj.is_empty() {
+                    None
+                } else {
+                    serde_json::to_string(&obj).ok()
+                };
+                let flags = i64::from(ev.truncated)
+                    | (i64::from(ev.invalid_utf8) << 1)
+                    | (i64::from(ev.clamped_from.is_some()) << 2);
+                let listener = self
+                    .listener_names
+                    .get(usize::from(ev.listener))
+                    .map_or("unknown", String::as_str);
                 stmt.execute(params![
                     ev.timestamp,
                     ev.ingested,
@@ -152,9 +187,13 @@ impl EventWriter for SqliteWriter {
                 max_ts = max_ts.max(ev.timestamp);
             }
             let rows = self.seg.rows + events.len() as u64;
-            let mut put = tx.prepare_cached("INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)").map_err(&e)?;
-            put.execute(params!["spool_file", checkpoint.file as i64]).map_err(&e)?;
-            put.execute(params!["spool_offset", checkpoint.offset as i64]).map_err(&e)?;
+            let mut put = tx
+                .prepare_cached("INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)")
+                .map_err(&e)?;
+            put.execute(params!["spool_file", checkpoint.file as i64])
+                .map_err(&e)?;
+            put.execute(params!["spool_offset", checkpoint.offset as i64])
+                .map_err(&e)?;
             if !events.is_empty() {
                 put.execute(params!["min_ts", min_ts]).map_err(&e)?;
                 put.execute(params!["max_ts", max_ts]).map_err(&e)?;
@@ -191,10 +230,14 @@ impl EventWriter for SqliteWriter {
                 }
             }
             drop(ix.tx);
-            let _ = ix.thread.join();
+            if ix.thread.join().is_err() {
+                tracing::error!("The indexer thread panicked.");
+            }
         }
         let p = self.seg.path.clone();
-        self.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);").map_err(db_err(&p))?;
+        self.conn
+            .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
+            .map_err(db_err(&p))?;
         Ok(())
     }
 }
@@ -222,12 +265,27 @@ impl Indexer {
         let thread = std::thread::Builder::new()
             .name("picket-store-indexer".into())
             .spawn(move || index_loop(dir, catalog, rx, s, i, metrics))
-            .map_err(|source| Error::Io { path: "picket-store-indexer thread".into(), source })?;
-        Ok(Indexer { tx, stop, interrupt, thread })
+            .map_err(|source| Error::Io {
+                path: "picket-store-indexer thread".into(),
+                source,
+            })?;
+        Ok(Indexer {
+            tx,
+            stop,
+            interrupt,
+            thread,
+        })
     }
 }
 
-fn index_loop(dir: PathBuf, catalog: Catalog, rx: Receiver<u32>, stop: Arc<AtomicBool>, interrupt: Arc<Mutex<Option<rusqlite::InterruptHandle>>>, metrics: Arc<Metrics>) {
+fn index_loop(
+    dir: PathBuf,
+    catalog: Catalog,
+    rx: Receiver<u32>,
+    stop: Arc<AtomicBool>,
+    interrupt: Arc<Mutex<Option<rusqlite::InterruptHandle>>>,
+    metrics: Arc<Metrics>,
+) {
     while let Ok(id) = rx.recv() {
         if stop.load(Relaxed) {
             return;
@@ -252,16 +310,22 @@ fn index_loop(dir: PathBuf, catalog: Catalog, rx: Receiver<u32>, stop: Arc<Atomi
                 tracing::info!(segment = id, error = %e, "Stopped indexing a segment at shutdown; it is indexed at next start.");
                 return;
             }
-            Err(e) => tracing::error!(segment = id, error = %e, "Could not index a sealed segment; searches scan it instead."),
+            Err(e) => {
+                tracing::error!(segment = id, error = %e, "Could not index a sealed segment; searches scan it instead.")
+            }
         }
     }
 }
 
 /// Builds a sealed segment's indexes and full-text index, then marks it indexed.
-fn index_segment(p: &Path, interrupt: &Mutex<Option<rusqlite::InterruptHandle>>) -> Result<(), Error> {
+fn index_segment(
+    p: &Path,
+    interrupt: &Mutex<Option<rusqlite::InterruptHandle>>,
+) -> Result<(), Error> {
     let e = db_err(p);
     let mut conn = segment::open_read_write(p)?;
-    conn.execute_batch("PRAGMA cache_size = -32000;").map_err(&e)?;
+    conn.execute_batch("PRAGMA cache_size = -32000;")
+        .map_err(&e)?;
     if let Ok(mut g) = interrupt.lock() {
         *g = Some(conn.get_interrupt_handle());
     }
@@ -269,8 +333,12 @@ fn index_segment(p: &Path, interrupt: &Mutex<Option<rusqlite::InterruptHandle>>)
     tx.execute_batch(INDEXES).map_err(&e)?;
     tx.execute_batch("DELETE FROM fts;").map_err(&e)?;
     {
-        let mut read = tx.prepare("SELECT id, raw, msg_off, message FROM events").map_err(&e)?;
-        let mut insert = tx.prepare("INSERT INTO fts(rowid, body) VALUES (?1, ?2)").map_err(&e)?;
+        let mut read = tx
+            .prepare("SELECT id, raw, msg_off, message FROM events")
+            .map_err(&e)?;
+        let mut insert = tx
+            .prepare("INSERT INTO fts(rowid, body) VALUES (?1, ?2)")
+            .map_err(&e)?;
         let mut rows = read.query([]).map_err(&e)?;
         let mut body = String::with_capacity(1024);
         let mut seen = std::collections::HashSet::new();
@@ -283,7 +351,9 @@ fn index_segment(p: &Path, interrupt: &Mutex<Option<rusqlite::InterruptHandle>>)
             match (msg, off) {
                 (Some(m), _) => tokens::index_text(&m, &mut body, &mut seen),
                 (None, Some(off)) => {
-                    let bytes = raw.get(usize::try_from(off).unwrap_or(0)..).unwrap_or_default();
+                    let bytes = raw
+                        .get(usize::try_from(off).unwrap_or(0)..)
+                        .unwrap_or_default();
                     tokens::index_text(&String::from_utf8_lossy(bytes), &mut body, &mut seen);
                 }
                 (None, None) => {}
@@ -293,14 +363,16 @@ fn index_segment(p: &Path, interrupt: &Mutex<Option<rusqlite::InterruptHandle>>)
             }
         }
     }
-    tx.execute_batch("INSERT INTO fts(fts) VALUES ('optimize');").map_err(&e)?;
+    tx.execute_batch("INSERT INTO fts(fts) VALUES ('optimize');")
+        .map_err(&e)?;
     segment::set_state(&tx, p, SegmentState::Indexed)?;
     tx.commit().map_err(&e)?;
     if let Ok(mut g) = interrupt.lock() {
         *g = None;
     }
     // A sealed segment is never written again: fold the WAL back so readers need no -shm.
-    conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);").map_err(&e)?;
+    conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
+        .map_err(&e)?;
     if let Err(err) = conn.execute_batch("PRAGMA journal_mode = DELETE;") {
         tracing::debug!(error = %err, "Segment stays in WAL mode (a reader had it open).");
     }
