@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Runs Picket's whole test suite, installing the external clients the tests use when missing.
+# Tests that need a tool fail (never skip) when it is absent, so this installs them first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+need=()
+command -v logger >/dev/null 2>&1 || need+=(bsdutils)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
+  else
+    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
+  fi
+fi
+if [ ! -d ../shared/corpus ] && [ -z "${PICKET_CORPUS:-}" ]; then
+  echo "test corpus not found: expected ../shared/corpus or \$PICKET_CORPUS" >&2
+  exit 1
+fi
+cargo fmt --all -- --check
+cargo clippy --all-targets -- -D warnings
+cargo test --all-targets
