@@ -30,11 +30,11 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 /// Frame batches the receivers may queue ahead of the spool writer.
-const FRAME_QUEUE: usize = 4096;
+const FRAME_QUEUE: usize = 256;
 /// Event batches the parse thread may queue ahead of the store writer.
-const EVENT_QUEUE: usize = 8;
+const EVENT_QUEUE: usize = 4;
 /// Frames the parse thread takes from the spool at a time.
-const PARSE_BATCH: usize = 4096;
+const PARSE_BATCH: usize = 2048;
 
 /// Errors starting or running the pipeline.
 #[derive(Debug, thiserror::Error)]

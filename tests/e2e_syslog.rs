@@ -9,17 +9,70 @@ use std::net::{TcpStream, UdpSocket};
 use std::time::Duration;
 
 fn find<'a>(events: &'a [serde_json::Value], text: &str) -> &'a serde_json::Value {
-    events.iter().find(|e| e["message"].as_str().is_some_and(|m| m.contains(text))).unwrap_or_else(|| panic!("no stored event with {text:?} in {events:#?}"))
+    events
+        .iter()
+        .find(|e| e["message"].as_str().is_some_and(|m| m.contains(text)))
+        .unwrap_or_else(|| panic!("no stored event with {text:?} in {events:#?}"))
 }
 
 #[test]
 fn logger_over_udp_and_tcp_in_both_formats_is_stored_with_fields() {
     let mut p = Picket::start(&[]);
-    let (host, uport, tport) = ("127.0.0.1", p.udp.port().to_string(), p.tcp.port().to_string());
-    logger(&["--udp", "-n", host, "-P", &uport, "--rfc3164", "-t", "sshd", "-i", "-p", "auth.warning", "udp3164 Failed password for root from 203.0.113.7 port 4242 ssh2"]);
-    logger(&["--udp", "-n", host, "-P", &uport, "--rfc5424", "-t", "app5424", "--msgid", "ID47", "udp5424 hello"]);
-    logger(&["--tcp", "-n", host, "-P", &tport, "--rfc3164", "-t", "tcpapp", "tcp3164 lf framed"]);
-    logger(&["--tcp", "-n", host, "-P", &tport, "--rfc5424", "--octet-count", "-t", "oc", "tcp5424 octet srcip=10.9.8.7 dstip=192.0.2.44 action=deny"]);
+    let (host, uport, tport) = (
+        "127.0.0.1",
+        p.udp.port().to_string(),
+        p.tcp.port().to_string(),
+    );
+    logger(&[
+        "--udp",
+        "-n",
+        host,
+        "-P",
+        &uport,
+        "--rfc3164",
+        "-t",
+        "sshd",
+        "-i",
+        "-p",
+        "auth.warning",
+        "udp3164 Failed password for root from 203.0.113.7 port 4242 ssh2",
+    ]);
+    logger(&[
+        "--udp",
+        "-n",
+        host,
+        "-P",
+        &uport,
+        "--rfc5424",
+        "-t",
+        "app5424",
+        "--msgid",
+        "ID47",
+        "udp5424 hello",
+    ]);
+    logger(&[
+        "--tcp",
+        "-n",
+        host,
+        "-P",
+        &tport,
+        "--rfc3164",
+        "-t",
+        "tcpapp",
+        "tcp3164 lf framed",
+    ]);
+    logger(&[
+        "--tcp",
+        "-n",
+        host,
+        "-P",
+        &tport,
+        "--rfc5424",
+        "--octet-count",
+        "-t",
+        "oc",
+        "tcp5424 octet srcip=10.9.8.7 dstip=192.0.2.44 action=deny",
+    ]);
     assert_eq!(p.wait_stored(4, Duration::from_secs(20)), 4);
     let (st, took) = p.stop();
     assert!(st.success(), "exit status {st:?}");
@@ -32,7 +85,10 @@ fn logger_over_udp_and_tcp_in_both_formats_is_stored_with_fields() {
     assert_eq!(e["log.syslog.facility.code"], 4);
     assert_eq!(e["log.syslog.severity.code"], 4);
     assert_eq!(e["observer.ip"], "127.0.0.1");
-    assert_eq!(e["message"], "udp3164 Failed password for root from 203.0.113.7 port 4242 ssh2");
+    assert_eq!(
+        e["message"],
+        "udp3164 Failed password for root from 203.0.113.7 port 4242 ssh2"
+    );
     let e = find(&all, "udp5424");
     assert_eq!(e["process.name"], "app5424");
     assert_eq!(e["log.syslog.msgid"], "ID47");
@@ -53,7 +109,11 @@ fn logger_over_udp_and_tcp_in_both_formats_is_stored_with_fields() {
 #[test]
 fn faults_do_not_stall_the_listener_and_move_counters() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("small.toml"), "[syslog]\nmax_frame_bytes = 8192\n").unwrap();
+    std::fs::write(
+        dir.path().join("small.toml"),
+        "[syslog]\nmax_frame_bytes = 8192\n",
+    )
+    .unwrap();
     let p = common::Picket::start_in(dir, &["--config", "small.toml"]);
     // Random bytes over UDP and TCP.
     let u = UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -75,7 +135,11 @@ fn faults_do_not_stall_the_listener_and_move_counters() {
     t.write_all(&rnd(20_000)).unwrap();
     drop(t);
     // Invalid UTF-8.
-    u.send_to(b"<13>Nov 22 10:00:00 h app: invalid \xff\xfe utf8 marker", p.udp).unwrap();
+    u.send_to(
+        b"<13>Nov 22 10:00:00 h app: invalid \xff\xfe utf8 marker",
+        p.udp,
+    )
+    .unwrap();
     // A 1 MiB frame over TCP (LF framed) and a 70 KB datagram: both truncated and counted.
     let mut big = vec![b'a'; 1 << 20];
     big.extend_from_slice(b"\n<13>after-big-frame\n");
@@ -90,7 +154,8 @@ fn faults_do_not_stall_the_listener_and_move_counters() {
     let conns: Vec<TcpStream> = (0..1000)
         .map(|i| {
             let mut c = TcpStream::connect(p.tcp).unwrap();
-            c.write_all(format!("<13>Nov 22 10:00:00 h app: conn-{i}\n").as_bytes()).unwrap();
+            c.write_all(format!("<13>Nov 22 10:00:00 h app: conn-{i}\n").as_bytes())
+                .unwrap();
             c
         })
         .collect();
@@ -99,8 +164,22 @@ fn faults_do_not_stall_the_listener_and_move_counters() {
     assert!(open >= 1000, "only {open} connections open");
     drop(conns);
     // The listener still serves.
-    logger(&["--udp", "-n", "127.0.0.1", "-P", &p.udp.port().to_string(), "still-alive-udp"]);
-    logger(&["--tcp", "-n", "127.0.0.1", "-P", &p.tcp.port().to_string(), "still-alive-tcp"]);
+    logger(&[
+        "--udp",
+        "-n",
+        "127.0.0.1",
+        "-P",
+        &p.udp.port().to_string(),
+        "still-alive-udp",
+    ]);
+    logger(&[
+        "--tcp",
+        "-n",
+        "127.0.0.1",
+        "-P",
+        &p.tcp.port().to_string(),
+        "still-alive-tcp",
+    ]);
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     loop {
         let found = p.search("still-alive-udp", &[]).len() + p.search("still-alive-tcp", &[]).len();
@@ -108,16 +187,26 @@ fn faults_do_not_stall_the_listener_and_move_counters() {
         if found == 2 && conns == 1 {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "listeners stopped serving");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "listeners stopped serving"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
-    assert!(p.metric("picket_frames_truncated_total") >= 2, "the 1 MiB TCP frame and the 65 KB datagram");
+    assert!(
+        p.metric("picket_frames_truncated_total") >= 2,
+        "the 1 MiB TCP frame and the 65 KB datagram"
+    );
     assert!(p.metric("picket_frames_invalid_utf8_total") >= 1);
     let ev = p.search("marker", &[]);
     assert_eq!(ev.len(), 1);
     assert!(ev[0]["message"].as_str().unwrap().contains('\u{fffd}'));
     assert_eq!(ev[0]["picket.invalid_utf8"], true);
-    assert_eq!(p.search("after-big-frame", &[]).len(), 1, "frame after the oversize one is intact");
+    assert_eq!(
+        p.search("after-big-frame", &[]).len(),
+        1,
+        "frame after the oversize one is intact"
+    );
     assert_eq!(p.search("conn-0", &[]).len(), 1);
     drop(half);
 }
@@ -148,20 +237,41 @@ fn sigterm_mid_stream_loses_nothing_accepted() {
     assert!(st.success());
     let sent = sender.join().unwrap();
     let log = p.stderr();
-    let received: u64 = log.lines().filter(|l| l.contains("Picket stopped")).find_map(|l| field(l, "received")).expect("stop line");
-    let stored: u64 = log.lines().filter(|l| l.contains("Picket stopped")).find_map(|l| field(l, "stored")).unwrap();
+    let received: u64 = log
+        .lines()
+        .filter(|l| l.contains("Picket stopped"))
+        .find_map(|l| field(l, "received"))
+        .expect("stop line");
+    let stored: u64 = log
+        .lines()
+        .filter(|l| l.contains("Picket stopped"))
+        .find_map(|l| field(l, "stored"))
+        .unwrap();
     assert!(received > 0 && received <= sent);
     assert_eq!(received, stored, "every received frame is stored");
     // The newest stored message is the last one received, and it is searchable.
     let newest = p.search("", &["--limit", "1"]);
-    let last = newest[0]["message"].as_str().unwrap().rsplit(' ').next().unwrap().parse::<u64>().unwrap();
+    let last = newest[0]["message"]
+        .as_str()
+        .unwrap()
+        .rsplit(' ')
+        .next()
+        .unwrap()
+        .parse::<u64>()
+        .unwrap();
     assert_eq!(last + 1, stored, "messages 0..stored are stored, in order");
-    assert_eq!(p.search(&format!("stream message {}", stored / 2), &["--limit", "5"]).len(), 1);
+    assert_eq!(
+        p.search(&format!("stream message {}", stored / 2), &["--limit", "5"])
+            .len(),
+        1
+    );
 }
 
 fn field(line: &str, key: &str) -> Option<u64> {
     let plain: String = strip_ansi(line);
-    plain.split_whitespace().find_map(|w| w.strip_prefix(&format!("{key}="))?.parse().ok())
+    plain
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix(&format!("{key}="))?.parse().ok())
 }
 
 fn strip_ansi(s: &str) -> String {
@@ -186,11 +296,21 @@ fn bad_config_exits_2_with_the_key_and_line() {
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("picket.toml");
     std::fs::write(&f, "[syslog]\nmax_frame_bytez = 10\n").unwrap();
-    let out = std::process::Command::new(common::bin()).args(["config", "check", "--config"]).arg(&f).output().unwrap();
+    let out = std::process::Command::new(common::bin())
+        .args(["config", "check", "--config"])
+        .arg(&f)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("line 2") && err.contains("max_frame_bytez"), "{err}");
+    assert!(
+        err.contains("line 2") && err.contains("max_frame_bytez"),
+        "{err}"
+    );
     assert_eq!(err.lines().count(), 1, "one-line reason: {err}");
-    let ok = std::process::Command::new(common::bin()).args(["config", "check", "--config", "picket.example.toml"]).output().unwrap();
+    let ok = std::process::Command::new(common::bin())
+        .args(["config", "check", "--config", "picket.example.toml"])
+        .output()
+        .unwrap();
     assert!(ok.status.success());
 }

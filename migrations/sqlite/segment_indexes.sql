@@ -5,6 +5,6 @@ CREATE INDEX IF NOT EXISTS events_host ON events(host, ts);
 CREATE INDEX IF NOT EXISTS events_sender ON events(sender, ts);
 CREATE INDEX IF NOT EXISTS events_source_ip ON events(source_ip, ts);
 CREATE INDEX IF NOT EXISTS events_destination_ip ON events(destination_ip, ts);
--- Full text: contentless (the text is in events), no positions (detail=none), fed with
--- Picket's own distinct tokens per message (see src/query/tokens.rs).
-CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(body, content='', detail=none, tokenize="ascii tokenchars '._-'");
+-- Full text: contentless (the text is in events), no positions (detail=none), no per-row
+-- token counts (columnsize=0), fed with Picket's own tokens (see src/query/tokens.rs).
+CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(body, content='', detail=none, columnsize=0, tokenize="ascii tokenchars '._-'");

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Bytes read from a file at a time.
-const READ_BYTES: usize = 4 << 20;
+const READ_BYTES: usize = 1 << 20;
 
 /// What one call to [`SpoolReader::next_batch`] produced.
 #[derive(Debug, Default)]

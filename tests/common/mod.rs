@@ -27,13 +27,20 @@ impl Picket {
 
     pub fn start_in(dir: tempfile::TempDir, extra: &[&str]) -> Picket {
         let mut cmd = Command::new(bin());
-        cmd.args(["serve", "--syslog-listen", "127.0.0.1:0", "--web-listen", "127.0.0.1:0", "--data-dir"])
-            .arg(dir.path().join("data"))
-            .args(extra)
-            .env("PICKET_LOG", "info")
-            .current_dir(dir.path())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        cmd.args([
+            "serve",
+            "--syslog-listen",
+            "127.0.0.1:0",
+            "--web-listen",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
+        .arg(dir.path().join("data"))
+        .args(extra)
+        .env("PICKET_LOG", "info")
+        .current_dir(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("start picket");
         let stdout = child.stdout.take().unwrap();
         let mut errs = child.stderr.take().unwrap();
@@ -45,7 +52,9 @@ impl Picket {
                 if n == 0 {
                     break;
                 }
-                s2.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+                s2.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
             }
         });
         let (tx, rx) = std::sync::mpsc::channel();
@@ -60,12 +69,31 @@ impl Picket {
                 sink.clear();
             }
         });
-        let line = rx.recv_timeout(Duration::from_secs(30)).expect("picket printed no ready line in 30 s");
-        assert!(line.starts_with("picket ready "), "unexpected first line: {line:?}");
+        let line = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("picket printed no ready line in 30 s");
+        assert!(
+            line.starts_with("picket ready "),
+            "unexpected first line: {line:?}"
+        );
         let field = |k: &str| -> SocketAddr {
-            line.split_whitespace().find_map(|p| p.strip_prefix(&format!("{k}="))).unwrap().split(',').next().unwrap().parse().unwrap()
+            line.split_whitespace()
+                .find_map(|p| p.strip_prefix(&format!("{k}=")))
+                .unwrap()
+                .split(',')
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap()
         };
-        Picket { udp: field("syslog_udp"), tcp: field("syslog_tcp"), web: field("web"), child: Some(child), dir, stderr }
+        Picket {
+            udp: field("syslog_udp"),
+            tcp: field("syslog_tcp"),
+            web: field("web"),
+            child: Some(child),
+            dir,
+            stderr,
+        }
     }
 
     pub fn data_dir(&self) -> std::path::PathBuf {
@@ -80,10 +108,16 @@ impl Picket {
     pub fn get(&self, path: &str) -> String {
         let mut s = TcpStream::connect(self.web).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
         let mut out = String::new();
         s.read_to_string(&mut out).unwrap();
-        out.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default()
+        out.split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_string())
+            .unwrap_or_default()
     }
 
     /// A metric's value (sum over label sets matching `prefix`).
@@ -133,10 +167,28 @@ impl Picket {
 }
 
 pub fn search_dir(dir: &std::path::Path, query: &str, extra: &[&str]) -> Vec<serde_json::Value> {
-    let limit = if extra.contains(&"--limit") { &[][..] } else { &["--limit", "100000"][..] };
-    let out = Command::new(bin()).args(["search", query, "--data-dir"]).arg(dir).args(limit).args(extra).output().unwrap();
-    assert!(out.status.success(), "search failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    let limit = if extra.contains(&"--limit") {
+        &[][..]
+    } else {
+        &["--limit", "100000"][..]
+    };
+    let out = Command::new(bin())
+        .args(["search", query, "--data-dir"])
+        .arg(dir)
+        .args(limit)
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "search failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
 
 impl Drop for Picket {
@@ -159,6 +211,9 @@ impl Drop for Picket {
 
 /// Runs util-linux `logger`; the test fails if logger is missing.
 pub fn logger(args: &[&str]) {
-    let st = Command::new("logger").args(args).status().expect("util-linux `logger` must be installed (apt-get install -y bsdutils)");
+    let st = Command::new("logger")
+        .args(args)
+        .status()
+        .expect("util-linux `logger` must be installed (apt-get install -y bsdutils)");
     assert!(st.success(), "logger {args:?} failed");
 }

@@ -111,7 +111,7 @@ pub fn open_read_write(p: &Path) -> Result<Connection, Error> {
     // outside the migrations. WAL lets readers run beside the writer; NORMAL sync is safe
     // with WAL, and the spool holds what a power cut could lose.
     conn.execute_batch(
-        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -16000; \
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -8000; \
          PRAGMA wal_autocheckpoint = 16384; PRAGMA temp_store = FILE;",
     )
     .map_err(db_err(p))?;

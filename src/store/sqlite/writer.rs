@@ -32,8 +32,16 @@ pub struct SqliteWriter {
     json: String,
 }
 
+/// A batch this large means ingest is under load: the indexer then waits, so that a burst is
+/// stored at full speed and indexed once it has passed.
+const BUSY_BATCH: usize = 5000;
+/// Sealed segments the indexer may leave waiting while ingest is busy; past this it indexes
+/// regardless, so that searches never scan more than this many unindexed segments.
+const MAX_DEFERRED: usize = 8;
+
 struct Indexer {
     tx: SyncSender<u32>,
+    busy: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
     interrupt: Arc<Mutex<Option<rusqlite::InterruptHandle>>>,
     thread: JoinHandle<()>,
@@ -201,6 +209,9 @@ impl EventWriter for SqliteWriter {
             }
         }
         tx.commit().map_err(&e)?;
+        if let Some(ix) = &self.indexer {
+            ix.busy.store(events.len() >= BUSY_BATCH, Relaxed);
+        }
         self.seg.rows += events.len() as u64;
         if !events.is_empty() {
             self.seg.min_ts = min_ts;
@@ -215,6 +226,10 @@ impl EventWriter for SqliteWriter {
     }
 
     fn maintain(&mut self) -> Result<(), Error> {
+        // Called when no events came for a while: ingest is idle.
+        if let Some(ix) = &self.indexer {
+            ix.busy.store(false, Relaxed);
+        }
         if self.seg.rows > 0 && self.opened.elapsed() >= self.options.segment_max_age {
             self.seal()?;
         }
@@ -260,17 +275,19 @@ impl Indexer {
     fn spawn(dir: PathBuf, catalog: Catalog, metrics: Arc<Metrics>) -> Result<Indexer, Error> {
         let (tx, rx) = sync_channel::<u32>(4096);
         let stop = Arc::new(AtomicBool::new(false));
+        let busy = Arc::new(AtomicBool::new(false));
         let interrupt = Arc::new(Mutex::new(None));
-        let (s, i) = (stop.clone(), interrupt.clone());
+        let (s, i, b) = (stop.clone(), interrupt.clone(), busy.clone());
         let thread = std::thread::Builder::new()
             .name("picket-store-indexer".into())
-            .spawn(move || index_loop(dir, catalog, rx, s, i, metrics))
+            .spawn(move || index_loop(dir, catalog, rx, s, i, b, metrics))
             .map_err(|source| Error::Io {
                 path: "picket-store-indexer thread".into(),
                 source,
             })?;
         Ok(Indexer {
             tx,
+            busy,
             stop,
             interrupt,
             thread,
@@ -278,15 +295,21 @@ impl Indexer {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn index_loop(
     dir: PathBuf,
     catalog: Catalog,
     rx: Receiver<u32>,
     stop: Arc<AtomicBool>,
     interrupt: Arc<Mutex<Option<rusqlite::InterruptHandle>>>,
+    busy: Arc<AtomicBool>,
     metrics: Arc<Metrics>,
 ) {
     while let Ok(id) = rx.recv() {
+        // Let a burst be stored first, within the bound on unindexed segments.
+        while busy.load(Relaxed) && !stop.load(Relaxed) && waiting(&catalog) < MAX_DEFERRED {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
         if stop.load(Relaxed) {
             return;
         }
@@ -317,6 +340,14 @@ fn index_loop(
     }
 }
 
+/// Sealed segments waiting for their indexes.
+fn waiting(catalog: &Catalog) -> usize {
+    super::read_catalog(catalog)
+        .iter()
+        .filter(|s| s.state == SegmentState::Sealed)
+        .count()
+}
+
 /// Builds a sealed segment's indexes and full-text index, then marks it indexed.
 fn index_segment(
     p: &Path,
@@ -324,14 +355,17 @@ fn index_segment(
 ) -> Result<(), Error> {
     let e = db_err(p);
     let mut conn = segment::open_read_write(p)?;
-    conn.execute_batch("PRAGMA cache_size = -32000;")
+    conn.execute_batch("PRAGMA cache_size = -8000;")
         .map_err(&e)?;
     if let Ok(mut g) = interrupt.lock() {
         *g = Some(conn.get_interrupt_handle());
     }
     let tx = conn.transaction().map_err(&e)?;
     tx.execute_batch(INDEXES).map_err(&e)?;
-    tx.execute_batch("DELETE FROM fts;").map_err(&e)?;
+    // One bulk load with no incremental merging (measured: a quarter of the build time, and
+    // no query-time gain at segment sizes).
+    tx.execute_batch("INSERT INTO fts(fts) VALUES ('delete-all'); INSERT INTO fts(fts, rank) VALUES ('automerge', 0);")
+        .map_err(&e)?;
     {
         let mut read = tx
             .prepare("SELECT id, raw, msg_off, message FROM events")
@@ -341,7 +375,7 @@ fn index_segment(
             .map_err(&e)?;
         let mut rows = read.query([]).map_err(&e)?;
         let mut body = String::with_capacity(1024);
-        let mut seen = std::collections::HashSet::new();
+
         while let Some(row) = rows.next().map_err(&e)? {
             let id: i64 = row.get(0).map_err(&e)?;
             let raw = row.get_ref(1).map_err(&e)?.as_blob().unwrap_or_default();
@@ -349,12 +383,12 @@ fn index_segment(
             let msg: Option<String> = row.get(3).map_err(&e)?;
             body.clear();
             match (msg, off) {
-                (Some(m), _) => tokens::index_text(&m, &mut body, &mut seen),
+                (Some(m), _) => tokens::index_text(&m, &mut body),
                 (None, Some(off)) => {
                     let bytes = raw
                         .get(usize::try_from(off).unwrap_or(0)..)
                         .unwrap_or_default();
-                    tokens::index_text(&String::from_utf8_lossy(bytes), &mut body, &mut seen);
+                    tokens::index_text(&String::from_utf8_lossy(bytes), &mut body);
                 }
                 (None, None) => {}
             }
@@ -363,8 +397,7 @@ fn index_segment(
             }
         }
     }
-    tx.execute_batch("INSERT INTO fts(fts) VALUES ('optimize');")
-        .map_err(&e)?;
+
     segment::set_state(&tx, p, SegmentState::Indexed)?;
     tx.commit().map_err(&e)?;
     if let Ok(mut g) = interrupt.lock() {
