@@ -13,8 +13,7 @@
 //! accepted is lost, and anything not stored in time stays in the spool for the next start.
 
 use crate::config::Config;
-use crate::ingest::{FrameSender, tcp, udp};
-use crate::model::Frame;
+use crate::ingest::{FrameReceiver, FrameSender, tcp, udp};
 use crate::parse::{Chain, HeaderOptions};
 use crate::spool::{self, SpoolReader, SpoolWriter};
 use crate::store::sqlite::{Options, SqliteStore};
@@ -30,7 +29,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 /// Frame batches the receivers may queue ahead of the spool writer.
-const FRAME_QUEUE: usize = 256;
+const FRAME_QUEUE_BYTES: usize = 32 << 20;
 /// Event batches the parse thread may queue ahead of the store writer.
 const EVENT_QUEUE: usize = 4;
 /// Frames the parse thread takes from the spool at a time.
@@ -158,7 +157,7 @@ pub async fn serve(
     let parse_thread = thread("picket-parse", move || {
         parse_loop(spool_r, chain, event_tx, m)
     })?;
-    let (frame_tx, frame_rx) = tokio::sync::mpsc::channel::<Vec<Frame>>(FRAME_QUEUE);
+    let (frame_tx, frame_rx) = crate::ingest::frame_queue(FRAME_QUEUE_BYTES);
     let m = metrics.clone();
     let spool_thread = thread("picket-spool-writer", move || {
         spool_loop(spool_w, frame_rx, m)
@@ -322,37 +321,52 @@ fn thread<T: Send + 'static>(
         .map_err(|source| Error::Thread { name, source })
 }
 
-/// The spool writer thread: appends every frame batch, flushing when the queue runs dry.
-fn spool_loop(
-    mut w: SpoolWriter,
-    mut rx: tokio::sync::mpsc::Receiver<Vec<Frame>>,
-    metrics: Arc<Metrics>,
-) {
+/// The spool writer thread: appends every frame batch. It flushes (publishing to the parse
+/// thread) once 256 KiB are buffered or the queue has been empty for a millisecond, so that a
+/// stream of single datagrams does not cost a write and a wake-up each.
+fn spool_loop(mut w: SpoolWriter, mut rx: FrameReceiver, metrics: Arc<Metrics>) {
     let fail = |n: usize, e: &spool::Error| {
         metrics.add_dropped(DropReason::SpoolError, n as u64);
         tracing::error!(error = %e, frames = n, "Could not write to the spool; frames lost.");
     };
+    const FLUSH_BYTES: u64 = 256 << 10;
+    const LINGER: Duration = Duration::from_millis(1);
     while let Some(first) = rx.blocking_recv() {
         while !w.wait_for_room(Duration::from_secs(1)) {
             tracing::warn!(
                 "The spool is full; waiting for the store to catch up (TCP senders are slowed, UDP drops)."
             );
         }
-        let mut pending = Some(first);
-        let mut appended = 0usize;
-        while let Some(batch) = pending.take() {
-            let mut bytes = 0u64;
-            for f in &batch {
-                if let Err(e) = w.append(f) {
-                    fail(1, &e);
-                } else {
-                    bytes += f.bytes.len() as u64;
+        let mut next = Some(first);
+        let mut idle_since: Option<std::time::Instant> = None;
+        loop {
+            if let Some(batch) = next.take() {
+                idle_since = None;
+                let mut bytes = 0u64;
+                for f in &batch.frames {
+                    match w.append(f) {
+                        Ok(()) => bytes += f.bytes.len() as u64,
+                        Err(e) => fail(1, &e),
+                    }
+                }
+                metrics.spool_written_bytes.fetch_add(bytes, Relaxed);
+                drop(batch);
+                if w.unpublished_bytes() >= FLUSH_BYTES {
+                    if let Err(e) = w.flush() {
+                        fail(0, &e);
+                    }
                 }
             }
-            metrics.spool_written_bytes.fetch_add(bytes, Relaxed);
-            appended += batch.len();
-            if appended < 50_000 {
-                pending = rx.try_recv().ok();
+            match rx.try_recv() {
+                Ok(b) => next = Some(b),
+                Err(tokio::sync::mpsc::error::TryRecvError::Empty) => {
+                    let since = *idle_since.get_or_insert_with(std::time::Instant::now);
+                    if since.elapsed() >= LINGER {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_micros(100));
+                }
+                Err(tokio::sync::mpsc::error::TryRecvError::Disconnected) => break,
             }
         }
         if let Err(e) = w.flush() {

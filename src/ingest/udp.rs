@@ -5,7 +5,7 @@
 //! socket is exported with the metrics. Datagrams longer than the maximum are cut and counted.
 #![warn(clippy::indexing_slicing)]
 
-use super::{FrameSender, now_micros};
+use super::{FrameSender, SendError, now_micros};
 use crate::model::{Frame, ListenerId, Transport};
 use crate::telemetry::events::{FrameTruncated, FramesDropped};
 use crate::telemetry::{DropReason, Metrics};
@@ -19,7 +19,6 @@ use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::time::Duration;
-use tokio::sync::mpsc::error::TrySendError;
 
 /// Datagrams taken per system call.
 const BATCH: usize = 64;
@@ -131,13 +130,13 @@ pub fn run(
         metrics.add_received(listener, n, bytes_total);
         match tx.try_send(frames) {
             Ok(()) => {}
-            Err(TrySendError::Full(_)) => FramesDropped {
+            Err(SendError::Full(_)) => FramesDropped {
                 reason: DropReason::QueueFull,
                 count: n,
                 listener: &name,
             }
             .emit(&metrics),
-            Err(TrySendError::Closed(_)) => return,
+            Err(SendError::Closed) => return,
         }
     }
 }

@@ -18,8 +18,72 @@ pub struct SpoolWriter {
     seq: u64,
     offset: u64,
     unpublished: u64,
-    last_sync: Instant,
-    dirty: bool,
+    sync: Syncer,
+    /// The file last handed to the syncer, and when.
+    sync_queued: (u64, Instant),
+}
+
+/// Syncs spool files to disk once a second on its own thread (`picket-spool-sync`), so that a
+/// slow fsync never stalls intake: a process crash loses nothing written to the page cache,
+/// and a power cut at most the last second.
+struct Syncer {
+    files: Arc<std::sync::Mutex<Vec<File>>>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Syncer {
+    fn start() -> Syncer {
+        let files: Arc<std::sync::Mutex<Vec<File>>> = Arc::default();
+        let stop: Arc<std::sync::atomic::AtomicBool> = Arc::default();
+        let (f, s) = (files.clone(), stop.clone());
+        let thread = std::thread::Builder::new()
+            .name("picket-spool-sync".into())
+            .spawn(move || {
+                while !s.load(std::sync::atomic::Ordering::Relaxed) {
+                    std::thread::sleep(Duration::from_millis(250));
+                    Syncer::sync_all(&f);
+                }
+            })
+            .map_err(|e| tracing::error!(error = %e, "Could not start the spool sync thread; the spool is synced at shutdown only."))
+            .ok();
+        Syncer {
+            files,
+            stop,
+            thread,
+        }
+    }
+
+    /// Queues a handle of a file to sync (the current file, once per flush interval).
+    fn add(&self, file: &File) {
+        if let (Ok(dup), Ok(mut g)) = (file.try_clone(), self.files.lock()) {
+            if g.len() < 64 {
+                g.push(dup);
+            }
+        }
+    }
+
+    fn sync_all(files: &std::sync::Mutex<Vec<File>>) {
+        let batch: Vec<File> = match files.lock() {
+            Ok(mut g) => std::mem::take(&mut *g),
+            Err(_) => return,
+        };
+        for f in batch {
+            if let Err(e) = f.sync_data() {
+                tracing::error!(error = %e, "Could not sync a spool file to disk.");
+            }
+        }
+    }
+
+    fn stop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            if t.join().is_err() {
+                tracing::error!("The spool sync thread panicked.");
+            }
+        }
+        Syncer::sync_all(&self.files);
+    }
 }
 
 impl SpoolWriter {
@@ -32,8 +96,8 @@ impl SpoolWriter {
             seq,
             offset: 0,
             unpublished: 0,
-            last_sync: Instant::now(),
-            dirty: false,
+            sync: Syncer::start(),
+            sync_queued: (u64::MAX, Instant::now()),
         })
     }
 
@@ -93,7 +157,6 @@ impl SpoolWriter {
         let n = (8 + body_len) as u64;
         self.offset += n;
         self.unpublished += n;
-        self.dirty = true;
         Ok(())
     }
 
@@ -105,20 +168,15 @@ impl SpoolWriter {
             source,
         };
         self.file.flush().map_err(|e| io(self.seq, e))?;
-        if self.dirty && self.last_sync.elapsed() >= Duration::from_secs(1) {
-            self.file
-                .get_ref()
-                .sync_data()
-                .map_err(|e| io(self.seq, e))?;
-            self.last_sync = Instant::now();
-            self.dirty = false;
+        if self.unpublished > 0
+            && (self.sync_queued.0 != self.seq
+                || self.sync_queued.1.elapsed() >= Duration::from_millis(250))
+        {
+            self.sync.add(self.file.get_ref());
+            self.sync_queued = (self.seq, Instant::now());
         }
         let rotate = self.offset >= FILE_BYTES;
         if rotate {
-            self.file
-                .get_ref()
-                .sync_data()
-                .map_err(|e| io(self.seq, e))?;
             let next = self.seq + 1;
             let path = file_path(&self.shared.dir, next);
             let file = File::create(&path).map_err(|e| io(next, e))?;
@@ -139,11 +197,15 @@ impl SpoolWriter {
         Ok(())
     }
 
+    /// Bytes appended but not yet flushed and published.
+    pub fn unpublished_bytes(&self) -> u64 {
+        self.unpublished
+    }
+
     /// Flushes, syncs and tells readers that nothing more will come.
     pub fn finish(mut self) -> Result<(), Error> {
-        self.dirty = true;
-        self.last_sync = Instant::now() - Duration::from_secs(2);
         let r = self.flush();
+        self.sync.stop();
         self.shared.lock().writer_done = true;
         self.shared.cond.notify_all();
         r
@@ -152,6 +214,7 @@ impl SpoolWriter {
 
 impl Drop for SpoolWriter {
     fn drop(&mut self) {
+        self.sync.stop();
         self.shared.lock().writer_done = true;
         self.shared.cond.notify_all();
     }

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Whole-pipeline figures for Picket, side by side with the peers in the same run (absolute
+# timings drift on this machine; the ratio is what to compare). Loopback only.
+#
+# usage: bench/compare.sh [tcp|udp-paced|udp-burst|all]     (N=2000000 by default for tcp)
+#   tcp        2,000,000 firewall lines over TCP with octet counting into Picket, then the same
+#              count through syslog-ng TCP -> SQLite (shared/bench/run-syslog-ng.sh); prints
+#              both rates and their ratio, Picket's peak RSS and how long full indexing took.
+#   udp-paced  1,000,000 datagrams paced at 80,000/s into Picket (loss must stay under 0.1%).
+#   udp-burst  1,000,000 datagrams unpaced into Picket: loss, and how long the backlog took to
+#              drain until stored and until indexed.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/.." && pwd)
+shared=$(cd "$repo/../shared/bench" && pwd)
+what=${1:-all}
+N=${N:-2000000}
+work=/tmp/picket-bench
+mkdir -p "$work"
+cd "$repo"
+cargo build --release --quiet --bin picket --example loadgen
+picket=$repo/target/release/picket
+loadgen=$repo/target/release/examples/loadgen
+[ -f "$work/msgs.txt" ] || python3 "$shared/mkmsgs.py" 1000 > "$work/msgs.txt"
+
+metric() { curl -s "127.0.0.1:15601/metrics" | awk -v m="$1" '$1==m {print $2}'; }
+
+start_picket() {
+  rm -rf "$work/data"
+  PICKET_LOG=warn "$picket" serve --data-dir "$work/data" --syslog-listen 127.0.0.1:15600 --web-listen 127.0.0.1:15601 >"$work/ready.txt" 2>"$work/picket.log" &
+  ppid_=$!
+  for _ in $(seq 100); do [ -s "$work/ready.txt" ] && break; sleep 0.1; done
+}
+
+stop_picket() { kill -TERM "$ppid_"; wait "$ppid_" || true; }
+
+# Seconds until no sealed segment waits for indexing (bounded at 300 s).
+wait_indexed() {
+  local t0 sealed
+  t0=$(date +%s.%N)
+  for _ in $(seq 1500); do
+    sealed=$(ls "$work/data/store" | grep -c '^seg-.*\.db$' || true)
+    # every segment but the hot one must be indexed
+    [ "$(metric picket_store_segments_indexed_total)" -ge $((sealed - 1)) ] && break
+    sleep 0.2
+  done
+  echo "$(date +%s.%N) - $t0" | bc
+}
+
+run_tcp() {
+  start_picket
+  out=$("$loadgen" --proto tcp-oc --target 127.0.0.1:15600 --file "$work/msgs.txt" --count "$N" --metrics 127.0.0.1:15601 --pid "$ppid_" | tail -1)
+  idx=$(wait_indexed)
+  rss=$(awk '/VmHWM/{printf "%.1f", $2/1024}' /proc/$ppid_/status)
+  stop_picket
+  echo "picket tcp-oc: $out"
+  echo "picket tcp-oc: all sealed segments indexed ${idx}s after the last commit; peak RSS including indexing ${rss} MB"
+  if ! command -v syslog-ng >/dev/null; then
+    apt-get install -y -qq syslog-ng-core syslog-ng-mod-sql libdbd-sqlite3 sqlite3 >/dev/null
+  fi
+  sng=$(bash "$shared/run-syslog-ng.sh" sqlite tcp "$N" | tail -1)
+  echo "$sng"
+  p=$(echo "$out" | sed -E 's/.*end_to_end_rate=([0-9]+).*/\1/')
+  s=$(echo "$sng" | sed -E 's/.*stored_per_s=([0-9]+).*/\1/')
+  echo "RATIO picket/syslog-ng (TCP -> SQLite, $N lines): $p / $s = $(echo "scale=2; $p / $s" | bc)"
+}
+
+run_udp() {
+  local rate=$1 n=$2 label=$3
+  start_picket
+  out=$("$loadgen" --proto udp --target 127.0.0.1:15600 --file "$work/msgs.txt" --count "$n" ${rate:+--rate $rate} --metrics 127.0.0.1:15601 --pid "$ppid_" | tr '\n' ' ')
+  idx=$(wait_indexed)
+  stop_picket
+  echo "picket udp $label: $out"
+  echo "picket udp $label: all sealed segments indexed ${idx}s after the last commit"
+}
+
+case "$what" in
+  tcp) run_tcp ;;
+  udp-paced) run_udp 80000 1000000 "paced 80k/s" ;;
+  udp-burst) run_udp "" 1000000 "burst (unpaced)" ;;
+  all) run_tcp; run_udp 80000 1000000 "paced 80k/s"; run_udp "" 1000000 "burst (unpaced)" ;;
+  *) echo "usage: $0 [tcp|udp-paced|udp-burst|all]" >&2; exit 2 ;;
+esac
