@@ -22,33 +22,8 @@ fn frames(lines: &[Vec<u8>]) -> Vec<Frame> {
         .collect()
 }
 
-/// RFC 3164 firewall lines like `shared/bench/mkmsgs.py` makes (FortiGate kv and ASA).
-pub fn firewall_lines(n: usize) -> Vec<Vec<u8>> {
-    (0..n)
-        .map(|i| {
-            let s = format!("10.{}.{}.{}", i % 250, (i / 250) % 250, 1 + i % 200);
-            let d = format!("203.0.{}.{}", i % 200, 1 + i % 250);
-            if i % 3 != 0 {
-                format!(
-                    "<189>Nov 22 10:{:02}:{:02} fw01 date=2026-11-22 time=10:{:02}:{:02} devname=\"FG100F\" devid=\"FG100FTK2000{}\" \
-                     logid=\"0000000013\" type=\"traffic\" subtype=\"forward\" level=\"notice\" vd=\"root\" srcip={s} srcport={} \
-                     srcintf=\"port1\" dstip={d} dstport=443 dstintf=\"wan1\" sessionid={} proto=6 action=\"deny\" policyid={} \
-                     service=\"HTTPS\" sentbyte={} rcvdbyte={}",
-                    i % 60, i % 60, i % 60, i % 60, i % 9, 1024 + i % 60000, 100000 + i, i % 40, i * 7 % 90000, i * 13 % 90000
-                )
-            } else {
-                format!(
-                    "<166>Nov 22 10:{:02}:{:02} asa01 %ASA-6-302013: Built inbound TCP connection {} for outside:{s}/{} ({s}/{}) to inside:{d}/443 ({d}/443)",
-                    i % 60, i % 60, 200000 + i, 1024 + i % 60000, 1024 + i % 60000
-                )
-            }
-            .into_bytes()
-        })
-        .collect()
-}
-
 fn bench(c: &mut Criterion) {
-    let lines = firewall_lines(1000);
+    let lines = picket::test_util::firewall_lines(1000);
     let fr = frames(&lines);
     let opts = HeaderOptions::default();
     let mut g = c.benchmark_group("parse");
