@@ -314,3 +314,114 @@ fn bad_config_exits_2_with_the_key_and_line() {
         .unwrap();
     assert!(ok.status.success());
 }
+
+#[test]
+fn parse_prints_json_per_line_naming_the_parser() {
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(common::bin())
+        .arg("parse")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"<134>Nov 22 10:00:00 fw01 devname=fw srcip=10.1.1.1 dstip=10.2.2.2 action=deny\nno header here at all\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["picket.parser"], "kv");
+    assert_eq!(lines[0]["source.ip"], "10.1.1.1");
+    assert_eq!(lines[0]["host.name"], "fw01");
+    assert_eq!(lines[1]["picket.parser"], "none");
+    assert_eq!(lines[1]["message"], "no header here at all");
+}
+
+#[test]
+fn replay_stores_a_corpus_file_and_it_is_searchable() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = picket::test_util::corpus_dir().join("replay/loghub/OpenSSH/OpenSSH_2k.log");
+    assert!(file.exists(), "corpus file {} is missing", file.display());
+    let out = std::process::Command::new(common::bin())
+        .arg("replay")
+        .arg(&file)
+        .args(["--sender", "192.0.2.77", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let all = common::search_dir(dir.path(), "", &[]);
+    assert_eq!(all.len(), 2000);
+    assert!(all.iter().all(|e| e["observer.ip"] == "192.0.2.77"
+        && e["host.name"] == "LabSZ"
+        && e["process.name"] == "sshd"));
+    assert!(
+        all.iter()
+            .all(|e| e.get("picket.clamped_timestamp").is_none()),
+        "old dates are last year's, not the future"
+    );
+    let hits = common::search_dir(dir.path(), "sender:192.0.2.77 173.234.31.186 break-in", &[]);
+    assert!(
+        !hits.is_empty()
+            && hits
+                .iter()
+                .all(|e| e["message"].as_str().unwrap().contains("173.234.31.186"))
+    );
+}
+
+#[test]
+fn connection_limit_and_idle_timeout_are_enforced_and_counted() {
+    use std::io::Read;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("lim.toml"),
+        "[syslog]\nmax_connections = 3\nidle_timeout_secs = 1\n",
+    )
+    .unwrap();
+    let p = common::Picket::start_in(dir, &["--config", "lim.toml"]);
+    let held: Vec<TcpStream> = (0..3).map(|_| TcpStream::connect(p.tcp).unwrap()).collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let mut extra = TcpStream::connect(p.tcp).unwrap();
+    extra
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut b = [0u8; 1];
+    assert_eq!(
+        extra.read(&mut b).unwrap_or(0),
+        0,
+        "the connection over the limit is closed"
+    );
+    assert!(p.metric("picket_tcp_connections_rejected_total") >= 1);
+    // The held connections say nothing and are closed by the idle timeout.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while p.metric("picket_tcp_connections_idle_closed_total") < 3 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "idle connections were not closed"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    drop(held);
+    // New connections are served again.
+    logger(&[
+        "--tcp",
+        "-n",
+        "127.0.0.1",
+        "-P",
+        &p.tcp.port().to_string(),
+        "after-limit",
+    ]);
+    assert_eq!(p.wait_stored(1, Duration::from_secs(10)), 1);
+}

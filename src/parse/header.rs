@@ -40,7 +40,10 @@ pub fn parse(frame: &Frame, opts: &HeaderOptions) -> Event {
         Err(_) => (String::from_utf8_lossy(raw), true),
     };
     let received = frame.received_at;
-    let resolver = move |d: syslog_loose::IncompleteDate| nearest_year(d, received);
+    // The resolver sees the date before the listener's zone applies, so it allows the widest
+    // zone offset (14 h) on top of the permitted skew; the exact future check is the clamp below.
+    let max_future = opts.max_future_us.saturating_add(14 * 3_600_000_000);
+    let resolver = move |d: syslog_loose::IncompleteDate| nearest_year(d, received, max_future);
     let parsed = syslog_loose::parse_message_with_year_exact_tz(
         &text,
         resolver,
@@ -206,9 +209,11 @@ fn unescape_sd(v: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// The year that puts a year-less date nearest to `received_us` (UTC): December messages
-/// received in January belong to last year, January messages received in December to next.
-pub fn nearest_year(d: syslog_loose::IncompleteDate, received_us: i64) -> i32 {
+/// The year that puts a year-less date nearest to `received_us` (UTC) without putting it more
+/// than `max_future_us` ahead of it: a 31 December message received on 1 January is last
+/// year's, a 1 January message received seconds before midnight is next year's, and a replayed
+/// "Dec 10" line read on 22 November is last year's rather than eighteen days in the future.
+pub fn nearest_year(d: syslog_loose::IncompleteDate, received_us: i64, max_future_us: i64) -> i32 {
     let now = chrono::DateTime::from_timestamp_micros(received_us).unwrap_or_default();
     let (mon, day, h, mi, s) = d;
     let y = now.year();
@@ -218,7 +223,11 @@ pub fn nearest_year(d: syslog_loose::IncompleteDate, received_us: i64) -> i32 {
         if let chrono::LocalResult::Single(t) =
             chrono::Utc.with_ymd_and_hms(cand, mon, day, h, mi, s)
         {
-            let dist = (t.timestamp_micros() - received_us).abs();
+            let ahead = t.timestamp_micros() - received_us;
+            if ahead > max_future_us {
+                continue;
+            }
+            let dist = ahead.abs();
             if dist < best_dist {
                 best = cand;
                 best_dist = dist;

@@ -184,6 +184,16 @@ fn january_message_received_in_december_is_next_year() {
 }
 
 #[test]
+fn a_date_weeks_ahead_is_last_year_not_the_future() {
+    let ev = parse(
+        &frame(b"<13>Dec 10 06:55:46 h sshd[1]: x", now()),
+        &HeaderOptions::default(),
+    );
+    assert_eq!(ev.timestamp, at(2025, 12, 10, 6, 55, 46));
+    assert_eq!(ev.clamped_from, None);
+}
+
+#[test]
 fn rfc3164_timestamp_uses_listener_time_zone() {
     let opts = HeaderOptions {
         tz: chrono_tz::Europe::Berlin,
