@@ -108,13 +108,7 @@ fn logger_over_udp_and_tcp_in_both_formats_is_stored_with_fields() {
 
 #[test]
 fn faults_do_not_stall_the_listener_and_move_counters() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("small.toml"),
-        "[syslog]\nmax_frame_bytes = 8192\n",
-    )
-    .unwrap();
-    let p = common::Picket::start_in(dir, &["--config", "small.toml"]);
+    let p = Picket::start_with_config("[syslog]\nmax_frame_bytes = 8192\n");
     // Random bytes over UDP and TCP.
     let u = UdpSocket::bind("127.0.0.1:0").unwrap();
     let mut seed = 0x2545F4914F6CDD1Du64;
@@ -350,17 +344,12 @@ fn replay_stores_a_corpus_file_and_it_is_searchable() {
     let dir = tempfile::tempdir().unwrap();
     let file = picket::test_util::corpus_dir().join("replay/loghub/OpenSSH/OpenSSH_2k.log");
     assert!(file.exists(), "corpus file {} is missing", file.display());
-    let out = std::process::Command::new(common::bin())
-        .arg("replay")
-        .arg(&file)
-        .args(["--sender", "192.0.2.77", "--data-dir"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    common::run_ok(
+        std::process::Command::new(common::bin())
+            .arg("replay")
+            .arg(&file)
+            .args(["--sender", "192.0.2.77", "--data-dir"])
+            .arg(dir.path()),
     );
     let all = common::search_dir(dir.path(), "", &[]);
     assert_eq!(all.len(), 2000);
@@ -384,13 +373,7 @@ fn replay_stores_a_corpus_file_and_it_is_searchable() {
 #[test]
 fn connection_limit_and_idle_timeout_are_enforced_and_counted() {
     use std::io::Read;
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("lim.toml"),
-        "[syslog]\nmax_connections = 3\nidle_timeout_secs = 1\n",
-    )
-    .unwrap();
-    let p = common::Picket::start_in(dir, &["--config", "lim.toml"]);
+    let p = Picket::start_with_config("[syslog]\nmax_connections = 3\nidle_timeout_secs = 1\n");
     let held: Vec<TcpStream> = (0..3).map(|_| TcpStream::connect(p.tcp).unwrap()).collect();
     std::thread::sleep(Duration::from_millis(200));
     let mut extra = TcpStream::connect(p.tcp).unwrap();

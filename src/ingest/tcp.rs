@@ -20,6 +20,7 @@ use tokio::sync::Semaphore;
 use tokio_util::codec::Decoder;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tracing::Instrument;
 
 /// Per-connection settings.
 #[derive(Debug, Clone, Copy)]
@@ -69,13 +70,15 @@ pub async fn run(
         metrics.tcp_accepted.fetch_add(1, Relaxed);
         metrics.tcp_connections.fetch_add(1, Relaxed);
         let (tx, metrics, cancel) = (tx.clone(), metrics.clone(), cancel.clone());
-        tracker.spawn(async move {
-            let span = tracing::debug_span!("tcp", peer = %peer);
-            let _ = span;
-            connection(stream, peer, id, limits, &tx, &metrics, &cancel).await;
-            metrics.tcp_connections.fetch_sub(1, Relaxed);
-            drop(permit);
-        });
+        let span = tracing::debug_span!("tcp", peer = %peer);
+        tracker.spawn(
+            async move {
+                connection(stream, peer, id, limits, &tx, &metrics, &cancel).await;
+                metrics.tcp_connections.fetch_sub(1, Relaxed);
+                drop(permit);
+            }
+            .instrument(span),
+        );
     }
 }
 

@@ -61,23 +61,29 @@ pub fn run(
     // One spare byte per slot tells a datagram of exactly max bytes from a longer one.
     let mut bufs: Vec<Vec<u8>> = (0..BATCH).map(|_| vec![0u8; max_frame + 1]).collect();
     let fd = sock.as_raw_fd();
-    while !stop.load(Relaxed) {
+    // Once asked to stop, take what is already in the socket buffer without waiting, then end:
+    // datagrams the kernel accepted before the stop are stored too.
+    let mut draining = false;
+    loop {
+        if !draining && stop.load(Relaxed) {
+            draining = true;
+        }
+        let flags = if draining {
+            MsgFlags::MSG_DONTWAIT
+        } else {
+            MsgFlags::MSG_WAITFORONE
+        };
         let got: Vec<(usize, Option<SocketAddr>)> = {
             let mut headers = MultiHeaders::<SockaddrStorage>::preallocate(BATCH, None);
             let mut iovs: Vec<[IoSliceMut<'_>; 1]> = bufs
                 .iter_mut()
                 .map(|b| [IoSliceMut::new(b.as_mut_slice())])
                 .collect();
-            match recvmmsg(
-                fd,
-                &mut headers,
-                iovs.iter_mut(),
-                MsgFlags::MSG_WAITFORONE,
-                None,
-            ) {
+            match recvmmsg(fd, &mut headers, iovs.iter_mut(), flags, None) {
                 Ok(results) => results
                     .map(|r| (r.bytes, r.address.and_then(|a| to_std(&a))))
                     .collect(),
+                Err(nix::errno::Errno::EAGAIN) if draining => return,
                 Err(nix::errno::Errno::EAGAIN | nix::errno::Errno::EINTR) => continue,
                 Err(e) => {
                     tracing::error!(listener = %name, error = %e, "UDP receive failed; retrying.");

@@ -69,10 +69,30 @@ pub fn index_text(text: &str, out: &mut String) {
     });
 }
 
+/// True when `needle` (lower-case ASCII bytes or any non-ASCII) occurs in `hay`, ignoring ASCII
+/// case: a cheap filter before tokenizing.
+fn contains_ignore_case(hay: &[u8], needle: &[u8]) -> bool {
+    let Some((&first, rest)) = needle.split_first() else {
+        return true;
+    };
+    let upper = first.to_ascii_uppercase();
+    memchr::memchr2_iter(first, upper, hay).any(|i| {
+        hay.get(i + 1..i + 1 + rest.len())
+            .is_some_and(|h| h.eq_ignore_ascii_case(rest))
+    })
+}
+
 /// True when every one of `wanted` (already tokens) is a token of `text`.
 pub fn contains_all(text: &str, wanted: &[String]) -> bool {
     if wanted.is_empty() {
         return true;
+    }
+    // Most rows lack a rare term altogether: rule them out without tokenizing.
+    if !wanted
+        .iter()
+        .all(|w| contains_ignore_case(text.as_bytes(), w.as_bytes()))
+    {
+        return false;
     }
     let mut found = vec![false; wanted.len()];
     let mut left = wanted.len();

@@ -25,6 +25,13 @@ impl Picket {
         Self::start_in(tempfile::tempdir().unwrap(), extra)
     }
 
+    /// Starts with a `picket.toml` of this text (command-line listeners still apply).
+    pub fn start_with_config(toml: &str) -> Picket {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("test.toml"), toml).unwrap();
+        Self::start_in(dir, &["--config", "test.toml"])
+    }
+
     pub fn start_in(dir: tempfile::TempDir, extra: &[&str]) -> Picket {
         let mut cmd = Command::new(bin());
         cmd.args([
@@ -172,17 +179,12 @@ pub fn search_dir(dir: &std::path::Path, query: &str, extra: &[&str]) -> Vec<ser
     } else {
         &["--limit", "100000"][..]
     };
-    let out = Command::new(bin())
-        .args(["search", query, "--data-dir"])
-        .arg(dir)
-        .args(limit)
-        .args(extra)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "search failed: {}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = run_ok(
+        Command::new(bin())
+            .args(["search", query, "--data-dir"])
+            .arg(dir)
+            .args(limit)
+            .args(extra),
     );
     String::from_utf8(out.stdout)
         .unwrap()
@@ -216,4 +218,15 @@ pub fn logger(args: &[&str]) {
         .status()
         .expect("util-linux `logger` must be installed (apt-get install -y bsdutils)");
     assert!(st.success(), "logger {args:?} failed");
+}
+
+/// Runs a command to completion and asserts it succeeded; returns its output.
+pub fn run_ok(cmd: &mut Command) -> std::process::Output {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
 }

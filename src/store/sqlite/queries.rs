@@ -12,6 +12,8 @@ use crate::store::{Error, StoredEvent};
 use rusqlite::functions::FunctionFlags;
 use rusqlite::types::Value;
 use std::borrow::Cow;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 
 const COLUMNS: &str = "id, ts, ingested, sender, sender_port, listener, transport, facility, severity, host, app, pid, msgid, \
@@ -37,68 +39,215 @@ pub fn search(catalog: &[SegmentInfo], q: &SearchQuery) -> Result<Vec<StoredEven
         .filter(|s| s.rows > 0 && s.max_ts >= from && s.min_ts < to)
         .collect();
     segs.sort_by_key(|s| std::cmp::Reverse(s.max_ts));
-    let mut out: Vec<StoredEvent> = Vec::new();
+    let mut top = TopK::new(q.limit);
     if q.limit == 0 {
-        return Ok(out);
+        return Ok(Vec::new());
     }
     for seg in segs {
-        if out.len() >= q.limit && out.last().is_some_and(|e| seg.max_ts < e.event.timestamp) {
+        if top.kth().is_some_and(|(ts, _)| seg.max_ts < ts) {
             break;
         }
-        out.extend(search_segment(seg, q, from, to)?);
-        out.sort_by_key(|e| std::cmp::Reverse((e.event.timestamp, e.id)));
-        out.truncate(q.limit);
+        search_segment(seg, q, from, to, &mut top)?;
     }
-    Ok(out)
+    Ok(top.into_sorted())
 }
+
+/// The `k` newest events seen so far, by (`@timestamp`, id).
+struct TopK {
+    k: usize,
+    heap: BinaryHeap<Reverse<Ranked>>,
+    /// Ids held, so that a plan that revisits rows adds each once.
+    ids: HashSet<i64>,
+}
+
+struct Ranked(i64, i64, StoredEvent);
+
+impl PartialEq for Ranked {
+    fn eq(&self, o: &Self) -> bool {
+        (self.0, self.1) == (o.0, o.1)
+    }
+}
+impl Eq for Ranked {}
+impl PartialOrd for Ranked {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Ranked {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        (self.0, self.1).cmp(&(o.0, o.1))
+    }
+}
+
+impl TopK {
+    fn new(k: usize) -> Self {
+        TopK {
+            k,
+            heap: BinaryHeap::with_capacity(k.min(4096) + 1),
+            ids: HashSet::new(),
+        }
+    }
+
+    fn push(&mut self, e: StoredEvent) {
+        if self.ids.contains(&e.id) {
+            return;
+        }
+        let r = Ranked(e.event.timestamp, e.id, e);
+        if self.heap.len() < self.k {
+            self.ids.insert(r.1);
+            self.heap.push(Reverse(r));
+        } else if self.heap.peek().is_some_and(|Reverse(min)| r > *min) {
+            if let Some(Reverse(out)) = self.heap.pop() {
+                self.ids.remove(&out.1);
+            }
+            self.ids.insert(r.1);
+            self.heap.push(Reverse(r));
+        }
+    }
+
+    /// The k-th newest (timestamp, id) once k events are held.
+    fn kth(&self) -> Option<(i64, i64)> {
+        if self.heap.len() < self.k {
+            return None;
+        }
+        self.heap.peek().map(|Reverse(r)| (r.0, r.1))
+    }
+
+    /// True when no event older than or as old as `ts_bound` can enter any more.
+    fn full_above(&self, ts_bound: i64) -> bool {
+        self.kth().is_some_and(|(ts, _)| ts > ts_bound)
+    }
+
+    fn into_sorted(self) -> Vec<StoredEvent> {
+        let mut v: Vec<Ranked> = self.heap.into_iter().map(|Reverse(r)| r).collect();
+        v.sort_by(|a, b| b.cmp(a));
+        v.into_iter().map(|r| r.2).collect()
+    }
+}
+
+/// Full-text candidates examined newest-first before falling back to the set-based plan.
+const STREAM_CANDIDATES: usize = 20_000;
 
 fn search_segment(
     seg: &SegmentInfo,
     q: &SearchQuery,
     from: i64,
     to: i64,
-) -> Result<Vec<StoredEvent>, Error> {
+    top: &mut TopK,
+) -> Result<(), Error> {
     let p = &seg.path;
     let e = db_err(p);
     let conn = match segment::open_read_only(p) {
         Ok(c) => c,
         // Removed since the catalog was read (forget-host, retention): nothing to find there.
-        Err(_) if !p.exists() => return Ok(Vec::new()),
+        Err(_) if !p.exists() => return Ok(()),
         Err(err) => return Err(err),
     };
-    let mut sql = format!("SELECT {COLUMNS} FROM events WHERE ts >= ?1 AND ts < ?2");
+    let mut cond = String::from("ts >= ?1 AND ts < ?2");
     let mut args: Vec<Value> = vec![Value::Integer(from), Value::Integer(to)];
     for (field, value) in &q.filters {
         args.push(Value::Text(value.clone()));
-        sql.push_str(&format!(" AND {} = ?{}", column(*field), args.len()));
+        cond.push_str(&format!(" AND {} = ?{}", column(*field), args.len()));
     }
-    if !q.terms.is_empty() {
-        if seg.state == SegmentState::Indexed {
-            // Each token quoted: FTS5 reads `"a" "b"` as a AND b, and tokens contain no quotes.
-            let m: Vec<String> = q.terms.iter().map(|t| format!("\"{t}\"")).collect();
-            args.push(Value::Text(m.join(" ")));
-            sql.push_str(&format!(
-                " AND id IN (SELECT rowid FROM fts WHERE fts MATCH ?{})",
-                args.len()
-            ));
-        } else {
-            register_match(&conn).map_err(&e)?;
-            args.push(Value::Text(q.terms.join(" ")));
-            sql.push_str(&format!(
-                " AND picket_match(raw, msg_off, message, ?{})",
-                args.len()
-            ));
+    let indexed = seg.state == SegmentState::Indexed;
+    let ordered = seg.disorder != i64::MAX;
+    if !q.terms.is_empty() && !indexed {
+        register_match(&conn).map_err(&e)?;
+        args.push(Value::Text(q.terms.join(" ")));
+        cond.push_str(&format!(
+            " AND picket_match(raw, msg_off, message, ?{})",
+            args.len()
+        ));
+    }
+    let seg_id = seg.id;
+    if !indexed && ordered {
+        // No secondary index here: walk rows newest-first and stop as soon as no older row
+        // can rank among the k newest (see `SegmentInfo::disorder`).
+        let sql = format!("SELECT {COLUMNS} FROM events WHERE {cond} ORDER BY id DESC");
+        let mut stmt = conn.prepare(&sql).map_err(&e)?;
+        let mut rows = stmt.query(rusqlite::params_from_iter(args)).map_err(&e)?;
+        while let Some(r) = rows.next().map_err(&e)? {
+            let ev = row_to_event(r, seg_id).map_err(&e)?;
+            let bound = ev.event.timestamp.saturating_add(seg.disorder);
+            top.push(ev);
+            if top.full_above(bound) || bound < from {
+                break;
+            }
         }
+        return Ok(());
     }
-    args.push(Value::Integer(i64::try_from(q.limit).unwrap_or(i64::MAX)));
-    sql.push_str(&format!(" ORDER BY ts DESC, id DESC LIMIT ?{}", args.len()));
+    if !q.terms.is_empty() && indexed {
+        // Each token quoted: FTS5 reads `"a" "b"` as a AND b, and tokens contain no quotes.
+        let m: Vec<String> = q.terms.iter().map(|t| format!("\"{t}\"")).collect();
+        let m = m.join(" ");
+        if ordered && stream_fts(&conn, seg, &m, &cond, &args, from, top).map_err(&e)? {
+            return Ok(());
+        }
+        args.push(Value::Text(m));
+        cond.push_str(&format!(
+            " AND id IN (SELECT rowid FROM fts WHERE fts MATCH ?{})",
+            args.len()
+        ));
+    }
+    args.push(Value::Integer(i64::try_from(top.k).unwrap_or(i64::MAX)));
+    let sql = format!(
+        "SELECT {COLUMNS} FROM events WHERE {cond} ORDER BY ts DESC, id DESC LIMIT ?{}",
+        args.len()
+    );
     let mut stmt = conn.prepare(&sql).map_err(&e)?;
     let rows = stmt
         .query_map(rusqlite::params_from_iter(args), |r| {
-            row_to_event(r, seg.id)
+            row_to_event(r, seg_id)
         })
         .map_err(&e)?;
-    rows.collect::<Result<Vec<_>, _>>().map_err(&e)
+    for r in rows {
+        top.push(r.map_err(&e)?);
+    }
+    Ok(())
+}
+
+/// Full-text matches newest-first (FTS5 yields rowids in descending order cheaply), each
+/// checked against the other conditions by primary key. Returns false when the answer is not
+/// settled within `STREAM_CANDIDATES` candidates (a common term with a selective filter); the
+/// caller then runs the set-based plan, and the events already pushed are matches either way.
+fn stream_fts(
+    conn: &rusqlite::Connection,
+    seg: &SegmentInfo,
+    matcher: &str,
+    cond: &str,
+    args: &[Value],
+    from: i64,
+    top: &mut TopK,
+) -> rusqlite::Result<bool> {
+    let mut cands = conn.prepare("SELECT rowid FROM fts WHERE fts MATCH ?1 ORDER BY rowid DESC")?;
+    let mut ids = cands.query([matcher])?;
+    let mut one_args: Vec<Value> = args.to_vec();
+    one_args.push(Value::Integer(0));
+    let id_param = one_args.len();
+    let mut lookup = conn.prepare(&format!(
+        "SELECT {COLUMNS} FROM events WHERE id = ?{id_param} AND {cond}"
+    ))?;
+    let mut n = 0usize;
+    while let Some(r) = ids.next()? {
+        n += 1;
+        if n > STREAM_CANDIDATES {
+            return Ok(false);
+        }
+        let id: i64 = r.get(0)?;
+        if let Some(v) = one_args.last_mut() {
+            *v = Value::Integer(id);
+        }
+        let mut rows = lookup.query(rusqlite::params_from_iter(one_args.iter()))?;
+        if let Some(row) = rows.next()? {
+            let ev = row_to_event(row, seg.id)?;
+            let bound = ev.event.timestamp.saturating_add(seg.disorder);
+            top.push(ev);
+            if top.full_above(bound) || bound < from {
+                return Ok(true);
+            }
+        }
+    }
+    Ok(true)
 }
 
 /// `picket_match(raw, msg_off, message, terms)`: true when every space-separated term is a

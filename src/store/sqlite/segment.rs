@@ -57,6 +57,10 @@ pub struct SegmentInfo {
     pub state: SegmentState,
     /// The spool checkpoint committed with its last batch.
     pub checkpoint: Checkpoint,
+    /// How far (microseconds) any event's `@timestamp` lies below the latest one stored before
+    /// it: 0 when events arrived in time order. Lets a newest-first search walk rowids
+    /// backwards and stop exactly (see `queries.rs`). `i64::MAX` when unknown.
+    pub disorder: i64,
 }
 
 /// The file name of segment `id`.
@@ -197,7 +201,19 @@ fn read_info(conn: &Connection, id: u32, p: &Path) -> Result<SegmentInfo, Error>
             file: u64::try_from(int(get("spool_file")?, 0)).unwrap_or(0),
             offset: u64::try_from(int(get("spool_offset")?, 0)).unwrap_or(0),
         },
+        // A segment with rows but no recorded bound predates it: treat it as unordered.
+        disorder: int(
+            get("disorder")?,
+            if rows_known(conn) { i64::MAX } else { 0 },
+        ),
     })
+}
+
+fn rows_known(conn: &Connection) -> bool {
+    conn.query_row("SELECT EXISTS (SELECT 1 FROM events)", [], |r| {
+        r.get::<_, bool>(0)
+    })
+    .unwrap_or(true)
 }
 
 /// Writes the segment's state.

@@ -1,6 +1,7 @@
 use super::*;
 use crate::model::{Event, Frame, Transport};
 use crate::parse::{Chain, HeaderOptions};
+use crate::store::sqlite::SegmentState;
 use crate::store::{EventReader, EventWriter};
 use crate::telemetry::Metrics;
 
@@ -120,4 +121,85 @@ fn raw_bytes_and_lossy_message_survive_storage() {
     assert_eq!(got[0].event.message(), "caf\u{fffd} bytes");
     assert!(got[0].event.truncated && got[0].event.invalid_utf8);
     assert_eq!(got[0].event.peer.ip().to_string(), "::1");
+}
+
+#[test]
+fn newest_first_is_exact_with_late_events_across_every_plan() {
+    let dir = tempfile::tempdir().unwrap();
+    let st = store(dir.path(), 300);
+    let mut w = Box::new(
+        st.writer(
+            vec!["l".into()],
+            std::sync::Arc::new(Metrics::new(["l".into()])),
+        )
+        .unwrap(),
+    );
+    let mut evs = events(1000, 1_000_000);
+    // Every 7th event arrives late (its own time is 2,500 µs earlier), every 11th very late.
+    for (i, e) in evs.iter_mut().enumerate() {
+        if i % 7 == 0 {
+            e.timestamp -= 2_500;
+        }
+        if i % 11 == 0 {
+            e.timestamp -= 400_000;
+        }
+    }
+    for chunk in evs.chunks(50) {
+        w.write_batch(chunk, Checkpoint::default()).unwrap();
+    }
+    assert!(st.wait_indexed(std::time::Duration::from_secs(20)));
+    let segs = st.segments();
+    assert!(
+        segs.iter().any(|s| s.state == SegmentState::Indexed)
+            && segs.iter().any(|s| s.state == SegmentState::Hot)
+    );
+    assert!(
+        segs.iter().all(|s| s.disorder >= 400_000),
+        "the bound covers the late events"
+    );
+    let r = st.reader();
+    // Brute force over what was written: (timestamp, message) newest first.
+    let expect = |pred: &dyn Fn(&Event) -> bool, limit: usize| -> Vec<(i64, String)> {
+        let mut v: Vec<(i64, usize, String)> = evs
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| pred(e))
+            .map(|(i, e)| (e.timestamp, i, e.message().into_owned()))
+            .collect();
+        v.sort_by_key(|x| std::cmp::Reverse((x.0, x.1)));
+        v.into_iter().take(limit).map(|(t, _, m)| (t, m)).collect()
+    };
+    let got = |q: &str, limit: usize| -> Vec<(i64, String)> {
+        r.search(&SearchQuery::parse(q, limit).unwrap())
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.event.timestamp, e.event.message().into_owned()))
+            .collect()
+    };
+    for limit in [1, 7, 100, 2000] {
+        assert_eq!(
+            got("", limit),
+            expect(&|_| true, limit),
+            "all, limit {limit}"
+        );
+        assert_eq!(
+            got("common", limit),
+            expect(&|_| true, limit),
+            "common term, limit {limit}"
+        );
+        assert_eq!(
+            got("host.name:fw2 common", limit),
+            expect(&|e| e.host.as_deref() == Some("fw2"), limit),
+            "filter and term, limit {limit}"
+        );
+        assert_eq!(
+            got("srcip 10.0.0.3", limit),
+            expect(&|e| e.message().contains("srcip=10.0.0.3 "), limit),
+            "two terms, limit {limit}"
+        );
+    }
+    assert_eq!(
+        got("word777", 5),
+        expect(&|e| e.message().contains("word777 "), 5)
+    );
 }

@@ -125,6 +125,7 @@ impl EventWriter for SqliteWriter {
         let e = db_err(&p);
         let tx = self.conn.transaction().map_err(&e)?;
         let (mut min_ts, mut max_ts) = (self.seg.min_ts, self.seg.max_ts);
+        let mut disorder = self.seg.disorder;
         {
             let mut stmt = tx.prepare_cached(INSERT).map_err(&e)?;
             let mut sender = String::with_capacity(48);
@@ -193,6 +194,7 @@ impl EventWriter for SqliteWriter {
                 .map_err(&e)?;
                 min_ts = min_ts.min(ev.timestamp);
                 max_ts = max_ts.max(ev.timestamp);
+                disorder = disorder.max(max_ts.saturating_sub(ev.timestamp));
             }
             let rows = self.seg.rows + events.len() as u64;
             let mut put = tx
@@ -205,6 +207,7 @@ impl EventWriter for SqliteWriter {
             if !events.is_empty() {
                 put.execute(params!["min_ts", min_ts]).map_err(&e)?;
                 put.execute(params!["max_ts", max_ts]).map_err(&e)?;
+                put.execute(params!["disorder", disorder]).map_err(&e)?;
                 put.execute(params!["rows", rows as i64]).map_err(&e)?;
             }
         }
@@ -216,6 +219,7 @@ impl EventWriter for SqliteWriter {
         if !events.is_empty() {
             self.seg.min_ts = min_ts;
             self.seg.max_ts = max_ts;
+            self.seg.disorder = disorder;
         }
         self.seg.checkpoint = checkpoint;
         upsert(&self.catalog, self.seg.clone());
