@@ -73,10 +73,11 @@ fn main() {
     let st = SqliteStore::open(&store_dir, Options::default()).unwrap();
     let r = st.reader();
     let now = chrono::Utc::now().timestamp_micros();
-    let newest = r.search(&SearchQuery::parse("", 1).unwrap()).unwrap();
-    let ip = newest[0]
-        .event
-        .field("source.ip")
+    // A source address seen in the last day (ASA lines carry none before the parsers issue).
+    let recent = r.search(&SearchQuery::parse("", 10).unwrap()).unwrap();
+    let ip = recent
+        .iter()
+        .find_map(|e| e.event.field("source.ip"))
         .map(|v| v.as_text().into_owned())
         .unwrap_or_default();
     let rare = picket::test_util::firewall_line(n / 2);

@@ -69,10 +69,10 @@ enum Command {
         #[arg(default_value = "")]
         query: String,
         /// Earliest time: RFC 3339, a date, `now`, or relative (-24h).
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         from: Option<String>,
         /// Latest time (exclusive).
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         to: Option<String>,
         /// Most events to print.
         #[arg(long, default_value_t = 100)]

@@ -102,6 +102,8 @@ fn logger_over_udp_and_tcp_in_both_formats_is_stored_with_fields() {
     assert_eq!(e["picket.parser"], "kv");
     // Search by field, by sender and by full text.
     assert_eq!(p.search("source.ip:10.9.8.7", &[]).len(), 1);
+    assert_eq!(p.search("source.ip:10.9.8.7", &["--from", "-1h"]).len(), 1);
+    assert_eq!(p.search("source.ip:10.9.8.7", &["--to", "-1h"]).len(), 0);
     assert_eq!(p.search("sender:127.0.0.1 failed password", &[]).len(), 1);
     assert_eq!(p.search("nothing-like-this", &[]).len(), 0);
 }

@@ -82,6 +82,14 @@ fn contains_ignore_case(hay: &[u8], needle: &[u8]) -> bool {
     })
 }
 
+/// False when some term of `wanted` does not even occur as a substring of `bytes` (ignoring
+/// ASCII case); true means [`contains_all`] has to decide.
+pub fn may_contain_all(bytes: &[u8], wanted: &[String]) -> bool {
+    wanted
+        .iter()
+        .all(|w| contains_ignore_case(bytes, w.as_bytes()))
+}
+
 /// True when every one of `wanted` (already tokens) is a token of `text`.
 pub fn contains_all(text: &str, wanted: &[String]) -> bool {
     if wanted.is_empty() {

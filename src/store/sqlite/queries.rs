@@ -258,21 +258,31 @@ fn register_match(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
         4,
         FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
         |ctx| {
-            let terms: String = ctx.get(3)?;
-            let wanted: Vec<String> = terms
-                .split(' ')
-                .filter(|t| !t.is_empty())
-                .map(str::to_owned)
-                .collect();
-            let message: Option<String> = ctx.get(2)?;
-            if let Some(m) = message {
-                return Ok(tokens::contains_all(&m, &wanted));
+            // The terms are the same for every row of a statement: split them once.
+            let wanted = ctx.get_or_create_aux(
+                3,
+                |v| -> Result<Vec<String>, rusqlite::types::FromSqlError> {
+                    Ok(v.as_str()?
+                        .split(' ')
+                        .filter(|t| !t.is_empty())
+                        .map(str::to_owned)
+                        .collect())
+                },
+            )?;
+            let message = ctx.get_raw(2);
+            let bytes: &[u8] = match message.as_str_or_null() {
+                Ok(Some(m)) => m.as_bytes(),
+                _ => {
+                    let off = ctx.get::<Option<i64>>(1)?.unwrap_or(0);
+                    let raw = ctx.get_raw(0).as_blob().unwrap_or_default();
+                    raw.get(usize::try_from(off).unwrap_or(0)..)
+                        .unwrap_or_default()
+                }
+            };
+            // Rule most rows out on the raw bytes, before any UTF-8 work.
+            if !tokens::may_contain_all(bytes, &wanted) {
+                return Ok(false);
             }
-            let off: Option<i64> = ctx.get(1)?;
-            let raw = ctx.get_raw(0).as_blob().unwrap_or_default();
-            let bytes = raw
-                .get(usize::try_from(off.unwrap_or(0)).unwrap_or(0)..)
-                .unwrap_or_default();
             Ok(tokens::contains_all(
                 &String::from_utf8_lossy(bytes),
                 &wanted,

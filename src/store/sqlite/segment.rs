@@ -3,7 +3,7 @@
 use super::db_err;
 use crate::model::Checkpoint;
 use crate::store::Error;
-use rusqlite::{Connection, OpenFlags, OptionalExtension};
+use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
 
 /// The schema of a new segment (append-only migrations; the version is `user_version`).
@@ -177,43 +177,39 @@ fn migrate(conn: &mut Connection, p: &Path) -> Result<(), Error> {
 }
 
 fn read_info(conn: &Connection, id: u32, p: &Path) -> Result<SegmentInfo, Error> {
-    let get = |key: &str| -> Result<Option<rusqlite::types::Value>, Error> {
-        conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
-            .optional()
-            .map_err(db_err(p))
-    };
-    let int = |v: Option<rusqlite::types::Value>, d: i64| match v {
-        Some(rusqlite::types::Value::Integer(i)) => i,
+    use rusqlite::types::Value;
+    let e = db_err(p);
+    let mut meta = std::collections::HashMap::new();
+    let mut stmt = conn.prepare("SELECT key, value FROM meta").map_err(&e)?;
+    let rows = stmt
+        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Value>(1)?)))
+        .map_err(&e)?;
+    for row in rows {
+        let (k, v) = row.map_err(&e)?;
+        meta.insert(k, v);
+    }
+    let int = |key: &str, d: i64| match meta.get(key) {
+        Some(Value::Integer(i)) => *i,
         _ => d,
     };
-    let state = match get("state")? {
-        Some(rusqlite::types::Value::Text(s)) => SegmentState::parse(&s),
-        _ => SegmentState::Hot,
-    };
+    let rows = u64::try_from(int("rows", 0)).unwrap_or(0);
     Ok(SegmentInfo {
         id,
         path: p.to_path_buf(),
-        min_ts: int(get("min_ts")?, i64::MAX),
-        max_ts: int(get("max_ts")?, i64::MIN),
-        rows: u64::try_from(int(get("rows")?, 0)).unwrap_or(0),
-        state,
+        min_ts: int("min_ts", i64::MAX),
+        max_ts: int("max_ts", i64::MIN),
+        rows,
+        state: match meta.get("state") {
+            Some(Value::Text(s)) => SegmentState::parse(s),
+            _ => SegmentState::Hot,
+        },
         checkpoint: Checkpoint {
-            file: u64::try_from(int(get("spool_file")?, 0)).unwrap_or(0),
-            offset: u64::try_from(int(get("spool_offset")?, 0)).unwrap_or(0),
+            file: u64::try_from(int("spool_file", 0)).unwrap_or(0),
+            offset: u64::try_from(int("spool_offset", 0)).unwrap_or(0),
         },
         // A segment with rows but no recorded bound predates it: treat it as unordered.
-        disorder: int(
-            get("disorder")?,
-            if rows_known(conn) { i64::MAX } else { 0 },
-        ),
+        disorder: int("disorder", if rows > 0 { i64::MAX } else { 0 }),
     })
-}
-
-fn rows_known(conn: &Connection) -> bool {
-    conn.query_row("SELECT EXISTS (SELECT 1 FROM events)", [], |r| {
-        r.get::<_, bool>(0)
-    })
-    .unwrap_or(true)
 }
 
 /// Writes the segment's state.
