@@ -208,7 +208,7 @@ impl Decoder for SyslogDecoder {
 }
 
 fn memchr(needle: u8, hay: &[u8]) -> Option<usize> {
-    hay.iter().position(|b| *b == needle)
+    memchr::memchr(needle, hay)
 }
 
 #[cfg(test)]
