@@ -282,6 +282,10 @@ impl Raw {
                 "must be at least 1000".into(),
             ));
         }
+        let spool_max_bytes = self.spool.max_bytes.unwrap_or(8 << 30);
+        if spool_max_bytes < 65_536 {
+            return Err(bad("spool.max_bytes", "must be at least 65536".into()));
+        }
         let web = o
             .web_listen
             .clone()
@@ -306,7 +310,7 @@ impl Raw {
             segment_max_age: Duration::from_secs(
                 self.store.segment_max_age_secs.unwrap_or(600).max(1),
             ),
-            spool_max_bytes: self.spool.max_bytes.unwrap_or(8 << 30),
+            spool_max_bytes,
         })
     }
 }

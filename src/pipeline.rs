@@ -332,10 +332,14 @@ fn spool_loop(mut w: SpoolWriter, mut rx: FrameReceiver, metrics: Arc<Metrics>) 
     const FLUSH_BYTES: u64 = 256 << 10;
     const LINGER: Duration = Duration::from_millis(1);
     while let Some(first) = rx.blocking_recv() {
-        while !w.wait_for_room(Duration::from_secs(1)) {
+        if !w.wait_for_room(Duration::ZERO) {
+            metrics.spool_full.store(true, Relaxed);
             tracing::warn!(
                 "The spool is full; waiting for the store to catch up (TCP senders are slowed, UDP drops)."
             );
+            while !w.wait_for_room(Duration::from_secs(1)) {}
+            metrics.spool_full.store(false, Relaxed);
+            tracing::info!("The spool has room again.");
         }
         let mut next = Some(first);
         let mut idle_since: Option<std::time::Instant> = None;

@@ -410,3 +410,18 @@ fn connection_limit_and_idle_timeout_are_enforced_and_counted() {
     ]);
     assert_eq!(p.wait_stored(1, Duration::from_secs(10)), 1);
 }
+
+#[test]
+fn a_full_spool_slows_tcp_senders_without_losing_anything() {
+    let p = Picket::start_with_config("[spool]\nmax_bytes = 65536\n");
+    let mut t = TcpStream::connect(p.tcp).unwrap();
+    let mut buf = Vec::new();
+    for i in 0..50_000 {
+        buf.extend_from_slice(format!("<13>Nov 22 10:00:00 h app: back-pressure message {i} with some padding to make it longer\n").as_bytes());
+    }
+    t.write_all(&buf).unwrap();
+    drop(t);
+    assert_eq!(p.wait_stored(50_000, Duration::from_secs(60)), 50_000);
+    assert_eq!(p.metric("picket_frames_dropped_total"), 0);
+    assert_eq!(p.search("back-pressure 49999", &[]).len(), 1);
+}

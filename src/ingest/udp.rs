@@ -137,7 +137,12 @@ pub fn run(
         match tx.try_send(frames) {
             Ok(()) => {}
             Err(SendError::Full(_)) => FramesDropped {
-                reason: DropReason::QueueFull,
+                // A full queue behind a full spool is the spool's doing: say so.
+                reason: if metrics.spool_full.load(Relaxed) {
+                    DropReason::SpoolFull
+                } else {
+                    DropReason::QueueFull
+                },
                 count: n,
                 listener: &name,
             }

@@ -129,6 +129,8 @@ pub struct Metrics {
     pub spool_written_bytes: AtomicU64,
     /// Bytes in the spool not yet stored (gauge).
     pub spool_backlog_bytes: AtomicI64,
+    /// Set while the spool is at its size limit (intake waits; UDP drops count as `spool_full`).
+    pub spool_full: std::sync::atomic::AtomicBool,
     /// Segments sealed and indexed.
     pub segments_indexed: AtomicU64,
     /// Seconds spent building segment indexes.
@@ -161,6 +163,7 @@ impl Metrics {
             tcp_idle_closed: AtomicU64::new(0),
             spool_written_bytes: AtomicU64::new(0),
             spool_backlog_bytes: AtomicI64::new(0),
+            spool_full: std::sync::atomic::AtomicBool::new(false),
             segments_indexed: AtomicU64::new(0),
             index_seconds: Histogram::default(),
         }
@@ -366,6 +369,13 @@ impl Metrics {
             "picket_spool_backlog_bytes",
             "Spooled bytes not yet stored.",
             self.spool_backlog_bytes.load(Relaxed).max(0) as u64,
+        );
+        simple(
+            w,
+            "gauge",
+            "picket_spool_full",
+            "1 while the spool is at its size limit and intake waits for the store.",
+            u64::from(self.spool_full.load(Relaxed)),
         );
         simple(
             w,
