@@ -41,3 +41,16 @@ pub const PICKET_INVALID_UTF8: &str = "picket.invalid_utf8";
 pub const PICKET_TRUNCATED: &str = "picket.truncated";
 /// The event's stable id in the store.
 pub const PICKET_ID: &str = "picket.id";
+
+/// Every body parser's name (`picket.parser`, the `parser` metric label), so stored names map
+/// back to the same static strings. `none` means only the header was parsed.
+pub const PARSERS: &[&str] = &["none", "kv", "fortinet.fortigate"];
+
+/// The static name for a stored parser name; names no longer known read as `other`.
+pub fn parser_name(stored: &str) -> &'static str {
+    PARSERS
+        .iter()
+        .find(|p| **p == stored)
+        .copied()
+        .unwrap_or("other")
+}

@@ -6,6 +6,7 @@
 
 pub mod header;
 pub mod kv;
+pub mod vendor;
 
 use crate::model::{Event, Frame};
 pub use header::HeaderOptions;
@@ -30,7 +31,10 @@ impl Chain {
     pub fn new(listeners: Vec<HeaderOptions>) -> Self {
         Chain {
             listeners,
-            parsers: vec![Box::new(kv::KeyValue)],
+            parsers: vec![
+                Box::new(vendor::fortigate::FortiGate),
+                Box::new(kv::KeyValue),
+            ],
         }
     }
 

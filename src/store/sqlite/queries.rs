@@ -349,7 +349,7 @@ fn row_to_event(r: &rusqlite::Row<'_>, seg: u32) -> rusqlite::Result<StoredEvent
         pid: r.get(11)?,
         msgid: r.get(12)?,
         dataset: Cow::Owned(r.get(13)?),
-        parser: static_parser(r.get_ref(14)?.as_str().unwrap_or("none")),
+        parser: crate::model::fields::parser_name(r.get_ref(14)?.as_str().unwrap_or("none")),
         message: match (message, msg_off) {
             (Some(m), _) => MessageText::Owned(m),
             (None, Some(off)) => MessageText::RawSuffix(usize::try_from(off).unwrap_or(0)),
@@ -366,13 +366,4 @@ fn row_to_event(r: &rusqlite::Row<'_>, seg: u32) -> rusqlite::Result<StoredEvent
         listener: r.get(5)?,
         event,
     })
-}
-
-/// Parser names are a small fixed set; unknown stored names read as "other".
-fn static_parser(name: &str) -> &'static str {
-    match name {
-        "none" => "none",
-        "kv" => "kv",
-        _ => "other",
-    }
 }
