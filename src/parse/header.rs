@@ -89,10 +89,22 @@ pub fn parse(frame: &Frame, opts: &HeaderOptions) -> Event {
     };
     ev.facility = m.facility.map(|f| f as u8);
     ev.severity = m.severity.map(|s| s as u8);
-    ev.host = m.hostname.filter(|h| *h != "-").map(str::to_owned);
     ev.msgid = m.msgid.filter(|h| *h != "-").map(str::to_owned);
     let mut msg = m.msg;
-    match (m.appname, &m.protocol) {
+    // Cisco devices without `logging device-id` send `… 09:36:50: %ASA-4-106023: …`: what
+    // looks like a host name is the message tag, and the message starts there.
+    let tag_as_host = m
+        .hostname
+        .filter(|h| h.starts_with('%'))
+        .and_then(|h| offset_in(&text, h));
+    let appname = if let Some(start) = tag_as_host {
+        msg = text.get(start..).unwrap_or(msg);
+        None
+    } else {
+        ev.host = m.hostname.filter(|h| *h != "-").map(str::to_owned);
+        m.appname
+    };
+    match (appname, &m.protocol) {
         // RFC 3164: a tag is followed by `[pid]` or `:`; anything else is the body's first word.
         (Some(app), syslog_loose::Protocol::RFC3164) if !tag_is_terminated(&text, app) => {
             if let Some(start) = offset_in(&text, app) {

@@ -33,6 +33,7 @@ impl Chain {
             listeners,
             parsers: vec![
                 Box::new(vendor::fortigate::FortiGate),
+                Box::new(vendor::cisco_asa::CiscoAsa),
                 Box::new(kv::KeyValue),
             ],
         }

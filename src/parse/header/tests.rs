@@ -267,6 +267,16 @@ fn unterminated_tag_is_body_text_not_a_program() {
 }
 
 #[test]
+fn cisco_tag_without_hostname_stays_in_the_message() {
+    let ev = p("<166>Apr 15 2013 09:36:50: %ASA-4-106023: Deny tcp src dmz:10.1.2.30/63016");
+    assert_eq!(ev.host, None);
+    assert_eq!(
+        ev.message(),
+        "%ASA-4-106023: Deny tcp src dmz:10.1.2.30/63016"
+    );
+}
+
+#[test]
 fn tag_with_pid_and_no_hostname() {
     let ev = p("<38>Nov 22 10:00:00 sshd[4242]: Accepted password for bob");
     assert_eq!(ev.app.as_deref(), Some("sshd"));
