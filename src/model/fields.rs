@@ -44,7 +44,13 @@ pub const PICKET_ID: &str = "picket.id";
 
 /// Every body parser's name (`picket.parser`, the `parser` metric label), so stored names map
 /// back to the same static strings. `none` means only the header was parsed.
-pub const PARSERS: &[&str] = &["none", "kv", "fortinet.fortigate", "cisco.asa"];
+pub const PARSERS: &[&str] = &[
+    "none",
+    "kv",
+    "fortinet.fortigate",
+    "cisco.asa",
+    "pfsense.log",
+];
 
 /// The static name for a stored parser name; names no longer known read as `other`.
 pub fn parser_name(stored: &str) -> &'static str {

@@ -34,6 +34,7 @@ impl Chain {
             parsers: vec![
                 Box::new(vendor::fortigate::FortiGate),
                 Box::new(vendor::cisco_asa::CiscoAsa),
+                Box::new(vendor::pfsense::PfSense),
                 Box::new(kv::KeyValue),
             ],
         }

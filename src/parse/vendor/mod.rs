@@ -3,3 +3,4 @@
 
 pub mod cisco_asa;
 pub mod fortigate;
+pub mod pfsense;
