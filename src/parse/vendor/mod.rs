@@ -3,4 +3,5 @@
 
 pub mod cisco_asa;
 pub mod fortigate;
+pub mod linux_auth;
 pub mod pfsense;
