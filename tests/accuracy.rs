@@ -23,7 +23,13 @@ const FIELDS: &[&str] = &[
 ];
 
 /// Vendors whose parser is built; the 95% bar applies to these.
-const ASSERTED: &[&str] = &["fortinet_fortigate", "cisco_asa", "pfsense", "linux_auth"];
+const ASSERTED: &[&str] = &[
+    "fortinet_fortigate",
+    "cisco_asa",
+    "pfsense",
+    "linux_auth",
+    "juniper_srx",
+];
 
 fn as_text(v: &serde_json::Value) -> String {
     match v {

@@ -44,13 +44,36 @@ pub fn parse(frame: &Frame, opts: &HeaderOptions) -> Event {
     // zone offset (14 h) on top of the permitted skew; the exact future check is the clamp below.
     let max_future = opts.max_future_us.saturating_add(14 * 3_600_000_000);
     let resolver = move |d: syslog_loose::IncompleteDate| nearest_year(d, received, max_future);
-    let parsed = syslog_loose::parse_message_with_year_exact_tz(
+    let first = syslog_loose::parse_message_with_year_exact_tz(
         &text,
         resolver,
         Some(opts.tz),
         syslog_loose::Variant::Either,
     )
     .ok();
+    // Some devices (SRX100, older appliances) send RFC 5424 timestamps without a zone, which
+    // syslog_loose rejects. Retry with the timestamp marked UTC, then read it in the listener's
+    // zone; offsets into the patched text are mapped back to the raw bytes with `unpatch`.
+    let patch = if first.is_none() {
+        zone_less_5424(&text)
+    } else {
+        None
+    };
+    let parsed = match &patch {
+        Some((patched, _)) => syslog_loose::parse_message_with_year_exact_tz(
+            patched,
+            resolver,
+            Some(opts.tz),
+            syslog_loose::Variant::RFC5424,
+        )
+        .ok(),
+        None => first,
+    };
+    let base: &str = patch.as_ref().map_or(&*text, |(p, _)| p.as_str());
+    let unpatch = |pos: usize| match &patch {
+        Some((_, at)) if pos > *at => pos - 1,
+        _ => pos,
+    };
 
     let mut ev = Event {
         timestamp: received,
@@ -96,9 +119,9 @@ pub fn parse(frame: &Frame, opts: &HeaderOptions) -> Event {
     let tag_as_host = m
         .hostname
         .filter(|h| h.starts_with('%'))
-        .and_then(|h| offset_in(&text, h));
+        .and_then(|h| offset_in(base, h));
     let appname = if let Some(start) = tag_as_host {
-        msg = text.get(start..).unwrap_or(msg);
+        msg = base.get(start..).unwrap_or(msg);
         None
     } else {
         ev.host = m.hostname.filter(|h| *h != "-").map(str::to_owned);
@@ -106,9 +129,9 @@ pub fn parse(frame: &Frame, opts: &HeaderOptions) -> Event {
     };
     match (appname, &m.protocol) {
         // RFC 3164: a tag is followed by `[pid]` or `:`; anything else is the body's first word.
-        (Some(app), syslog_loose::Protocol::RFC3164) if !tag_is_terminated(&text, app) => {
-            if let Some(start) = offset_in(&text, app) {
-                msg = text.get(start..).unwrap_or(msg);
+        (Some(app), syslog_loose::Protocol::RFC3164) if !tag_is_terminated(base, app) => {
+            if let Some(start) = offset_in(base, app) {
+                msg = base.get(start..).unwrap_or(msg);
             }
         }
         (Some(app), _) if app != "-" => {
@@ -141,16 +164,52 @@ pub fn parse(frame: &Frame, opts: &HeaderOptions) -> Event {
         }
     }
     if let Some(ts) = m.timestamp {
-        let us = ts.timestamp_micros();
+        let us = if patch.is_some() {
+            opts.tz
+                .from_local_datetime(&ts.naive_utc())
+                .earliest()
+                .map_or(ts.timestamp_micros(), |t| t.timestamp_micros())
+        } else {
+            ts.timestamp_micros()
+        };
         if us > received.saturating_add(opts.max_future_us) {
             ev.clamped_from = Some(us);
         } else {
             ev.timestamp = us;
         }
     }
-    let start = offset_in(&text, msg).unwrap_or(0);
-    ev.message = message_at(&text, start, invalid_utf8, strip_bom(msg));
+    let start = offset_in(base, msg).unwrap_or(0);
+    ev.message = match message_at(base, start, invalid_utf8, strip_bom(msg)) {
+        MessageText::RawSuffix(o) => MessageText::RawSuffix(unpatch(o)),
+        owned => owned,
+    };
     ev
+}
+
+/// For `<PRI>1 2013-01-19T15:18:17.040 host …` (an RFC 5424 timestamp with no zone): the text
+/// with `Z` after the timestamp, and where it was inserted.
+fn zone_less_5424(text: &str) -> Option<(String, usize)> {
+    let close = text.find('>')?;
+    let after = text.get(close + 1..)?.strip_prefix("1 ")?;
+    let ts_start = close + 3;
+    let ts = after.split(' ').next()?;
+    let (date, time) = ts.split_once('T')?;
+    let zoned = time.ends_with('Z') || time.contains('+') || time.contains('-');
+    if zoned
+        || date.len() != 10
+        || time.len() < 8
+        || !ts
+            .bytes()
+            .all(|b| b.is_ascii_digit() || matches!(b, b'-' | b':' | b'.' | b'T'))
+    {
+        return None;
+    }
+    let at = ts_start + ts.len();
+    let mut patched = String::with_capacity(text.len() + 1);
+    patched.push_str(text.get(..at)?);
+    patched.push('Z');
+    patched.push_str(text.get(at..)?);
+    Some((patched, at))
 }
 
 /// Where the message starts: an offset into the raw bytes when they are the text, else a copy.

@@ -35,6 +35,7 @@ impl Chain {
                 Box::new(vendor::fortigate::FortiGate),
                 Box::new(vendor::cisco_asa::CiscoAsa),
                 Box::new(vendor::pfsense::PfSense),
+                Box::new(vendor::juniper_srx::JuniperSrx),
                 Box::new(vendor::linux_auth::LinuxAuth),
                 Box::new(kv::KeyValue),
             ],

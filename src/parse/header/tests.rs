@@ -293,6 +293,25 @@ fn no_pri_and_garbage_are_kept_whole() {
 }
 
 #[test]
+fn rfc5424_timestamp_without_zone_is_read_in_listener_zone() {
+    let opts = HeaderOptions {
+        tz: chrono_tz::Europe::Berlin,
+        ..HeaderOptions::default()
+    };
+    let raw = r#"<14>1 2026-01-19T15:18:17.040 SRX100HM RT_FLOW - APPTRACK_SESSION_CREATE [junos@2636 source-address="192.168.224.30"] body"#;
+    let ev = parse(&frame(raw.as_bytes(), now()), &opts);
+    assert_eq!(ev.timestamp, at(2026, 1, 19, 14, 18, 17) + 40_000);
+    assert_eq!(ev.host.as_deref(), Some("SRX100HM"));
+    assert_eq!(ev.msgid.as_deref(), Some("APPTRACK_SESSION_CREATE"));
+    assert_eq!(ev.message(), "body");
+    assert!(matches!(ev.message, MessageText::RawSuffix(_)));
+    assert_eq!(
+        ev.field("log.syslog.structured_data.junos@2636.source-address"),
+        Some(&FieldValue::Str("192.168.224.30".into()))
+    );
+}
+
+#[test]
 fn iso_timestamp_in_3164_form() {
     let ev = p("<13>2026-11-22T10:00:00.123Z host app: x");
     assert_eq!(ev.timestamp, at(2026, 11, 22, 10, 0, 0) + 123_000);

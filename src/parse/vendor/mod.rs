@@ -3,5 +3,6 @@
 
 pub mod cisco_asa;
 pub mod fortigate;
+pub mod juniper_srx;
 pub mod linux_auth;
 pub mod pfsense;
