@@ -29,6 +29,7 @@ const ASSERTED: &[&str] = &[
     "pfsense",
     "linux_auth",
     "juniper_srx",
+    "panw",
 ];
 
 fn as_text(v: &serde_json::Value) -> String {

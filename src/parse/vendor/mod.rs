@@ -5,4 +5,5 @@ pub mod cisco_asa;
 pub mod fortigate;
 pub mod juniper_srx;
 pub mod linux_auth;
+pub mod panos;
 pub mod pfsense;
