@@ -50,6 +50,9 @@ pub const PARSERS: &[&str] = &[
     "fortinet.fortigate",
     "cisco.asa",
     "pfsense.log",
+    "system.auth",
+    "juniper.srx",
+    "panw.panos",
 ];
 
 /// The static name for a stored parser name; names no longer known read as `other`.

@@ -65,3 +65,19 @@ impl Chain {
         ev
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_parser_name_is_registered_for_the_store() {
+        for name in Chain::new(vec![]).parser_names() {
+            assert_eq!(
+                crate::model::fields::parser_name(name),
+                name,
+                "add {name} to model::fields::PARSERS"
+            );
+        }
+    }
+}
