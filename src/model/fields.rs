@@ -53,6 +53,7 @@ pub const PARSERS: &[&str] = &[
     "system.auth",
     "juniper.srx",
     "panw.panos",
+    "windows.security",
 ];
 
 /// The static name for a stored parser name; names no longer known read as `other`.

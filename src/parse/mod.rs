@@ -37,6 +37,7 @@ impl Chain {
                 Box::new(vendor::pfsense::PfSense),
                 Box::new(vendor::juniper_srx::JuniperSrx),
                 Box::new(vendor::panos::PanOs),
+                Box::new(vendor::windows::WindowsSnare),
                 Box::new(vendor::linux_auth::LinuxAuth),
                 Box::new(kv::KeyValue),
             ],

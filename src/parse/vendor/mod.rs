@@ -7,3 +7,4 @@ pub mod juniper_srx;
 pub mod linux_auth;
 pub mod panos;
 pub mod pfsense;
+pub mod windows;
