@@ -246,6 +246,7 @@ impl BodyParser for CiscoAsa {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)]
 mod tests {
     use super::*;
 

@@ -252,6 +252,7 @@ fn parse_offset(z: &str) -> Option<i32> {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)]
 mod tests {
     use super::*;
 

@@ -216,6 +216,7 @@ impl BodyParser for JuniperSrx {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)]
 mod tests {
     use super::*;
     use crate::model::{Frame, Transport};

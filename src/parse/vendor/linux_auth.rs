@@ -198,6 +198,7 @@ impl BodyParser for LinuxAuth {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)]
 mod tests {
     use super::*;
 

@@ -359,6 +359,7 @@ pub fn map_json_names(key: &str) -> Option<&'static str> {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)]
 mod tests {
     use super::*;
     use crate::model::{Frame, Transport};
