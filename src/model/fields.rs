@@ -54,6 +54,7 @@ pub const PARSERS: &[&str] = &[
     "juniper.srx",
     "panw.panos",
     "windows.security",
+    "cef",
 ];
 
 /// The static name for a stored parser name; names no longer known read as `other`.

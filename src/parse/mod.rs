@@ -4,6 +4,7 @@
 //! bytes and is counted under `parser="none"`. Parsers are pure functions of the event; they
 //! never do I/O.
 
+pub mod cef;
 pub mod header;
 pub mod kv;
 pub mod vendor;
@@ -38,6 +39,7 @@ impl Chain {
                 Box::new(vendor::juniper_srx::JuniperSrx),
                 Box::new(vendor::panos::PanOs),
                 Box::new(vendor::windows::WindowsSnare),
+                Box::new(cef::CefParser),
                 Box::new(vendor::linux_auth::LinuxAuth),
                 Box::new(kv::KeyValue),
             ],
