@@ -55,6 +55,7 @@ pub const PARSERS: &[&str] = &[
     "panw.panos",
     "windows.security",
     "cef",
+    "leef",
 ];
 
 /// The static name for a stored parser name; names no longer known read as `other`.

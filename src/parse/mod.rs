@@ -7,6 +7,7 @@
 pub mod cef;
 pub mod header;
 pub mod kv;
+pub mod leef;
 pub mod vendor;
 
 use crate::model::{Event, Frame};
@@ -40,6 +41,7 @@ impl Chain {
                 Box::new(vendor::panos::PanOs),
                 Box::new(vendor::windows::WindowsSnare),
                 Box::new(cef::CefParser),
+                Box::new(leef::LeefParser),
                 Box::new(vendor::linux_auth::LinuxAuth),
                 Box::new(kv::KeyValue),
             ],
