@@ -56,6 +56,7 @@ pub const PARSERS: &[&str] = &[
     "windows.security",
     "cef",
     "leef",
+    "json",
 ];
 
 /// The static name for a stored parser name; names no longer known read as `other`.

@@ -6,6 +6,7 @@
 
 pub mod cef;
 pub mod header;
+pub mod json;
 pub mod kv;
 pub mod leef;
 pub mod vendor;
@@ -42,6 +43,7 @@ impl Chain {
                 Box::new(vendor::windows::WindowsSnare),
                 Box::new(cef::CefParser),
                 Box::new(leef::LeefParser),
+                Box::new(json::JsonParser),
                 Box::new(vendor::linux_auth::LinuxAuth),
                 Box::new(kv::KeyValue),
             ],
