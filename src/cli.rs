@@ -49,6 +49,10 @@ enum Command {
     },
     /// Parse lines from stdin and print one JSON object per line.
     Parse {
+        /// Also list, for each line, the parsers tried before the one that matched and what
+        /// each needs (`picket.explain`).
+        #[arg(long)]
+        explain: bool,
         #[command(flatten)]
         common: Common,
     },
@@ -119,7 +123,7 @@ pub fn run() -> Result<ExitCode> {
             };
             serve(load(&common, &o)?)
         }
-        Command::Parse { common } => parse(load(&common, &Overrides::default())?),
+        Command::Parse { explain, common } => parse(load(&common, &Overrides::default())?, explain),
         Command::Replay {
             file,
             sender,
@@ -136,6 +140,15 @@ pub fn run() -> Result<ExitCode> {
             command: ConfigCommand::Check { common },
         } => {
             let c = load(&common, &Overrides::default())?;
+            let (chain, problems) =
+                crate::parse::configured(header_options(&c), &c.parsers_dir, c.hints.clone());
+            if !problems.is_empty() {
+                for p in &problems {
+                    eprintln!("picket: {p}");
+                }
+                return Ok(ExitCode::from(2));
+            }
+            println!("parsers: {}", chain.parser_names().join(", "));
             println!(
                 "configuration ok: {} listener(s), data in {}",
                 c.listeners.len(),
@@ -212,8 +225,21 @@ fn line_frame(line: &[u8], peer: std::net::SocketAddr, received_at: i64) -> Fram
     }
 }
 
-fn parse(config: Config) -> Result<ExitCode> {
-    let chain = Chain::new(header_options(&config));
+/// The configured parse chain; problems with parser files are reported on stderr.
+fn chain(config: &Config) -> Chain {
+    let (chain, problems) = crate::parse::configured(
+        header_options(config),
+        &config.parsers_dir,
+        config.hints.clone(),
+    );
+    for p in problems {
+        eprintln!("picket: warning: {p}");
+    }
+    chain
+}
+
+fn parse(config: Config, explain: bool) -> Result<ExitCode> {
+    let chain = chain(&config);
     let name = config
         .listeners
         .first()
@@ -237,8 +263,25 @@ fn parse(config: Config) -> Result<ExitCode> {
         if f.bytes.is_empty() {
             continue;
         }
-        let ev = chain.parse(&f);
-        serde_json::to_writer(&mut out, &ev.to_flat_json(&name)).context("writing stdout")?;
+        let json = if explain {
+            let (ev, trace) = chain.explain(&f);
+            let mut m = ev.to_flat_json(&name);
+            let lines: Vec<serde_json::Value> = trace
+                .into_iter()
+                .map(|(p, matched, needs)| {
+                    serde_json::Value::String(if matched {
+                        format!("{p}: matched")
+                    } else {
+                        format!("{p}: no match (needs {needs})")
+                    })
+                })
+                .collect();
+            m.insert("picket.explain".into(), serde_json::Value::Array(lines));
+            m
+        } else {
+            chain.parse(&f).to_flat_json(&name)
+        };
+        serde_json::to_writer(&mut out, &json).context("writing stdout")?;
         out.write_all(b"\n").context("writing stdout")?;
     }
     out.flush().context("writing stdout")?;
@@ -261,7 +304,7 @@ fn replay(config: Config, file: &std::path::Path, sender: std::net::IpAddr) -> R
         metrics,
     )?);
     let checkpoint = store.checkpoint();
-    let chain = Chain::new(header_options(&config));
+    let chain = chain(&config);
     let peer = std::net::SocketAddr::new(sender, 0);
     let tty = std::io::stderr().is_terminal();
     let mut done = 0usize;

@@ -52,6 +52,25 @@ pub struct Raw {
     pub store: RawStore,
     #[serde(default)]
     pub spool: RawSpool,
+    #[serde(default)]
+    pub parse: RawParse,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawParse {
+    /// Folder of user-defined parser files.
+    pub dir: Option<PathBuf>,
+    #[serde(default)]
+    pub hint: Vec<RawHint>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHint {
+    pub sender: Option<String>,
+    pub listener: Option<String>,
+    pub parser: String,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -129,6 +148,10 @@ pub struct Config {
     pub segment_max_events: u64,
     pub segment_max_age: Duration,
     pub spool_max_bytes: u64,
+    /// Folder of user-defined parsers (`parsers/` by default).
+    pub parsers_dir: PathBuf,
+    /// Parsers to try first per sender network or listener.
+    pub hints: Vec<crate::parse::Hint>,
 }
 
 /// Command-line overrides of `serve`.
@@ -286,6 +309,40 @@ impl Raw {
         if spool_max_bytes < 65_536 {
             return Err(bad("spool.max_bytes", "must be at least 65536".into()));
         }
+        let mut hints = Vec::new();
+        for (i, h) in self.parse.hint.iter().enumerate() {
+            let key = format!("parse.hint[{i}]");
+            let sender = match &h.sender {
+                Some(s) => Some(
+                    s.parse::<crate::model::cidr::Cidr>()
+                        .map_err(|e| bad(&format!("{key}.sender"), e))?,
+                ),
+                None => None,
+            };
+            let listener = match &h.listener {
+                Some(name) => Some(
+                    listeners
+                        .iter()
+                        .position(|l| &l.name == name)
+                        .and_then(|i| u16::try_from(i).ok())
+                        .ok_or_else(|| {
+                            bad(
+                                &format!("{key}.listener"),
+                                format!("no listener named `{name}`"),
+                            )
+                        })?,
+                ),
+                None => None,
+            };
+            if sender.is_none() && listener.is_none() {
+                return Err(bad(&key, "needs `sender` or `listener`".into()));
+            }
+            hints.push(crate::parse::Hint {
+                sender,
+                listener,
+                parser: h.parser.clone(),
+            });
+        }
         let web = o
             .web_listen
             .clone()
@@ -311,6 +368,8 @@ impl Raw {
                 self.store.segment_max_age_secs.unwrap_or(600).max(1),
             ),
             spool_max_bytes,
+            parsers_dir: self.parse.dir.unwrap_or_else(|| PathBuf::from("parsers")),
+            hints,
         })
     }
 }

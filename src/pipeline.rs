@@ -15,6 +15,7 @@
 use crate::config::Config;
 use crate::ingest::{FrameReceiver, FrameSender, tcp, udp};
 use crate::parse::{Chain, HeaderOptions};
+
 use crate::spool::{self, SpoolReader, SpoolWriter};
 use crate::store::sqlite::{Options, SqliteStore};
 use crate::store::{BatchLimits, EventBatch};
@@ -152,7 +153,12 @@ pub async fn serve(
             max_future_us: i64::try_from(config.max_future.as_micros()).unwrap_or(i64::MAX),
         })
         .collect();
-    let chain = Chain::new(opts);
+    let (chain, problems) =
+        crate::parse::configured(opts, &config.parsers_dir, config.hints.clone());
+    for p in &problems {
+        tracing::error!(problem = %p, "A parser file or hint could not be used; the rest are in use.");
+    }
+    tracing::info!(parsers = ?chain.parser_names(), "Parsers loaded.");
     let m = metrics.clone();
     let parse_thread = thread("picket-parse", move || {
         parse_loop(spool_r, chain, event_tx, m)

@@ -2,6 +2,7 @@
 //!
 //! Nothing here does I/O or depends on another module of the crate, so every stage may use it.
 
+pub mod cidr;
 pub mod event;
 pub mod fields;
 pub mod frame;
