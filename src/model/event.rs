@@ -200,7 +200,13 @@ impl Event {
 pub fn message_text<'a>(msg: &'a MessageText, raw: &'a [u8]) -> Cow<'a, str> {
     match msg {
         MessageText::Owned(s) => Cow::Borrowed(s.as_str()),
-        MessageText::RawSuffix(off) => String::from_utf8_lossy(raw.get(*off..).unwrap_or_default()),
+        MessageText::RawSuffix(off) => {
+            // Valid UTF-8 whenever the header parser chose RawSuffix; `from_utf8` checks that
+            // quickly (it has an ASCII fast path `from_utf8_lossy` lacks).
+            let bytes = raw.get(*off..).unwrap_or_default();
+            std::str::from_utf8(bytes)
+                .map_or_else(|_| String::from_utf8_lossy(bytes), Cow::Borrowed)
+        }
     }
 }
 

@@ -30,52 +30,58 @@ fn ecs_name(key: &str) -> Option<(&'static str, bool)> {
 }
 
 /// Splits `text` into `(key, value)` pairs; values may be double-quoted with `\"` escapes.
+/// A key is the run of key characters right before an `=`; an unquoted value runs to the next
+/// whitespace. One forward pass over the bytes.
 pub fn pairs(text: &str) -> Vec<(&str, Cow<'_, str>)> {
-    let mut out = Vec::new();
-    let mut rest = text;
-    while let Some(eq) = rest.find('=') {
-        let before = rest.get(..eq).unwrap_or_default();
-        let key = before
-            .rsplit(|c: char| c.is_whitespace() || c == ',' || c == ';')
-            .next()
-            .unwrap_or_default();
-        let after = rest.get(eq + 1..).unwrap_or_default();
-        let (value, next): (Cow<'_, str>, &str) = if let Some(q) = after.strip_prefix('"') {
-            let mut end = None;
+    let b = text.as_bytes();
+    let mut out = Vec::with_capacity(32);
+    let mut i = 0;
+    while let Some(off) = memchr::memchr(b'=', b.get(i..).unwrap_or_default()) {
+        let eq = i + off;
+        // The key: key bytes immediately before '='.
+        let mut ks = eq;
+        while ks > i
+            && b.get(ks - 1)
+                .is_some_and(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.'))
+        {
+            ks -= 1;
+        }
+        let key = text.get(ks..eq).unwrap_or_default();
+        let vs = eq + 1;
+        let (value, next): (Cow<'_, str>, usize) = if b.get(vs) == Some(&b'"') {
+            // Quoted: to the next unescaped quote.
+            let mut j = vs + 1;
             let mut escaped = false;
-            for (i, c) in q.char_indices() {
+            while let Some(&c) = b.get(j) {
                 match c {
-                    '\\' if !escaped => escaped = true,
-                    '"' if !escaped => {
-                        end = Some(i);
-                        break;
-                    }
+                    b'\\' if !escaped => escaped = true,
+                    b'"' if !escaped => break,
                     _ => escaped = false,
                 }
+                j += 1;
             }
-            match end {
-                Some(e) => {
-                    let v = q.get(..e).unwrap_or_default();
-                    let v = if v.contains('\\') {
-                        Cow::Owned(v.replace("\\\"", "\""))
-                    } else {
-                        Cow::Borrowed(v)
-                    };
-                    (v, q.get(e + 1..).unwrap_or_default())
-                }
-                None => (Cow::Borrowed(q), ""),
-            }
+            let v = text.get(vs + 1..j.min(text.len())).unwrap_or_default();
+            let v = if v.contains('\\') {
+                Cow::Owned(v.replace("\\\"", "\""))
+            } else {
+                Cow::Borrowed(v)
+            };
+            (v, (j + 1).min(b.len()))
         } else {
-            let e = after.find(char::is_whitespace).unwrap_or(after.len());
-            (
-                Cow::Borrowed(after.get(..e).unwrap_or_default()),
-                after.get(e..).unwrap_or_default(),
-            )
+            let end = b
+                .get(vs..)
+                .and_then(|r| r.iter().position(|c| c.is_ascii_whitespace()))
+                .map_or(b.len(), |p| vs + p);
+            (Cow::Borrowed(text.get(vs..end).unwrap_or_default()), end)
         };
-        if is_key(key) {
+        // A key must start the token: at the start or after a separator.
+        let starts_token = ks == 0
+            || b.get(ks - 1)
+                .is_some_and(|c| c.is_ascii_whitespace() || matches!(c, b',' | b';' | b'"' | b'|'));
+        if starts_token && is_key(key) {
             out.push((key, value));
         }
-        rest = next;
+        i = next.max(eq + 1);
     }
     out
 }

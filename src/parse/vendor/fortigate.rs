@@ -48,6 +48,91 @@ fn outcome_of(status: &str) -> Option<&'static str> {
     }
 }
 
+/// The keys the parser reads.
+const KEYS: [&str; 37] = [
+    "logid",
+    "log_id",
+    "type",
+    "subtype",
+    "devname",
+    "srcip",
+    "remip",
+    "remote_ip",
+    "dstip",
+    "locip",
+    "srcport",
+    "src_port",
+    "remport",
+    "remote_port",
+    "dstport",
+    "dst_port",
+    "locport",
+    "proto",
+    "transip",
+    "tranip",
+    "transport",
+    "tranport",
+    "policyid",
+    "policy_id",
+    "policyname",
+    "eventtype",
+    "action",
+    "logdesc",
+    "desc",
+    "status",
+    "authmsg",
+    "user",
+    "msg",
+    "date",
+    "time",
+    "tz",
+    "eventtime",
+];
+
+fn key_index(k: &str) -> Option<usize> {
+    // A match compiles to a dispatch on length and bytes, far cheaper than scanning KEYS.
+    Some(match k {
+        "logid" => 0,
+        "log_id" => 1,
+        "type" => 2,
+        "subtype" => 3,
+        "devname" => 4,
+        "srcip" => 5,
+        "remip" => 6,
+        "remote_ip" => 7,
+        "dstip" => 8,
+        "locip" => 9,
+        "srcport" => 10,
+        "src_port" => 11,
+        "remport" => 12,
+        "remote_port" => 13,
+        "dstport" => 14,
+        "dst_port" => 15,
+        "locport" => 16,
+        "proto" => 17,
+        "transip" => 18,
+        "tranip" => 19,
+        "transport" => 20,
+        "tranport" => 21,
+        "policyid" => 22,
+        "policy_id" => 23,
+        "policyname" => 24,
+        "eventtype" => 25,
+        "action" => 26,
+        "logdesc" => 27,
+        "desc" => 28,
+        "status" => 29,
+        "authmsg" => 30,
+        "user" => 31,
+        "msg" => 32,
+        "date" => 33,
+        "time" => 34,
+        "tz" => 35,
+        "eventtime" => 36,
+        _ => return None,
+    })
+}
+
 impl BodyParser for FortiGate {
     fn name(&self) -> &'static str {
         "fortinet.fortigate"
@@ -60,12 +145,17 @@ impl BodyParser for FortiGate {
             return false;
         }
         let kv = pairs(&msg);
-        let get = |k: &str| {
-            kv.iter()
-                .find(|(key, _)| *key == k)
-                .map(|(_, v)| v.as_ref())
-                .filter(|v| !v.is_empty())
-        };
+        // One pass files the keys this parser reads into slots (a FortiOS log has 30-60 pairs;
+        // looking each key up by scanning them cost more than all the rest).
+        let mut slot: [Option<&str>; KEYS.len()] = [None; KEYS.len()];
+        for (k, v) in &kv {
+            if let Some(s) = key_index(k).and_then(|i| slot.get_mut(i)) {
+                if s.is_none() && !v.is_empty() {
+                    *s = Some(v.as_ref());
+                }
+            }
+        }
+        let get = |k: &str| key_index(k).and_then(|i| slot.get(i).copied().flatten());
         let Some(logid) = get("logid").or(get("log_id")) else {
             return false;
         };
@@ -198,9 +288,9 @@ impl BodyParser for FortiGate {
             ev.timestamp = t;
         }
         ev.dataset = Cow::Borrowed("fortinet.fortigate");
-        for (k, v) in out {
-            ev.set_field(k, v);
-        }
+        // The names above are distinct and none comes from the header: append directly.
+        ev.fields
+            .extend(out.into_iter().map(|(k, v)| (Cow::Borrowed(k), v)));
         true
     }
 }
@@ -213,11 +303,19 @@ fn timestamp(
     eventtime: Option<&str>,
 ) -> Option<i64> {
     if let (Some(d), Some(t)) = (date, time) {
-        let naive =
-            chrono::NaiveDateTime::parse_from_str(&format!("{d} {t}"), "%Y-%m-%d %H:%M:%S").ok()?;
+        // `2020-04-23` and `12:17:48`, read directly (chrono's format parser was a tenth of
+        // this parser's time).
+        let num = |s: &str, a: usize, b: usize| s.get(a..b).and_then(|x| x.parse::<u32>().ok());
+        let day = chrono::NaiveDate::from_ymd_opt(
+            i32::try_from(num(d, 0, 4)?).ok()?,
+            num(d, 5, 7)?,
+            num(d, 8, 10)?,
+        )?;
+        let naive = day.and_hms_opt(num(t, 0, 2)?, num(t, 3, 5)?, num(t, 6, 8)?)?;
         let offset = tz
-            .and_then(|z| chrono::FixedOffset::east_opt(parse_offset(z)?))
-            .unwrap_or_else(|| chrono::FixedOffset::east_opt(0).unwrap_or(chrono::Utc.fix()));
+            .and_then(parse_offset)
+            .and_then(chrono::FixedOffset::east_opt)
+            .unwrap_or(chrono::Utc.fix());
         return naive
             .and_local_timezone(offset)
             .single()
