@@ -251,6 +251,32 @@ fn ecs(key: &str) -> Option<(&'static str, bool)> {
     })
 }
 
+/// The record starting at `marker`: from the message, or, when the header parser took the
+/// marker for a syslog tag (`host CEF:0|…`), from the raw line. Returns the text from the
+/// marker on and the marker's byte offset in the raw bytes (when it is there).
+pub fn locate(ev: &Event, marker: &str) -> Option<(String, Option<usize>)> {
+    let msg = ev.message();
+    if let Some(i) = msg.find(marker) {
+        return Some((msg.get(i..)?.to_owned(), None));
+    }
+    let raw = String::from_utf8_lossy(&ev.raw);
+    let i = raw.find(marker)?;
+    let offset = (!ev.invalid_utf8).then_some(i);
+    Some((raw.get(i..)?.to_owned(), offset))
+}
+
+/// After [`locate`] found the record in the raw line, the message is the record and the
+/// marker is no program name.
+pub fn restore_message(ev: &mut Event, raw_start: Option<usize>) {
+    if let Some(start) = raw_start {
+        if ev.app.as_deref().is_some_and(|a| a == "CEF" || a == "LEEF") {
+            ev.app = None;
+            ev.pid = None;
+        }
+        ev.message = crate::model::MessageText::RawSuffix(start);
+    }
+}
+
 /// The CEF parser.
 pub struct CefParser;
 
@@ -260,14 +286,13 @@ impl BodyParser for CefParser {
     }
 
     fn parse(&self, ev: &mut Event) -> bool {
-        let msg = ev.message();
-        if !msg.contains("CEF:") {
-            return false;
-        }
-        let Ok(cef) = parse_cef(&msg) else {
+        // `host CEF:0|…` reads as a syslog tag `CEF`; the record then starts in the raw line.
+        let Some((cef, start)) =
+            locate(ev, "CEF:").and_then(|(text, start)| parse_cef(&text).ok().map(|c| (c, start)))
+        else {
             return false;
         };
-        drop(msg);
+        restore_message(ev, start);
         let mut out: Vec<(Cow<'static, str>, FieldValue)> =
             Vec::with_capacity(cef.extensions.len() * 2 + 8);
         let [

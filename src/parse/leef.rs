@@ -118,14 +118,12 @@ impl BodyParser for LeefParser {
     }
 
     fn parse(&self, ev: &mut Event) -> bool {
-        let msg = ev.message();
-        if !msg.contains("LEEF:") {
-            return false;
-        }
-        let Some(leef) = parse_leef(&msg) else {
+        let Some((leef, start)) = super::cef::locate(ev, "LEEF:")
+            .and_then(|(text, start)| parse_leef(&text).map(|l| (l, start)))
+        else {
             return false;
         };
-        drop(msg);
+        super::cef::restore_message(ev, start);
         let [vendor, product, version, event_id] = &leef.header;
         let mut out: Vec<(Cow<'static, str>, FieldValue)> = vec![
             (

@@ -206,10 +206,12 @@ impl BodyParser for CiscoAsa {
         }
         if let Some(u) = p
             .user
-            .captures(text)
-            .and_then(|c| c.get(1))
-            .map(|m| m.as_str())
-            .filter(|u| !u.starts_with('*') && *u != "authentication")
+            .captures_iter(text)
+            .filter_map(|c| c.get(1).map(|m| m.as_str()))
+            .find(|u| {
+                !u.starts_with('*')
+                    && !matches!(*u, "authentication" | "IP" | "Successful" | "Rejected")
+            })
         {
             out.push((f::USER_NAME, s(u)));
         }
