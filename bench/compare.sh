@@ -9,6 +9,8 @@
 #   udp-paced  1,000,000 datagrams paced at 80,000/s into Picket (loss must stay under 0.1%).
 #   udp-burst  1,000,000 datagrams unpaced into Picket: loss, and how long the backlog took to
 #              drain until stored and until indexed.
+#   parse-cost the tcp run twice, header-only (`[parse] body = false`) and with every parser,
+#              and the cost of body parsing as a percentage of the end-to-end rate.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
@@ -27,7 +29,7 @@ metric() { curl -s "127.0.0.1:15601/metrics" | awk -v m="$1" '$1==m {print $2}';
 
 start_picket() {
   rm -rf "$work/data"
-  PICKET_LOG=warn "$picket" serve --data-dir "$work/data" --syslog-listen 127.0.0.1:15600 --web-listen 127.0.0.1:15601 >"$work/ready.txt" 2>"$work/picket.log" &
+  PICKET_LOG=warn "$picket" serve ${PICKET_CONFIG:+--config "$PICKET_CONFIG"} --data-dir "$work/data" --syslog-listen 127.0.0.1:15600 --web-listen 127.0.0.1:15601 >"$work/ready.txt" 2>"$work/picket.log" &
   ppid_=$!
   for _ in $(seq 100); do [ -s "$work/ready.txt" ] && break; sleep 0.1; done
 }
@@ -75,10 +77,24 @@ run_udp() {
   echo "picket udp $label: all sealed segments indexed ${idx}s after the last commit"
 }
 
+run_parse_cost() {
+  printf '[parse]\nbody = false\n' > "$work/header-only.toml"
+  printf '[parse]\nbody = true\n' > "$work/full.toml"
+  for mode in header-only full; do
+    PICKET_CONFIG="$work/$mode.toml" start_picket
+    out=$("$loadgen" --proto tcp-oc --target 127.0.0.1:15600 --file "$work/msgs.txt" --count "$N" --metrics 127.0.0.1:15601 --pid "$ppid_" | tail -1)
+    stop_picket
+    echo "picket tcp-oc $mode: $out"
+    eval "rate_${mode//-/_}=$(echo "$out" | sed -E 's/.*end_to_end_rate=([0-9]+).*/\1/')"
+  done
+  echo "PARSE COST: header-only $rate_header_only msg/s, full parsing $rate_full msg/s: $(echo "scale=1; (1 - $rate_full / $rate_header_only) * 100" | bc)% slower"
+}
+
 case "$what" in
   tcp) run_tcp ;;
   udp-paced) run_udp 80000 1000000 "paced 80k/s" ;;
   udp-burst) run_udp "" 1000000 "burst (unpaced)" ;;
+  parse-cost) run_parse_cost ;;
   all) run_tcp; run_udp 80000 1000000 "paced 80k/s"; run_udp "" 1000000 "burst (unpaced)" ;;
-  *) echo "usage: $0 [tcp|udp-paced|udp-burst|all]" >&2; exit 2 ;;
+  *) echo "usage: $0 [tcp|udp-paced|udp-burst|parse-cost|all]" >&2; exit 2 ;;
 esac

@@ -140,8 +140,12 @@ pub fn run() -> Result<ExitCode> {
             command: ConfigCommand::Check { common },
         } => {
             let c = load(&common, &Overrides::default())?;
-            let (chain, problems) =
-                crate::parse::configured(header_options(&c), &c.parsers_dir, c.hints.clone());
+            let (chain, problems) = crate::parse::configured_with(
+                header_options(&c),
+                &c.parsers_dir,
+                c.hints.clone(),
+                c.parse_body,
+            );
             if !problems.is_empty() {
                 for p in &problems {
                     eprintln!("picket: {p}");
@@ -227,10 +231,11 @@ fn line_frame(line: &[u8], peer: std::net::SocketAddr, received_at: i64) -> Fram
 
 /// The configured parse chain; problems with parser files are reported on stderr.
 fn chain(config: &Config) -> Chain {
-    let (chain, problems) = crate::parse::configured(
+    let (chain, problems) = crate::parse::configured_with(
         header_options(config),
         &config.parsers_dir,
         config.hints.clone(),
+        config.parse_body,
     );
     for p in problems {
         eprintln!("picket: warning: {p}");

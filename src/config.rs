@@ -61,6 +61,8 @@ pub struct Raw {
 pub struct RawParse {
     /// Folder of user-defined parser files.
     pub dir: Option<PathBuf>,
+    /// Parse message bodies (vendor formats, CEF, JSON …); false keeps header fields only.
+    pub body: Option<bool>,
     #[serde(default)]
     pub hint: Vec<RawHint>,
 }
@@ -152,6 +154,8 @@ pub struct Config {
     pub parsers_dir: PathBuf,
     /// Parsers to try first per sender network or listener.
     pub hints: Vec<crate::parse::Hint>,
+    /// Parse message bodies (false: header fields only).
+    pub parse_body: bool,
 }
 
 /// Command-line overrides of `serve`.
@@ -368,6 +372,7 @@ impl Raw {
                 self.store.segment_max_age_secs.unwrap_or(600).max(1),
             ),
             spool_max_bytes,
+            parse_body: self.parse.body.unwrap_or(true),
             parsers_dir: self.parse.dir.unwrap_or_else(|| PathBuf::from("parsers")),
             hints,
         })

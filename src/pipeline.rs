@@ -153,8 +153,12 @@ pub async fn serve(
             max_future_us: i64::try_from(config.max_future.as_micros()).unwrap_or(i64::MAX),
         })
         .collect();
-    let (chain, problems) =
-        crate::parse::configured(opts, &config.parsers_dir, config.hints.clone());
+    let (chain, problems) = crate::parse::configured_with(
+        opts,
+        &config.parsers_dir,
+        config.hints.clone(),
+        config.parse_body,
+    );
     for p in &problems {
         tracing::error!(problem = %p, "A parser file or hint could not be used; the rest are in use.");
     }

@@ -80,6 +80,26 @@ pub fn configured(
     dir: &std::path::Path,
     hints: Vec<Hint>,
 ) -> (Chain, Vec<String>) {
+    configured_with(listeners, dir, hints, true)
+}
+
+/// [`configured`], or, with `body` false, a chain that parses only the syslog header.
+pub fn configured_with(
+    listeners: Vec<HeaderOptions>,
+    dir: &std::path::Path,
+    hints: Vec<Hint>,
+    body: bool,
+) -> (Chain, Vec<String>) {
+    if !body {
+        return (
+            Chain {
+                listeners,
+                parsers: Vec::new(),
+                hints: Vec::new(),
+            },
+            Vec::new(),
+        );
+    }
     let (user, errors) = defs::load_dir(dir);
     let mut problems: Vec<String> = errors.iter().map(ToString::to_string).collect();
     let user: Vec<Box<dyn BodyParser>> = user

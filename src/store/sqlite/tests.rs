@@ -203,3 +203,39 @@ fn newest_first_is_exact_with_late_events_across_every_plan() {
         expect(&|e| e.message().contains("word777 "), 5)
     );
 }
+
+#[test]
+fn extracted_fields_round_trip_through_storage_with_awkward_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let st = store(dir.path(), 1000);
+    let mut w = Box::new(
+        st.writer(
+            vec!["l".into()],
+            std::sync::Arc::new(Metrics::new(["l".into()])),
+        )
+        .unwrap(),
+    );
+    let mut ev = events(1, 5)[0].clone();
+    let awkward = "q\"uote back\\slash new\nline tab\tctl\u{1}é€𝄞";
+    ev.set_field("custom.text", crate::model::FieldValue::Str(awkward.into()));
+    ev.set_field("custom.n", crate::model::FieldValue::Int(-42));
+    ev.set_field("custom.b", crate::model::FieldValue::Bool(true));
+    w.write_batch(&[ev], Checkpoint::default()).unwrap();
+    let got = st
+        .reader()
+        .search(&SearchQuery::parse("", 1).unwrap())
+        .unwrap();
+    let e = &got[0].event;
+    assert_eq!(
+        e.field("custom.text"),
+        Some(&crate::model::FieldValue::Str(awkward.into()))
+    );
+    assert_eq!(
+        e.field("custom.n"),
+        Some(&crate::model::FieldValue::Int(-42))
+    );
+    assert_eq!(
+        e.field("custom.b"),
+        Some(&crate::model::FieldValue::Bool(true))
+    );
+}

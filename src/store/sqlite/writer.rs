@@ -3,7 +3,7 @@
 
 use super::segment::{self, INDEXES, SegmentInfo, SegmentState};
 use super::{Catalog, Options, db_err};
-use crate::model::{Checkpoint, Event, MessageText, fields as f};
+use crate::model::{Checkpoint, Event, FieldValue, MessageText, fields as f};
 use crate::query::tokens;
 use crate::store::{Error, EventWriter};
 use crate::telemetry::Metrics;
@@ -139,28 +139,36 @@ impl EventWriter for SqliteWriter {
                 };
                 let mut source_ip = None;
                 let mut destination_ip = None;
+                // The other fields as one JSON object, written straight into a reused buffer
+                // (a map per event cost more than the insert itself).
                 self.json.clear();
-                let mut obj = serde_json::Map::new();
                 for (k, v) in &ev.fields {
                     match k.as_ref() {
                         f::SOURCE_IP => source_ip = Some(v.as_text()),
                         f::DESTINATION_IP => destination_ip = Some(v.as_text()),
                         _ => {
-                            obj.insert(k.to_string(), v.to_json());
+                            self.json.push(if self.json.is_empty() { '{' } else { ',' });
+                            json_str(&mut self.json, k);
+                            self.json.push(':');
+                            match v {
+                                FieldValue::Str(s) => json_str(&mut self.json, s),
+                                FieldValue::Int(n) => write!(self.json, "{n}").unwrap_or(()),
+                                FieldValue::Bool(b) => {
+                                    self.json.push_str(if *b { "true" } else { "false" })
+                                }
+                            }
                         }
                     }
                 }
                 if let Some(orig) = ev.clamped_from {
-                    obj.insert(
-                        f::PICKET_CLAMPED_TIMESTAMP.into(),
-                        serde_json::Value::from(orig),
-                    );
+                    self.json.push(if self.json.is_empty() { '{' } else { ',' });
+                    json_str(&mut self.json, f::PICKET_CLAMPED_TIMESTAMP);
+                    write!(self.json, ":{orig}").unwrap_or(());
                 }
-                let fields = if obj.is_empty() {
-                    None
-                } else {
-                    serde_json::to_string(&obj).ok()
-                };
+                if !self.json.is_empty() {
+                    self.json.push('}');
+                }
+                let fields = (!self.json.is_empty()).then_some(self.json.as_str());
                 let flags = i64::from(ev.truncated)
                     | (i64::from(ev.invalid_utf8) << 1)
                     | (i64::from(ev.clamped_from.is_some()) << 2);
@@ -259,6 +267,24 @@ impl EventWriter for SqliteWriter {
             .map_err(db_err(&p))?;
         Ok(())
     }
+}
+
+/// Appends `s` as a JSON string literal.
+fn json_str(out: &mut String, s: &str) {
+    use std::fmt::Write as _;
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => write!(out, "\\u{:04x}", c as u32).unwrap_or(()),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
 }
 
 fn upsert(catalog: &Catalog, info: SegmentInfo) {
