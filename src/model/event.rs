@@ -114,6 +114,18 @@ impl Event {
         }
     }
 
+    /// Adds fields whose names the event does not have yet (earlier values win).
+    pub fn add_missing_fields(
+        &mut self,
+        fields: impl IntoIterator<Item = (Cow<'static, str>, FieldValue)>,
+    ) {
+        for (k, v) in fields {
+            if self.field(&k).is_none() {
+                self.fields.push((k, v));
+            }
+        }
+    }
+
     /// The event as a flat JSON object with ECS dotted keys (what `picket parse` prints).
     pub fn to_flat_json(&self, listener_name: &str) -> serde_json::Map<String, serde_json::Value> {
         use serde_json::Value;

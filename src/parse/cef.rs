@@ -360,11 +360,7 @@ impl BodyParser for CefParser {
             ev.timestamp = t;
         }
         ev.dataset = Cow::Borrowed("cef");
-        for (k, v) in out {
-            if ev.field(&k).is_none() {
-                ev.fields.push((k, v));
-            }
-        }
+        ev.add_missing_fields(out);
         true
     }
 }

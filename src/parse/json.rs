@@ -154,11 +154,7 @@ impl BodyParser for JsonParser {
         } else if ev.dataset == "syslog" {
             ev.dataset = Cow::Borrowed("json");
         }
-        for (k, v) in out {
-            if ev.field(&k).is_none() {
-                ev.fields.push((k, v));
-            }
-        }
+        ev.add_missing_fields(out);
         true
     }
 }

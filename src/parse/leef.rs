@@ -176,11 +176,7 @@ impl BodyParser for LeefParser {
             ev.timestamp = t;
         }
         ev.dataset = Cow::Borrowed("leef");
-        for (k, v) in out {
-            if ev.field(&k).is_none() {
-                ev.fields.push((k, v));
-            }
-        }
+        ev.add_missing_fields(out);
         true
     }
 }

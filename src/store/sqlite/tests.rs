@@ -24,6 +24,16 @@ fn events(n: usize, base_ts: i64) -> Vec<Event> {
         .collect()
 }
 
+fn writer(st: &SqliteStore) -> Box<SqliteWriter> {
+    Box::new(
+        st.writer(
+            vec!["l".into()],
+            std::sync::Arc::new(Metrics::new(["l".into()])),
+        )
+        .unwrap(),
+    )
+}
+
 fn store(dir: &std::path::Path, max: u64) -> SqliteStore {
     SqliteStore::open(
         dir,
@@ -39,13 +49,7 @@ fn store(dir: &std::path::Path, max: u64) -> SqliteStore {
 fn search_spans_hot_and_indexed_segments_newest_first() {
     let dir = tempfile::tempdir().unwrap();
     let st = store(dir.path(), 100);
-    let mut w = Box::new(
-        st.writer(
-            vec!["l".into()],
-            std::sync::Arc::new(Metrics::new(["l".into()])),
-        )
-        .unwrap(),
-    );
+    let mut w = writer(&st);
     let evs = events(350, 1_000_000);
     for (i, chunk) in evs.chunks(50).enumerate() {
         w.write_batch(
@@ -94,13 +98,7 @@ fn search_spans_hot_and_indexed_segments_newest_first() {
 fn raw_bytes_and_lossy_message_survive_storage() {
     let dir = tempfile::tempdir().unwrap();
     let st = store(dir.path(), 1000);
-    let mut w = Box::new(
-        st.writer(
-            vec!["l".into()],
-            std::sync::Arc::new(Metrics::new(["l".into()])),
-        )
-        .unwrap(),
-    );
+    let mut w = writer(&st);
     let chain = Chain::new(vec![HeaderOptions::default()]);
     let raw = b"<13>Nov 22 10:00:00 h app: caf\xe9 bytes".to_vec();
     let ev = chain.parse(&Frame {
@@ -127,13 +125,7 @@ fn raw_bytes_and_lossy_message_survive_storage() {
 fn newest_first_is_exact_with_late_events_across_every_plan() {
     let dir = tempfile::tempdir().unwrap();
     let st = store(dir.path(), 300);
-    let mut w = Box::new(
-        st.writer(
-            vec!["l".into()],
-            std::sync::Arc::new(Metrics::new(["l".into()])),
-        )
-        .unwrap(),
-    );
+    let mut w = writer(&st);
     let mut evs = events(1000, 1_000_000);
     // Every 7th event arrives late (its own time is 2,500 µs earlier), every 11th very late.
     for (i, e) in evs.iter_mut().enumerate() {
@@ -208,13 +200,7 @@ fn newest_first_is_exact_with_late_events_across_every_plan() {
 fn extracted_fields_round_trip_through_storage_with_awkward_text() {
     let dir = tempfile::tempdir().unwrap();
     let st = store(dir.path(), 1000);
-    let mut w = Box::new(
-        st.writer(
-            vec!["l".into()],
-            std::sync::Arc::new(Metrics::new(["l".into()])),
-        )
-        .unwrap(),
-    );
+    let mut w = writer(&st);
     let mut ev = events(1, 5)[0].clone();
     let awkward = "q\"uote back\\slash new\nline tab\tctl\u{1}é€𝄞";
     ev.set_field("custom.text", crate::model::FieldValue::Str(awkward.into()));
