@@ -304,31 +304,17 @@ impl BodyParser for CefParser {
             name,
             severity,
         ] = &cef.header;
-        out.push((
-            Cow::Borrowed("cef.version"),
-            FieldValue::Str(version.clone()),
-        ));
-        out.push((
-            Cow::Borrowed(f::OBSERVER_VENDOR),
-            FieldValue::Str(vendor.clone()),
-        ));
-        out.push((
-            Cow::Borrowed(f::OBSERVER_PRODUCT),
-            FieldValue::Str(product.clone()),
-        ));
-        out.push((
-            Cow::Borrowed("observer.version"),
-            FieldValue::Str(dev_version.clone()),
-        ));
-        out.push((
-            Cow::Borrowed(f::EVENT_CODE),
-            FieldValue::Str(class_id.clone()),
-        ));
-        out.push((Cow::Borrowed("cef.name"), FieldValue::Str(name.clone())));
-        out.push((
-            Cow::Borrowed("event.severity"),
-            FieldValue::Str(severity.clone()),
-        ));
+        for (name, value) in [
+            ("cef.version", version),
+            (f::OBSERVER_VENDOR, vendor),
+            (f::OBSERVER_PRODUCT, product),
+            ("observer.version", dev_version),
+            (f::EVENT_CODE, class_id),
+            ("cef.name", name),
+            ("event.severity", severity),
+        ] {
+            out.push((Cow::Borrowed(name), FieldValue::Str(value.clone())));
+        }
         let mut timestamp = None;
         for (k, v) in &cef.extensions {
             if let Some((name, numeric)) = ecs(k) {
@@ -349,7 +335,7 @@ impl BodyParser for CefParser {
                 ));
             }
             if k == "rt" || k == "end" {
-                timestamp = timestamp.or_else(|| cef_time(v));
+                timestamp = timestamp.or_else(|| device_time(v));
             }
             out.push((
                 Cow::Owned(format!("cef.extensions.{k}")),
@@ -365,20 +351,25 @@ impl BodyParser for CefParser {
     }
 }
 
-/// CEF `rt`: milliseconds since the epoch, or a date such as `MMM dd yyyy HH:mm:ss` or RFC 3339.
-fn cef_time(v: &str) -> Option<i64> {
+/// A device time as CEF (`rt`, `end`) and LEEF (`devTime`) send it: epoch milliseconds,
+/// RFC 3339, or `MMM dd yyyy HH:mm:ss[.SSS] [zone]`. A zone name is read as UTC (only UTC/GMT
+/// names are unambiguous).
+pub(crate) fn device_time(v: &str) -> Option<i64> {
+    let v = v.trim();
     if let Ok(ms) = v.parse::<i64>() {
         return ms.checked_mul(1000);
     }
     if let Ok(t) = chrono::DateTime::parse_from_rfc3339(v) {
         return Some(t.timestamp_micros());
     }
-    for fmt in ["%b %d %Y %H:%M:%S%.f", "%b %d %Y %H:%M:%S"] {
-        if let Ok(t) = chrono::NaiveDateTime::parse_from_str(v, fmt) {
-            return Some(t.and_utc().timestamp_micros());
-        }
-    }
-    None
+    let stamp = match v.rsplit_once(' ') {
+        Some((s, zone)) if zone.chars().all(|c| c.is_ascii_alphabetic()) => s,
+        _ => v,
+    };
+    ["%b %d %Y %H:%M:%S%.f", "%b %d %Y %H:%M:%S"]
+        .iter()
+        .find_map(|fmt| chrono::NaiveDateTime::parse_from_str(stamp, fmt).ok())
+        .map(|t| t.and_utc().timestamp_micros())
 }
 
 #[cfg(test)]

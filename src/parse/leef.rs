@@ -172,31 +172,13 @@ impl BodyParser for LeefParser {
             .iter()
             .find(|(k, _)| k == "devTime")
             .map(|(_, v)| v.as_str());
-        if let Some(t) = dev_time.and_then(leef_time) {
+        if let Some(t) = dev_time.and_then(super::cef::device_time) {
             ev.timestamp = t;
         }
         ev.dataset = Cow::Borrowed("leef");
         ev.add_missing_fields(out);
         true
     }
-}
-
-/// `devTime` in LEEF's default `MMM dd yyyy HH:mm:ss[.SSS] [zzz]` form, or epoch milliseconds.
-fn leef_time(v: &str) -> Option<i64> {
-    if let Ok(ms) = v.trim().parse::<i64>() {
-        return ms.checked_mul(1000);
-    }
-    let v = v.trim();
-    let (stamp, zone) = match v.rsplit_once(' ') {
-        Some((s, z)) if z.chars().all(|c| c.is_ascii_alphabetic()) => (s, Some(z)),
-        _ => (v, None),
-    };
-    let naive = ["%b %d %Y %H:%M:%S%.f", "%b %d %Y %H:%M:%S"]
-        .iter()
-        .find_map(|fmt| chrono::NaiveDateTime::parse_from_str(stamp, fmt).ok())?;
-    // Only UTC/GMT zone names are unambiguous; others are read as UTC too.
-    let _ = zone;
-    Some(naive.and_utc().timestamp_micros())
 }
 
 #[cfg(test)]
