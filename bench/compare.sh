@@ -87,7 +87,7 @@ run_parse_cost() {
     echo "picket tcp-oc $mode: $out"
     eval "rate_${mode//-/_}=$(echo "$out" | sed -E 's/.*end_to_end_rate=([0-9]+).*/\1/')"
   done
-  echo "PARSE COST: header-only $rate_header_only msg/s, full parsing $rate_full msg/s: $(echo "scale=1; (1 - $rate_full / $rate_header_only) * 100" | bc)% slower"
+  echo "PARSE COST: header-only $rate_header_only msg/s, full parsing $rate_full msg/s: $(echo "scale=1; 100 - 100 * $rate_full / $rate_header_only" | bc)% slower"
 }
 
 case "$what" in

@@ -13,7 +13,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 fn events(n: usize) -> Vec<Event> {
-    let chain = Chain::new(vec![HeaderOptions::default()]);
+    events_with(n, Chain::new(vec![HeaderOptions::default()]))
+}
+
+/// The same lines with the syslog header parsed only (`[parse] body = false`).
+fn header_only(n: usize) -> Vec<Event> {
+    events_with(n, Chain::header_only(vec![HeaderOptions::default()]))
+}
+
+fn events_with(n: usize, chain: Chain) -> Vec<Event> {
     let now = chrono::Utc::now().timestamp_micros();
     picket::test_util::firewall_lines(n)
         .into_iter()
@@ -48,6 +56,25 @@ fn bench(c: &mut Criterion) {
             },
             |(dir, st, mut w)| {
                 w.write_batch(&batch, Checkpoint::default()).unwrap();
+                (dir, st, w)
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    // The same transaction with header-only events: the store's share of parsing's cost.
+    let bare = header_only(20_000);
+    g.bench_function("write_batch_20k_header_only", |b| {
+        b.iter_batched(
+            || {
+                let dir = tempfile::tempdir().unwrap();
+                let st = SqliteStore::open(dir.path(), Options::default()).unwrap();
+                let w = st
+                    .writer(vec!["l".into()], Arc::new(Metrics::new(["l".into()])))
+                    .unwrap();
+                (dir, st, w)
+            },
+            |(dir, st, mut w)| {
+                w.write_batch(&bare, Checkpoint::default()).unwrap();
                 (dir, st, w)
             },
             BatchSize::PerIteration,

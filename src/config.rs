@@ -298,7 +298,7 @@ impl Raw {
         if max_connections == 0 {
             return Err(bad("syslog.max_connections", "must be at least 1".into()));
         }
-        let batch_max_events = self.store.batch_max_events.unwrap_or(20_000);
+        let batch_max_events = self.store.batch_max_events.unwrap_or(8192);
         if batch_max_events == 0 {
             return Err(bad("store.batch_max_events", "must be at least 1".into()));
         }

@@ -16,6 +16,7 @@ use crate::config::Config;
 use crate::ingest::{FrameReceiver, FrameSender, tcp, udp};
 use crate::parse::{Chain, HeaderOptions};
 
+use crate::model::Event;
 use crate::spool::{self, SpoolReader, SpoolWriter};
 use crate::store::sqlite::{Options, SqliteStore};
 use crate::store::{BatchLimits, EventBatch};
@@ -23,15 +24,18 @@ use crate::telemetry::{DropReason, Metrics};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
-use std::sync::mpsc::{SyncSender, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 /// Frame batches the receivers may queue ahead of the spool writer.
-const FRAME_QUEUE_BYTES: usize = 32 << 20;
-/// Event batches the parse thread may queue ahead of the store writer.
+const FRAME_QUEUE_BYTES: usize = 8 << 20;
+/// Event batches the parse thread may queue ahead of the store writer: twice the default
+/// write batch (8,192 events), so that parsing goes on while a transaction commits (with a
+/// queue shorter than a write batch the two threads took turns: measured 136k against 185k
+/// msg/s end to end).
 const EVENT_QUEUE: usize = 4;
 /// Frames the parse thread takes from the spool at a time.
 const PARSE_BATCH: usize = 2048;
@@ -123,6 +127,8 @@ pub async fn serve(
     let names: Vec<String> = config.listeners.iter().map(|l| l.name.clone()).collect();
     let writer = store.writer(names, metrics.clone())?;
     let (event_tx, event_rx) = sync_channel::<EventBatch>(EVENT_QUEUE);
+    // Written batches come back to the parse thread, which frees and reuses them.
+    let (recycle_tx, recycle_rx) = sync_channel::<Vec<Event>>(2);
     let limits = BatchLimits {
         max_events: config.batch_max_events,
         max_wait: config.batch_max_wait,
@@ -132,6 +138,7 @@ pub async fn serve(
         let r = crate::store::run_writer(
             Box::new(writer),
             event_rx,
+            Some(recycle_tx),
             limits,
             m.clone(),
             |cp, bytes| {
@@ -165,7 +172,7 @@ pub async fn serve(
     tracing::info!(parsers = ?chain.parser_names(), "Parsers loaded.");
     let m = metrics.clone();
     let parse_thread = thread("picket-parse", move || {
-        parse_loop(spool_r, chain, event_tx, m)
+        parse_loop(spool_r, chain, event_tx, recycle_rx, m)
     })?;
     let (frame_tx, frame_rx) = crate::ingest::frame_queue(FRAME_QUEUE_BYTES);
     let m = metrics.clone();
@@ -393,14 +400,31 @@ fn spool_loop(mut w: SpoolWriter, mut rx: FrameReceiver, metrics: Arc<Metrics>) 
 }
 
 /// The parse thread: spool → events → store writer.
-fn parse_loop(mut r: SpoolReader, chain: Chain, tx: SyncSender<EventBatch>, metrics: Arc<Metrics>) {
+fn parse_loop(
+    mut r: SpoolReader,
+    chain: Chain,
+    tx: SyncSender<EventBatch>,
+    recycled: Receiver<Vec<Event>>,
+    metrics: Arc<Metrics>,
+) {
     loop {
         let batch = r.next_batch(PARSE_BATCH, Duration::from_millis(200));
         if batch.corrupt > 0 {
             metrics.add_dropped(DropReason::SpoolCorrupt, batch.corrupt);
         }
         let mut counts: Vec<(&'static str, u64)> = Vec::new();
-        let mut events = Vec::with_capacity(batch.frames.len());
+        // A vector the store writer is done with, or a new one; either way any events still
+        // in it are freed here, by the thread that allocated them.
+        let mut events = match recycled.try_recv() {
+            Ok(mut v) => {
+                v.clear();
+                v
+            }
+            Err(_) => Vec::with_capacity(batch.frames.len()),
+        };
+        while let Ok(more) = recycled.try_recv() {
+            drop(more);
+        }
         let (mut invalid, mut clamped) = (0u64, 0u64);
         for f in &batch.frames {
             let ev = chain.parse(f);

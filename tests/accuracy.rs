@@ -120,7 +120,9 @@ fn vendor_field_agreement_is_at_least_95_percent() {
             .take(4)
             .map(|(f, n)| format!("{f}:{n}"))
             .collect();
-        let mark = if ASSERTED.contains(&vendor.as_str()) {
+        let mark = if total == 0 {
+            " (the corpus gives no expected fields)"
+        } else if ASSERTED.contains(&vendor.as_str()) {
             ""
         } else {
             " (no parser yet)"

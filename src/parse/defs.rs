@@ -1,5 +1,5 @@
-//! User-defined parsers: one TOML file per parser in `parsers/` (the file name is the
-//! parser's name). A file says when it applies (`[match]`: program names, sender CIDRs, a
+//! User-defined parsers: one TOML or YAML file per parser in `parsers/` (the file name without
+//! its extension is the parser's name). A file says when it applies (`[match]`: program names, sender CIDRs, a
 //! regex on the message), how to extract fields (`grok`, Logstash style, or `regex` with named
 //! captures, one or a list tried in order), and what to do after (`[rename]`, `[convert]`,
 //! `[static]`). Loading reports every file that fails with its name, line and reason; the
@@ -124,7 +124,200 @@ fn line_of(text: &str, offset: usize) -> usize {
         + 1
 }
 
-/// Loads one parser file.
+/// A parser file read by either front end: every setting an error may point at carries the
+/// byte offset of its text in the file.
+#[derive(Default)]
+struct Def {
+    description: Option<String>,
+    dataset: Option<String>,
+    programs: Vec<String>,
+    senders: Vec<(String, usize)>,
+    message: Option<(String, usize)>,
+    groks: Vec<(String, usize)>,
+    regexes: Vec<(String, usize)>,
+    rename: BTreeMap<String, String>,
+    convert: Vec<(String, String, usize)>,
+    statics: Vec<(String, FieldValue)>,
+}
+
+/// The TOML front end: spans come from the TOML parser.
+fn read_toml(text: &str) -> Result<Def, (usize, String)> {
+    let raw: RawDef = toml::from_str(text).map_err(|e: toml::de::Error| {
+        (
+            e.span().map_or(0, |s| s.start),
+            e.message().trim().to_owned(),
+        )
+    })?;
+    Ok(Def {
+        description: raw.description,
+        dataset: raw.dataset,
+        programs: raw.when.program,
+        senders: raw
+            .when
+            .sender
+            .into_iter()
+            .map(|s| {
+                let at = s.span().start;
+                (s.into_inner(), at)
+            })
+            .collect(),
+        message: raw.when.message.map(|m| {
+            let at = m.span().start;
+            (m.into_inner(), at)
+        }),
+        groks: pattern_items(text, raw.grok, "grok")?,
+        regexes: pattern_items(text, raw.regex, "regex")?,
+        rename: raw.rename,
+        convert: raw
+            .convert
+            .into_iter()
+            .map(|(k, v)| {
+                let at = v.span().start;
+                (k, v.into_inner(), at)
+            })
+            .collect(),
+        statics: raw
+            .statics
+            .into_iter()
+            .map(|(k, v)| {
+                let fv = match v {
+                    toml::Value::Integer(i) => FieldValue::Int(i),
+                    toml::Value::Boolean(b) => FieldValue::Bool(b),
+                    toml::Value::String(s) => FieldValue::Str(s),
+                    toml::Value::Float(x) => FieldValue::Str(x.to_string()),
+                    other => FieldValue::Str(format!("{other:?}")),
+                };
+                (k, fv)
+            })
+            .collect(),
+    })
+}
+
+/// The same settings in YAML (`match:` with `program`, `sender`, `message`; `grok` or `regex`
+/// as a string or a list; `rename`, `convert`, `static` as maps).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a map of parser settings")]
+struct YamlDef {
+    description: Option<String>,
+    dataset: Option<String>,
+    #[serde(rename = "match", default)]
+    when: YamlMatch,
+    grok: Option<OneOrMany>,
+    regex: Option<OneOrMany>,
+    #[serde(default)]
+    rename: BTreeMap<String, String>,
+    #[serde(default)]
+    convert: BTreeMap<String, String>,
+    #[serde(rename = "static", default)]
+    statics: BTreeMap<String, serde_yaml_ng::Value>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a map of program, sender and message conditions"
+)]
+struct YamlMatch {
+    #[serde(default)]
+    program: OneOrMany,
+    #[serde(default)]
+    sender: OneOrMany,
+    message: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(untagged, expecting = "a string or a list of strings")]
+enum OneOrMany {
+    #[default]
+    None,
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    fn into_vec(self) -> Vec<String> {
+        match self {
+            OneOrMany::None => Vec::new(),
+            OneOrMany::One(s) => vec![s],
+            OneOrMany::Many(v) => v,
+        }
+    }
+}
+
+/// The YAML front end. The YAML parser gives positions for syntax errors only, so a setting is
+/// located by finding its text in the file after its key (or the key itself).
+fn read_yaml(text: &str) -> Result<Def, (usize, String)> {
+    let raw: YamlDef = serde_yaml_ng::from_str(text).map_err(|e| {
+        let at = e.location().map_or(0, |l| l.index());
+        let msg = e.to_string();
+        // The crate appends " at line L column C"; the caller prints the line itself.
+        let msg = msg.split(" at line ").next().unwrap_or(&msg).to_owned();
+        (at, msg)
+    })?;
+    let find = |key: &str, value: &str| -> usize {
+        let from = text
+            .find(&format!("{key}:"))
+            .or_else(|| text.find(key))
+            .unwrap_or(0);
+        let probe: String = value.chars().take(24).collect();
+        text.get(from..)
+            .and_then(|t| t.find(&probe))
+            .map_or(from, |o| from + o)
+    };
+    let located = |key: &str, items: Vec<String>| -> Vec<(String, usize)> {
+        items
+            .into_iter()
+            .map(|v| {
+                let at = find(key, &v);
+                (v, at)
+            })
+            .collect()
+    };
+    let statics = raw
+        .statics
+        .into_iter()
+        .map(|(k, v)| {
+            let fv = match v {
+                serde_yaml_ng::Value::Bool(b) => FieldValue::Bool(b),
+                serde_yaml_ng::Value::Number(n) => n
+                    .as_i64()
+                    .map_or_else(|| FieldValue::Str(n.to_string()), FieldValue::Int),
+                serde_yaml_ng::Value::String(s) => FieldValue::Str(s),
+                other => FieldValue::Str(
+                    serde_yaml_ng::to_string(&other)
+                        .unwrap_or_default()
+                        .trim()
+                        .to_owned(),
+                ),
+            };
+            (k, fv)
+        })
+        .collect();
+    Ok(Def {
+        description: raw.description,
+        dataset: raw.dataset,
+        programs: raw.when.program.into_vec(),
+        senders: located("sender", raw.when.sender.into_vec()),
+        message: raw.when.message.map(|m| {
+            let at = find("message", &m);
+            (m, at)
+        }),
+        groks: located("grok", raw.grok.unwrap_or_default().into_vec()),
+        regexes: located("regex", raw.regex.unwrap_or_default().into_vec()),
+        rename: raw.rename,
+        convert: raw
+            .convert
+            .into_iter()
+            .map(|(k, v)| {
+                let at = find(&k, &v);
+                (k, v, at)
+            })
+            .collect(),
+        statics,
+    })
+}
+
+/// Loads one parser file (`.toml`, or `.yaml`/`.yml`).
 pub fn load_file(path: &Path) -> Result<UserParser, DefError> {
     let err = |line: usize, message: String| DefError {
         file: path.to_path_buf(),
@@ -132,12 +325,13 @@ pub fn load_file(path: &Path) -> Result<UserParser, DefError> {
         message,
     };
     let text = std::fs::read_to_string(path).map_err(|e| err(1, format!("cannot read: {e}")))?;
-    let raw: RawDef = toml::from_str(&text).map_err(|e: toml::de::Error| {
-        err(
-            e.span().map_or(1, |s| line_of(&text, s.start)),
-            e.message().trim().to_owned(),
-        )
-    })?;
+    let yaml = path.extension().is_some_and(|x| x == "yaml" || x == "yml");
+    let raw = if yaml {
+        read_yaml(&text)
+    } else {
+        read_toml(&text)
+    }
+    .map_err(|(at, m)| err(line_of(&text, at), m))?;
     let stem = path
         .file_stem()
         .and_then(|s| s.to_str())
@@ -153,14 +347,11 @@ pub fn load_file(path: &Path) -> Result<UserParser, DefError> {
         ));
     }
     let mut patterns = Vec::new();
-    let groks =
-        pattern_items(&text, raw.grok, "grok").map_err(|(at, m)| err(line_of(&text, at), m))?;
-    let regexes =
-        pattern_items(&text, raw.regex, "regex").map_err(|(at, m)| err(line_of(&text, at), m))?;
-    let sources: Vec<(bool, (String, usize))> = groks
+    let sources: Vec<(bool, (String, usize))> = raw
+        .groks
         .into_iter()
         .map(|g| (true, g))
-        .chain(regexes.into_iter().map(|r| (false, r)))
+        .chain(raw.regexes.into_iter().map(|r| (false, r)))
         .collect();
     if sources.is_empty() {
         return Err(err(
@@ -207,17 +398,13 @@ pub fn load_file(path: &Path) -> Result<UserParser, DefError> {
         patterns.push(Pattern { re, fields });
     }
     let mut senders = Vec::new();
-    for s in &raw.when.sender {
-        senders.push(
-            s.get_ref()
-                .parse::<Cidr>()
-                .map_err(|e| err(line_of(&text, s.span().start), e))?,
-        );
+    for (s, at) in &raw.senders {
+        senders.push(s.parse::<Cidr>().map_err(|e| err(line_of(&text, *at), e))?);
     }
-    let message = match &raw.when.message {
-        Some(m) => Some(Regex::new(m.get_ref()).map_err(|e| {
+    let message = match &raw.message {
+        Some((m, at)) => Some(Regex::new(m).map_err(|e| {
             err(
-                line_of(&text, m.span().start),
+                line_of(&text, *at),
                 format!(
                     "invalid match.message regex: {}",
                     e.to_string().lines().last().unwrap_or("syntax error")
@@ -227,54 +414,37 @@ pub fn load_file(path: &Path) -> Result<UserParser, DefError> {
         None => None,
     };
     let mut convert = Vec::new();
-    for (field, kind) in raw.convert {
-        let c = match kind.get_ref().as_str() {
+    for (field, kind, at) in raw.convert {
+        let c = match kind.as_str() {
             "int" | "integer" => Conversion::Int,
             "float" => Conversion::Float,
             "string" => Conversion::Text,
             other => {
                 return Err(err(
-                    line_of(&text, kind.span().start),
+                    line_of(&text, at),
                     format!("unknown conversion `{other}` (use int, float or string)"),
                 ));
             }
         };
         convert.push((field, c));
     }
-    let statics = raw
-        .statics
-        .into_iter()
-        .map(|(k, v)| {
-            let fv = match v {
-                toml::Value::Integer(i) => FieldValue::Int(i),
-                toml::Value::Boolean(b) => FieldValue::Bool(b),
-                toml::Value::String(s) => FieldValue::Str(s),
-                toml::Value::Float(x) => FieldValue::Str(x.to_string()),
-                other => FieldValue::Str(format!("{other:?}")),
-            };
-            (k, fv)
-        })
-        .collect();
+    let statics = raw.statics;
     let summary = format!(
         "{}{}{}{} patterns",
         raw.description
             .map(|d| format!("{d}; "))
             .unwrap_or_default(),
-        if raw.when.program.is_empty() {
+        if raw.programs.is_empty() {
             String::new()
         } else {
-            format!("program in {:?}; ", raw.when.program)
+            format!("program in {:?}; ", raw.programs)
         },
         if senders.is_empty() {
             String::new()
         } else {
             format!(
                 "sender in {:?}; ",
-                raw.when
-                    .sender
-                    .iter()
-                    .map(|s| s.get_ref().clone())
-                    .collect::<Vec<_>>()
+                raw.senders.iter().map(|s| &s.0).collect::<Vec<_>>()
             )
         },
         patterns.len()
@@ -284,7 +454,7 @@ pub fn load_file(path: &Path) -> Result<UserParser, DefError> {
     Ok(UserParser {
         name,
         dataset: raw.dataset.unwrap_or_else(|| format!("custom.{stem}")),
-        programs: raw.when.program,
+        programs: raw.programs,
         senders,
         message,
         patterns,
@@ -295,7 +465,7 @@ pub fn load_file(path: &Path) -> Result<UserParser, DefError> {
     })
 }
 
-/// Loads every `*.toml` file in `dir` (sorted by name): the parsers, and the errors of the
+/// Loads every `*.toml`, `*.yaml` and `*.yml` file in `dir` (sorted by name): the parsers, and the errors of the
 /// files that failed. A missing directory is no parser and no error.
 pub fn load_dir(dir: &Path) -> (Vec<UserParser>, Vec<DefError>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
@@ -303,7 +473,10 @@ pub fn load_dir(dir: &Path) -> (Vec<UserParser>, Vec<DefError>) {
     };
     let mut files: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .filter(|p| {
+            p.extension()
+                .is_some_and(|x| x == "toml" || x == "yaml" || x == "yml")
+        })
         .collect();
     files.sort();
     let mut ok = Vec::new();
@@ -422,7 +595,35 @@ client = "source.ip"
 "observer.vendor" = "Example"
 "#,
         );
-        let parser = load_file(&p).unwrap();
+        check_myapp(&p);
+    }
+
+    #[test]
+    fn the_same_parser_in_yaml() {
+        let d = tempfile::tempdir().unwrap();
+        let p = write(
+            d.path(),
+            "myapp.yaml",
+            r#"
+dataset: myapp.access
+grok:
+  - '%{IP:client} %{WORD:http.request.method} %{NOTSPACE:url.original} %{INT:http.response.status_code}'
+match:
+  program: myapp
+  sender: [127.0.0.0/8]
+rename:
+  client: source.ip
+convert:
+  http.response.status_code: int
+static:
+  observer.vendor: Example
+"#,
+        );
+        check_myapp(&p);
+    }
+
+    fn check_myapp(p: &Path) {
+        let parser = load_file(p).unwrap();
         let chain = Chain::with_parsers(
             vec![HeaderOptions::default()],
             vec![Box::new(parser)],
@@ -490,6 +691,51 @@ client = "source.ip"
         );
         assert!(msgs[2].contains("d_bad_cidr.toml:3:"), "{msgs:?}");
         assert!(msgs[3].contains("e_no_pattern.toml:1:"), "{msgs:?}");
+    }
+
+    #[test]
+    fn yaml_errors_name_file_and_line() {
+        let d = tempfile::tempdir().unwrap();
+        write(
+            d.path(),
+            "a_ok.yml",
+            "regex: '(?P<user.name>\\w+) logged in'\n",
+        );
+        write(
+            d.path(),
+            "b_bad_grok.yaml",
+            "description: x\ngrok:\n  - '%{IP:x}'\n  - '%{NOPE:y}'\n",
+        );
+        write(d.path(), "c_bad_key.yaml", "grok: '%{IP:x}'\nbogus: 1\n");
+        write(
+            d.path(),
+            "d_bad_cidr.yaml",
+            "grok: '%{IP:x}'\nmatch:\n  sender:\n    - 10.0.0.0/99\n",
+        );
+        write(
+            d.path(),
+            "e_syntax.yaml",
+            "grok: '%{IP:x}'\nmatch: [unclosed\n",
+        );
+        write(
+            d.path(),
+            "f_bad_convert.yaml",
+            "grok: '%{IP:x}'\nconvert:\n  x: number\n",
+        );
+        let (ok, errs) = load_dir(d.path());
+        assert_eq!(ok.len(), 1);
+        let msgs: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
+        assert!(
+            msgs[0].ends_with("b_bad_grok.yaml:4: unknown grok pattern %{NOPE}"),
+            "{msgs:?}"
+        );
+        assert!(
+            msgs[1].contains("c_bad_key.yaml:") && msgs[1].contains("bogus"),
+            "{msgs:?}"
+        );
+        assert!(msgs[2].contains("d_bad_cidr.yaml:4:"), "{msgs:?}");
+        assert!(msgs[3].contains("e_syntax.yaml:"), "{msgs:?}");
+        assert!(msgs[4].contains("f_bad_convert.yaml:3:"), "{msgs:?}");
     }
 
     #[test]

@@ -129,7 +129,11 @@ pub fn parse(frame: &Frame, opts: &HeaderOptions) -> Event {
     };
     match (appname, &m.protocol) {
         // RFC 3164: a tag is followed by `[pid]` or `:`; anything else is the body's first word.
-        (Some(app), syslog_loose::Protocol::RFC3164) if !tag_is_terminated(base, app) => {
+        // A Cisco mnemonic (`asa01 %ASA-6-302013: …`, `%LINK-3-UPDOWN: …`) is no program name
+        // either: it starts the message, where the Cisco parsers read it.
+        (Some(app), syslog_loose::Protocol::RFC3164)
+            if app.starts_with('%') || !tag_is_terminated(base, app) =>
+        {
             if let Some(start) = offset_in(base, app) {
                 msg = base.get(start..).unwrap_or(msg);
             }

@@ -91,14 +91,7 @@ pub fn configured_with(
     body: bool,
 ) -> (Chain, Vec<String>) {
     if !body {
-        return (
-            Chain {
-                listeners,
-                parsers: Vec::new(),
-                hints: Vec::new(),
-            },
-            Vec::new(),
-        );
+        return (Chain::header_only(listeners), Vec::new());
     }
     let (user, errors) = defs::load_dir(dir);
     let mut problems: Vec<String> = errors.iter().map(ToString::to_string).collect();
@@ -137,6 +130,15 @@ impl Chain {
     /// A chain with per-listener header options (indexed by `ListenerId`) and the built-in parsers.
     pub fn new(listeners: Vec<HeaderOptions>) -> Self {
         Self::with_parsers(listeners, Vec::new(), Vec::new())
+    }
+
+    /// A chain that parses the syslog header only (`[parse] body = false`).
+    pub fn header_only(listeners: Vec<HeaderOptions>) -> Self {
+        Chain {
+            listeners,
+            parsers: Vec::new(),
+            hints: Vec::new(),
+        }
     }
 
     /// A chain whose user-defined parsers come before the built-in ones (so a user can

@@ -24,7 +24,26 @@ pub enum Field {
     Process,
     /// `event.dataset`.
     Dataset,
+    /// One of [`ECS_FILTERS`], by its ECS name.
+    Ecs(&'static str),
 }
+
+/// The parsed fields a search can filter on besides the header ones.
+pub const ECS_FILTERS: &[&str] = &[
+    f::SOURCE_PORT,
+    f::DESTINATION_PORT,
+    f::NETWORK_TRANSPORT,
+    f::EVENT_ACTION,
+    f::EVENT_OUTCOME,
+    f::EVENT_CATEGORY,
+    f::EVENT_TYPE,
+    f::EVENT_CODE,
+    f::USER_NAME,
+    f::RULE_ID,
+    f::RULE_NAME,
+    f::OBSERVER_VENDOR,
+    f::OBSERVER_PRODUCT,
+];
 
 impl Field {
     /// The field a query name refers to.
@@ -36,7 +55,12 @@ impl Field {
             f::DESTINATION_IP => Field::DestinationIp,
             f::PROCESS_NAME => Field::Process,
             f::EVENT_DATASET => Field::Dataset,
-            _ => return None,
+            other => {
+                return ECS_FILTERS
+                    .iter()
+                    .find(|n| **n == other)
+                    .map(|n| Field::Ecs(n));
+            }
         })
     }
 }
@@ -61,7 +85,7 @@ pub struct SearchQuery {
 pub enum Error {
     /// `field:value` named a field the search cannot filter on.
     #[error(
-        "unknown field `{field}` at character {at}; searchable fields: sender, host.name, source.ip, destination.ip, process.name, event.dataset"
+        "unknown field `{field}` at character {at}; searchable fields: sender, host.name, source.ip, destination.ip, process.name, event.dataset, source.port, destination.port, network.transport, event.action, event.outcome, event.category, event.type, event.code, user.name, rule.id, rule.name, observer.vendor, observer.product"
     )]
     UnknownField {
         /// The field as written.
@@ -217,11 +241,18 @@ mod tests {
     #[test]
     fn unknown_field_is_an_error_with_position() {
         assert_eq!(
-            SearchQuery::parse("x source.port:22", 1),
+            SearchQuery::parse("x source.nat.port:22", 1),
             Err(Error::UnknownField {
-                field: "source.port".into(),
+                field: "source.nat.port".into(),
                 at: 2
             })
+        );
+        assert_eq!(
+            SearchQuery::parse("source.port:22 event.action:deny", 1).map(|q| q.filters),
+            Ok(vec![
+                (Field::Ecs("source.port"), "22".into()),
+                (Field::Ecs("event.action"), "deny".into())
+            ])
         );
     }
 

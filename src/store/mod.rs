@@ -12,7 +12,7 @@ use crate::query::SearchQuery;
 use crate::telemetry::Metrics;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
 use std::time::{Duration, Instant};
 
 /// Errors of the store.
@@ -64,8 +64,13 @@ pub struct StoredEvent {
 
 /// The write side.
 pub trait EventWriter: Send {
+    /// Writes the events of every part, in order, and the spool checkpoint after the last of
+    /// them, in one transaction.
+    fn write_parts(&mut self, parts: &[&[Event]], checkpoint: Checkpoint) -> Result<(), Error>;
     /// Writes events and the spool checkpoint after the last of them, in one transaction.
-    fn write_batch(&mut self, events: &[Event], checkpoint: Checkpoint) -> Result<(), Error>;
+    fn write_batch(&mut self, events: &[Event], checkpoint: Checkpoint) -> Result<(), Error> {
+        self.write_parts(&[events], checkpoint)
+    }
     /// Periodic housekeeping while idle (sealing a segment that reached its age).
     fn maintain(&mut self) -> Result<(), Error>;
     /// Flushes and closes.
@@ -102,14 +107,20 @@ pub struct BatchLimits {
 
 /// The writer thread's loop: batches by count and time, writes, reports each commit.
 /// Returns when `rx` closes, after writing everything it received.
+///
+/// Written events go back through `recycle` when it has room: the thread that built them
+/// frees them (cheaper in its own allocator arena) and reuses the vector, and the writer, the
+/// pipeline's busiest stage, spends its time writing.
 pub fn run_writer(
     mut writer: Box<dyn EventWriter>,
     rx: Receiver<EventBatch>,
+    recycle: Option<SyncSender<Vec<Event>>>,
     limits: BatchLimits,
     metrics: Arc<Metrics>,
     mut on_commit: impl FnMut(Checkpoint, u64),
 ) -> Result<(), Error> {
-    let mut events: Vec<Event> = Vec::with_capacity(limits.max_events);
+    // The batches as received: merged by reference, never moved event by event.
+    let mut pending: Vec<Vec<Event>> = Vec::new();
     let tick = Duration::from_secs(1);
     loop {
         let first = match rx.recv_timeout(tick) {
@@ -123,9 +134,10 @@ pub fn run_writer(
         let deadline = Instant::now() + limits.max_wait;
         let mut checkpoint = first.checkpoint;
         let mut spool_bytes = first.spool_bytes;
-        events.extend(first.events);
+        let mut count = first.events.len();
+        pending.push(first.events);
         let mut closed = false;
-        while events.len() < limits.max_events {
+        while count < limits.max_events {
             let now = Instant::now();
             if now >= deadline {
                 break;
@@ -134,7 +146,8 @@ pub fn run_writer(
                 Ok(b) => {
                     checkpoint = b.checkpoint;
                     spool_bytes += b.spool_bytes;
-                    events.extend(b.events);
+                    count += b.events.len();
+                    pending.push(b.events);
                 }
                 Err(RecvTimeoutError::Timeout) => break,
                 Err(RecvTimeoutError::Disconnected) => {
@@ -144,13 +157,19 @@ pub fn run_writer(
             }
         }
         let started = Instant::now();
-        writer.write_batch(&events, checkpoint)?;
+        let parts: Vec<&[Event]> = pending.iter().map(Vec::as_slice).collect();
+        writer.write_parts(&parts, checkpoint)?;
         metrics
             .batch_seconds
             .observe(started.elapsed().as_secs_f64());
-        metrics.stored.fetch_add(events.len() as u64, Relaxed);
+        metrics.stored.fetch_add(count as u64, Relaxed);
         on_commit(checkpoint, spool_bytes);
-        events.clear();
+        for done in pending.drain(..) {
+            if let Some(back) = &recycle {
+                // Full or gone: this thread frees them after all.
+                let _unsent = back.try_send(done);
+            }
+        }
         if closed {
             break;
         }

@@ -277,6 +277,21 @@ fn cisco_tag_without_hostname_stays_in_the_message() {
 }
 
 #[test]
+fn cisco_mnemonic_after_a_hostname_starts_the_message() {
+    // ASA with `logging device-id hostname`, and IOS: the mnemonic is no program name.
+    let ev = p("<166>Nov 22 10:00:00 asa01 %ASA-6-302013: Built inbound TCP connection 1");
+    assert_eq!(ev.host.as_deref(), Some("asa01"));
+    assert_eq!(ev.app, None);
+    assert_eq!(
+        ev.message(),
+        "%ASA-6-302013: Built inbound TCP connection 1"
+    );
+    let ev = p("<187>Nov 22 10:00:00 sw1 %LINK-3-UPDOWN: Interface Gi0/1, changed state to down");
+    assert_eq!(ev.app, None);
+    assert!(ev.message().starts_with("%LINK-3-UPDOWN: "));
+}
+
+#[test]
 fn tag_with_pid_and_no_hostname() {
     let ev = p("<38>Nov 22 10:00:00 sshd[4242]: Accepted password for bob");
     assert_eq!(ev.app.as_deref(), Some("sshd"));

@@ -141,7 +141,8 @@ impl BodyParser for FortiGate {
     fn parse(&self, ev: &mut Event) -> bool {
         let msg = ev.message();
         // Cheap check: every FortiOS log names its log id and type.
-        if !(msg.contains("logid=") || msg.contains("log_id=")) || !msg.contains("type=") {
+        let has = |needle: &str| memchr::memmem::find(msg.as_bytes(), needle.as_bytes()).is_some();
+        if !(has("logid=") || has("log_id=")) || !has("type=") {
             return false;
         }
         let kv = pairs(&msg);

@@ -12,6 +12,7 @@
 //! `picket-store-indexer` owns sealed ones while it indexes them; readers open read-only
 //! connections with `query_only`.
 
+mod columns;
 mod queries;
 mod segment;
 mod writer;

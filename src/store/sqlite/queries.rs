@@ -4,6 +4,7 @@
 //! matches, which are merged. Once `limit` events are in hand, a segment whose newest event
 //! is older than the oldest kept one cannot contribute, and the search stops.
 
+use super::columns::{self, Kind, PROMOTED};
 use super::db_err;
 use super::segment::{self, SegmentInfo, SegmentState};
 use crate::model::{Event, FieldValue, MessageText, Transport};
@@ -16,8 +17,11 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 
-const COLUMNS: &str = "id, ts, ingested, sender, sender_port, listener, transport, facility, severity, host, app, pid, msgid, \
-    dataset, parser, source_ip, destination_ip, msg_off, message, fields, flags, raw";
+/// The select list: `id`, the base columns, the promoted ones (see `columns`).
+fn select_list() -> &'static str {
+    static LIST: std::sync::LazyLock<String> = std::sync::LazyLock::new(columns::select_list);
+    LIST.as_str()
+}
 
 fn column(f: Field) -> &'static str {
     match f {
@@ -27,6 +31,9 @@ fn column(f: Field) -> &'static str {
         Field::DestinationIp => "destination_ip",
         Field::Process => "app",
         Field::Dataset => "dataset",
+        Field::Ecs(name) => columns::promoted(name)
+            .and_then(|i| PROMOTED.get(i))
+            .map_or("NULL", |p| p.column),
     }
 }
 
@@ -146,7 +153,13 @@ fn search_segment(
     let mut cond = String::from("ts >= ?1 AND ts < ?2");
     let mut args: Vec<Value> = vec![Value::Integer(from), Value::Integer(to)];
     for (field, value) in &q.filters {
-        args.push(Value::Text(value.clone()));
+        let int_column = matches!(field, Field::Ecs(name) if columns::promoted(name)
+            .and_then(|i| PROMOTED.get(i))
+            .is_some_and(|p| p.kind == Kind::Int));
+        args.push(match value.parse::<i64>() {
+            Ok(n) if int_column => Value::Integer(n),
+            _ => Value::Text(value.clone()),
+        });
         cond.push_str(&format!(" AND {} = ?{}", column(*field), args.len()));
     }
     let indexed = seg.state == SegmentState::Indexed;
@@ -163,7 +176,10 @@ fn search_segment(
     if !indexed && ordered {
         // No secondary index here: walk rows newest-first and stop as soon as no older row
         // can rank among the k newest (see `SegmentInfo::disorder`).
-        let sql = format!("SELECT {COLUMNS} FROM events WHERE {cond} ORDER BY id DESC");
+        let sql = format!(
+            "SELECT {} FROM events WHERE {cond} ORDER BY id DESC",
+            select_list()
+        );
         let mut stmt = conn.prepare(&sql).map_err(&e)?;
         let mut rows = stmt.query(rusqlite::params_from_iter(args)).map_err(&e)?;
         while let Some(r) = rows.next().map_err(&e)? {
@@ -191,7 +207,8 @@ fn search_segment(
     }
     args.push(Value::Integer(i64::try_from(top.k).unwrap_or(i64::MAX)));
     let sql = format!(
-        "SELECT {COLUMNS} FROM events WHERE {cond} ORDER BY ts DESC, id DESC LIMIT ?{}",
+        "SELECT {} FROM events WHERE {cond} ORDER BY ts DESC, id DESC LIMIT ?{}",
+        select_list(),
         args.len()
     );
     let mut stmt = conn.prepare(&sql).map_err(&e)?;
@@ -225,7 +242,8 @@ fn stream_fts(
     one_args.push(Value::Integer(0));
     let id_param = one_args.len();
     let mut lookup = conn.prepare(&format!(
-        "SELECT {COLUMNS} FROM events WHERE id = ?{id_param} AND {cond}"
+        "SELECT {} FROM events WHERE id = ?{id_param} AND {cond}",
+        select_list()
     ))?;
     let mut n = 0usize;
     while let Some(r) = ids.next()? {
@@ -313,6 +331,19 @@ fn row_to_event(r: &rusqlite::Row<'_>, seg: u32) -> rusqlite::Result<StoredEvent
     ] {
         if let Some(v) = r.get::<_, Option<String>>(i)? {
             fields.push((Cow::Borrowed(name), FieldValue::Str(v)));
+        }
+    }
+    let base = 1 + columns::BASE.len();
+    for (i, p) in PROMOTED.iter().enumerate() {
+        match r.get_ref(base + i)? {
+            rusqlite::types::ValueRef::Integer(n) => {
+                fields.push((Cow::Borrowed(p.field), FieldValue::Int(n)))
+            }
+            rusqlite::types::ValueRef::Text(t) => fields.push((
+                Cow::Borrowed(p.field),
+                FieldValue::Str(String::from_utf8_lossy(t).into_owned()),
+            )),
+            _ => {}
         }
     }
     let mut clamped_from = None;

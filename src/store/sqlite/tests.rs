@@ -225,3 +225,52 @@ fn extracted_fields_round_trip_through_storage_with_awkward_text() {
         Some(&crate::model::FieldValue::Bool(true))
     );
 }
+
+#[test]
+fn promoted_fields_round_trip_and_filter_in_hot_and_indexed_segments() {
+    use crate::model::FieldValue;
+    let dir = tempfile::tempdir().unwrap();
+    let st = store(dir.path(), 100);
+    let mut w = writer(&st);
+    let mut evs = events(250, 1_000);
+    for (i, ev) in evs.iter_mut().enumerate() {
+        ev.set_field(
+            "destination.port",
+            FieldValue::Int(if i % 5 == 0 { 22 } else { 443 }),
+        );
+        ev.set_field("user.name", FieldValue::Str(format!("u{}", i % 4)));
+        // A value whose type does not fit its column stays in the JSON, type intact.
+        ev.set_field("source.port", FieldValue::Str("ephemeral".into()));
+        ev.set_field("event.outcome", FieldValue::Bool(true));
+    }
+    for chunk in evs.chunks(50) {
+        w.write_batch(chunk, Checkpoint::default()).unwrap();
+    }
+    assert!(st.wait_indexed(std::time::Duration::from_secs(30)));
+    let q = |text: &str| {
+        st.reader()
+            .search(&SearchQuery::parse(text, 1000).unwrap())
+            .unwrap()
+    };
+    let all = q("");
+    assert_eq!(all.len(), 250);
+    let e = &all[0].event;
+    assert_eq!(
+        e.field("source.port"),
+        Some(&FieldValue::Str("ephemeral".into()))
+    );
+    assert_eq!(e.field("event.outcome"), Some(&FieldValue::Bool(true)));
+    assert!(matches!(
+        e.field("destination.port"),
+        Some(FieldValue::Int(22 | 443))
+    ));
+    assert_eq!(
+        e.field("event.action"),
+        Some(&FieldValue::Str("deny".into()))
+    );
+    // 250 events, every fifth to port 22, a quarter of those by u0 (i % 20 == 0).
+    assert_eq!(q("destination.port:22").len(), 50);
+    assert_eq!(q("destination.port:22 user.name:u0").len(), 13);
+    assert_eq!(q("event.action:deny").len(), 250);
+    assert_eq!(q("event.action:allow").len(), 0);
+}

@@ -1,6 +1,7 @@
 //! The write side: appends to the hot segment, seals it, and indexes sealed segments on a
 //! background thread.
 
+use super::columns::{self, PROMOTED};
 use super::segment::{self, INDEXES, SegmentInfo, SegmentState};
 use super::{Catalog, Options, db_err};
 use crate::model::{Checkpoint, Event, FieldValue, MessageText, fields as f};
@@ -15,10 +16,6 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
-const INSERT: &str = "INSERT INTO events (ts, ingested, sender, sender_port, listener, transport, facility, severity, \
-    host, app, pid, msgid, dataset, parser, source_ip, destination_ip, msg_off, message, fields, flags, raw) \
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)";
-
 /// Owns the hot segment's read-write connection.
 pub struct SqliteWriter {
     dir: PathBuf,
@@ -30,6 +27,8 @@ pub struct SqliteWriter {
     opened: Instant,
     indexer: Option<Indexer>,
     json: String,
+    /// The INSERT statement (built once from the column table).
+    insert_sql: String,
 }
 
 /// A batch this large means ingest is under load: the indexer then waits, so that a burst is
@@ -90,6 +89,7 @@ impl SqliteWriter {
             opened: Instant::now(),
             indexer: Some(indexer),
             json: String::new(),
+            insert_sql: columns::insert_sql(),
         })
     }
 
@@ -120,16 +120,17 @@ impl SqliteWriter {
 }
 
 impl EventWriter for SqliteWriter {
-    fn write_batch(&mut self, events: &[Event], checkpoint: Checkpoint) -> Result<(), Error> {
+    fn write_parts(&mut self, parts: &[&[Event]], checkpoint: Checkpoint) -> Result<(), Error> {
+        let count: usize = parts.iter().map(|p| p.len()).sum();
         let p = self.seg.path.clone();
         let e = db_err(&p);
         let tx = self.conn.transaction().map_err(&e)?;
         let (mut min_ts, mut max_ts) = (self.seg.min_ts, self.seg.max_ts);
         let mut disorder = self.seg.disorder;
         {
-            let mut stmt = tx.prepare_cached(INSERT).map_err(&e)?;
+            let mut stmt = tx.prepare_cached(&self.insert_sql).map_err(&e)?;
             let mut sender = String::with_capacity(48);
-            for ev in events {
+            for ev in parts.iter().flat_map(|p| p.iter()) {
                 use std::fmt::Write as _;
                 sender.clear();
                 write!(sender, "{}", ev.peer.ip()).unwrap_or(());
@@ -139,6 +140,7 @@ impl EventWriter for SqliteWriter {
                 };
                 let mut source_ip = None;
                 let mut destination_ip = None;
+                let mut promoted: [Option<&FieldValue>; PROMOTED.len()] = [None; PROMOTED.len()];
                 // The other fields as one JSON object, written straight into a reused buffer
                 // (a map per event cost more than the insert itself).
                 self.json.clear();
@@ -146,13 +148,22 @@ impl EventWriter for SqliteWriter {
                     match k.as_ref() {
                         f::SOURCE_IP => source_ip = Some(v.as_text()),
                         f::DESTINATION_IP => destination_ip = Some(v.as_text()),
-                        _ => {
+                        name => {
+                            if let Some(slot) = columns::slot_for(name, v)
+                                .and_then(|i| promoted.get_mut(i))
+                                .filter(|s| s.is_none())
+                            {
+                                *slot = Some(v);
+                                continue;
+                            }
                             self.json.push(if self.json.is_empty() { '{' } else { ',' });
-                            json_str(&mut self.json, k);
+                            json_str(&mut self.json, name);
                             self.json.push(':');
                             match v {
                                 FieldValue::Str(s) => json_str(&mut self.json, s),
-                                FieldValue::Int(n) => write!(self.json, "{n}").unwrap_or(()),
+                                FieldValue::Int(n) => {
+                                    self.json.push_str(itoa::Buffer::new().format(*n))
+                                }
                                 FieldValue::Bool(b) => {
                                     self.json.push_str(if *b { "true" } else { "false" })
                                 }
@@ -163,7 +174,8 @@ impl EventWriter for SqliteWriter {
                 if let Some(orig) = ev.clamped_from {
                     self.json.push(if self.json.is_empty() { '{' } else { ',' });
                     json_str(&mut self.json, f::PICKET_CLAMPED_TIMESTAMP);
-                    write!(self.json, ":{orig}").unwrap_or(());
+                    self.json.push(':');
+                    self.json.push_str(itoa::Buffer::new().format(orig));
                 }
                 if !self.json.is_empty() {
                     self.json.push('}');
@@ -176,35 +188,45 @@ impl EventWriter for SqliteWriter {
                     .listener_names
                     .get(usize::from(ev.listener))
                     .map_or("unknown", String::as_str);
-                stmt.execute(params![
-                    ev.timestamp,
-                    ev.ingested,
-                    sender,
-                    ev.peer.port(),
-                    listener,
-                    ev.transport.as_str(),
-                    ev.facility,
-                    ev.severity,
-                    ev.host,
-                    ev.app,
-                    ev.pid,
-                    ev.msgid,
-                    ev.dataset.as_ref(),
-                    ev.parser,
-                    source_ip,
-                    destination_ip,
-                    msg_off,
-                    message,
-                    fields,
-                    flags,
-                    ev.raw.as_ref(),
-                ])
-                .map_err(&e)?;
+                // Bound one by one (a `params!` slice goes through `dyn ToSql` per value).
+                let bind = |stmt: &mut rusqlite::CachedStatement<'_>| -> rusqlite::Result<()> {
+                    stmt.raw_bind_parameter(1, ev.timestamp)?;
+                    stmt.raw_bind_parameter(2, ev.ingested)?;
+                    stmt.raw_bind_parameter(3, sender.as_str())?;
+                    stmt.raw_bind_parameter(4, ev.peer.port())?;
+                    stmt.raw_bind_parameter(5, listener)?;
+                    stmt.raw_bind_parameter(6, ev.transport.as_str())?;
+                    stmt.raw_bind_parameter(7, ev.facility)?;
+                    stmt.raw_bind_parameter(8, ev.severity)?;
+                    stmt.raw_bind_parameter(9, ev.host.as_deref())?;
+                    stmt.raw_bind_parameter(10, ev.app.as_deref())?;
+                    stmt.raw_bind_parameter(11, ev.pid.as_deref())?;
+                    stmt.raw_bind_parameter(12, ev.msgid.as_deref())?;
+                    stmt.raw_bind_parameter(13, ev.dataset.as_ref())?;
+                    stmt.raw_bind_parameter(14, ev.parser)?;
+                    stmt.raw_bind_parameter(15, source_ip.as_deref())?;
+                    stmt.raw_bind_parameter(16, destination_ip.as_deref())?;
+                    stmt.raw_bind_parameter(17, msg_off)?;
+                    stmt.raw_bind_parameter(18, message)?;
+                    stmt.raw_bind_parameter(19, fields)?;
+                    stmt.raw_bind_parameter(20, flags)?;
+                    stmt.raw_bind_parameter(21, ev.raw.as_ref())?;
+                    for (i, v) in promoted.iter().enumerate() {
+                        let at = columns::BASE.len() + 1 + i;
+                        match v {
+                            Some(FieldValue::Int(n)) => stmt.raw_bind_parameter(at, *n)?,
+                            Some(FieldValue::Str(s)) => stmt.raw_bind_parameter(at, s.as_str())?,
+                            _ => stmt.raw_bind_parameter(at, rusqlite::types::Null)?,
+                        }
+                    }
+                    stmt.raw_execute().map(|_| ())
+                };
+                bind(&mut stmt).map_err(&e)?;
                 min_ts = min_ts.min(ev.timestamp);
                 max_ts = max_ts.max(ev.timestamp);
                 disorder = disorder.max(max_ts.saturating_sub(ev.timestamp));
             }
-            let rows = self.seg.rows + events.len() as u64;
+            let rows = self.seg.rows + count as u64;
             let mut put = tx
                 .prepare_cached("INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)")
                 .map_err(&e)?;
@@ -212,7 +234,7 @@ impl EventWriter for SqliteWriter {
                 .map_err(&e)?;
             put.execute(params!["spool_offset", checkpoint.offset as i64])
                 .map_err(&e)?;
-            if !events.is_empty() {
+            if count > 0 {
                 put.execute(params!["min_ts", min_ts]).map_err(&e)?;
                 put.execute(params!["max_ts", max_ts]).map_err(&e)?;
                 put.execute(params!["disorder", disorder]).map_err(&e)?;
@@ -221,10 +243,10 @@ impl EventWriter for SqliteWriter {
         }
         tx.commit().map_err(&e)?;
         if let Some(ix) = &self.indexer {
-            ix.busy.store(events.len() >= BUSY_BATCH, Relaxed);
+            ix.busy.store(count >= BUSY_BATCH, Relaxed);
         }
-        self.seg.rows += events.len() as u64;
-        if !events.is_empty() {
+        self.seg.rows += count as u64;
+        if count > 0 {
             self.seg.min_ts = min_ts;
             self.seg.max_ts = max_ts;
             self.seg.disorder = disorder;
@@ -269,21 +291,32 @@ impl EventWriter for SqliteWriter {
     }
 }
 
-/// Appends `s` as a JSON string literal.
+/// Appends `s` as a JSON string literal: runs that need no escaping are copied whole.
 fn json_str(out: &mut String, s: &str) {
-    use std::fmt::Write as _;
     out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => write!(out, "\\u{:04x}", c as u32).unwrap_or(()),
-            c => out.push(c),
+    let mut plain = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let esc = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0..0x20 => "",
+            _ => continue,
+        };
+        out.push_str(s.get(plain..i).unwrap_or_default());
+        if esc.is_empty() {
+            out.push_str("\\u00");
+            for d in [b >> 4, b & 15] {
+                out.push(char::from_digit(u32::from(d), 16).unwrap_or('0'));
+            }
+        } else {
+            out.push_str(esc);
         }
+        plain = i + 1;
     }
+    out.push_str(s.get(plain..).unwrap_or_default());
     out.push('"');
 }
 
