@@ -62,7 +62,7 @@ pub fn parse_cef(text: &str) -> Result<Cef, CefError> {
 /// Parses the CEF record in `text`; with `translate`, custom fields take their labels' names
 /// and the label entries that were applied are dropped.
 pub fn parse_cef_with(text: &str, translate: bool) -> Result<Cef, CefError> {
-    let start = text.find("CEF:").ok_or(CefError::NotCef)?;
+    let start = crate::parse::find(text, "CEF:").ok_or(CefError::NotCef)?;
     let rest = text.get(start + 4..).unwrap_or_default();
     // Header: split on unescaped '|', seven fields, then the extension.
     let mut header: Vec<String> = Vec::with_capacity(7);

@@ -16,6 +16,29 @@ pub mod vendor;
 use crate::model::{Event, Frame};
 pub use header::HeaderOptions;
 
+/// Where `needle` first occurs in `hay`: `memchr` for its first non-space byte, then a
+/// compare. For the short literals parsers look for on every line this beats building a
+/// substring searcher per call (`str::find` or `memmem::find` spent more time on setup than
+/// on searching).
+pub(crate) fn find(hay: &str, needle: &str) -> Option<usize> {
+    let (h, n) = (hay.as_bytes(), needle.as_bytes());
+    let Some(anchor) = n.iter().position(|b| *b != b' ') else {
+        return hay.find(needle);
+    };
+    let first = *n.get(anchor)?;
+    memchr::memchr_iter(first, h).find_map(|i| {
+        let start = i.checked_sub(anchor)?;
+        h.get(start..)
+            .is_some_and(|t| t.starts_with(n))
+            .then_some(start)
+    })
+}
+
+/// Whether `needle` occurs in `hay` (see [`find`]).
+pub(crate) fn has(hay: &str, needle: &str) -> bool {
+    find(hay, needle).is_some()
+}
+
 /// A body parser: looks at an event whose header is parsed and, if the body is its format,
 /// fills fields and returns true.
 pub trait BodyParser: Send + Sync {
@@ -248,6 +271,27 @@ mod tests {
             transport: crate::model::Transport::Udp,
             received_at: 0,
             truncated: false,
+        }
+    }
+
+    #[test]
+    fn has_finds_literals() {
+        assert!(has("a for b", " for "));
+        assert!(!has("a fork", " for "));
+        assert!(has("for x", "for"));
+        assert!(!has(" for", " for "));
+        assert!(has("x logid=1", "logid="));
+        assert!(has("ab", ""));
+        assert!(has("a  b", "  "));
+        for (h, n) in [
+            ("aaa", "aa"),
+            ("xyz", "z"),
+            ("", "a"),
+            ("a b c", " c"),
+            ("x  CEF:0|", "CEF:"),
+            ("é CEF:", "CEF:"),
+        ] {
+            assert_eq!(find(h, n), h.find(n), "{h:?} {n:?}");
         }
     }
 

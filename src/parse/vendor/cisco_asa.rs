@@ -228,7 +228,7 @@ impl BodyParser for CiscoAsa {
         };
         let proto_of = |c: &regex::Captures<'_>| c.get(1).map(|m| m.as_str().to_owned());
         let (mut src, mut dst, mut proto): (Side, Side, Option<String>) = (None, None, None);
-        let has = |needle: &str| memchr::memmem::find(text.as_bytes(), needle.as_bytes()).is_some();
+        let has = |needle: &str| crate::parse::has(text, needle);
         if let Some(c) = has("faddr ").then(|| p.addr3.captures(text)).flatten() {
             // ICMP: the local address is the source, the foreign one the destination.
             (src, dst, proto) = (side(&c, 2, 99), side(&c, 1, 99), Some("icmp".into()));
@@ -262,11 +262,7 @@ impl BodyParser for CiscoAsa {
             }
         }
         if proto.is_none() {
-            proto = p
-                .proto
-                .captures(text)
-                .and_then(|c| c.get(1))
-                .map(|m| m.as_str().to_owned());
+            proto = p.proto.find(text).map(|m| m.as_str().to_owned());
         }
         for (side, ip_name, port_name) in [
             (&src, f::SOURCE_IP, f::SOURCE_PORT),

@@ -141,7 +141,7 @@ impl BodyParser for FortiGate {
     fn parse(&self, ev: &mut Event) -> bool {
         let msg = ev.message();
         // Cheap check: every FortiOS log names its log id and type.
-        let has = |needle: &str| memchr::memmem::find(msg.as_bytes(), needle.as_bytes()).is_some();
+        let has = |needle: &str| crate::parse::has(&msg, needle);
         if !(has("logid=") || has("log_id=")) || !has("type=") {
             return false;
         }

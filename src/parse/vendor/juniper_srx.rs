@@ -22,7 +22,9 @@ use std::sync::LazyLock;
 pub struct JuniperSrx;
 
 static TAG: LazyLock<Option<Regex>> = LazyLock::new(|| {
-    Regex::new(r"\b((?:RT_FLOW|APPTRACK|IDP|RT_SCREEN|RT_IDS|AV|WEBFILTER|ANTISPAM|CONTENT_FILTERING)_[A-Z_]+)\b").ok()
+    // ASCII word boundaries keep this on the regex engine's DFA (it runs on every line that
+    // reaches this parser).
+    Regex::new(r"(?-u:\b)(?:RT_FLOW|APPTRACK|IDP|RT_SCREEN|RT_IDS|AV|WEBFILTER|ANTISPAM|CONTENT_FILTERING)_[A-Z_]+(?-u:\b)").ok()
 });
 static PLAIN: LazyLock<Option<Regex>> = LazyLock::new(|| {
     Regex::new(r"session (?:created|denied|closed [^:]*:) ([0-9a-fA-F:.]+)/(\d+)->([0-9a-fA-F:.]+)/(\d+)(?:;\d+)? (?:0x\S+ )?(\S+)").ok()
@@ -85,8 +87,7 @@ impl BodyParser for JuniperSrx {
             .filter(|m| TAG.as_ref().is_some_and(|r| r.is_match(m)))
             .or_else(|| {
                 TAG.as_ref()
-                    .and_then(|r| r.captures(&msg))
-                    .and_then(|c| c.get(1))
+                    .and_then(|r| r.find(&msg))
                     .map(|m| m.as_str().to_owned())
             });
         let Some(tag) = tag else { return false };

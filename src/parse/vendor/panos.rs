@@ -23,9 +23,8 @@ impl BodyParser for PanOs {
         let body = msg.trim_start();
         // `1,2018/11/30 16:09:07,<serial>,TRAFFIC,…`: the record starts three fields before its
         // type (a relay may have put something in front).
-        let start = body
-            .find(",TRAFFIC,")
-            .or_else(|| body.find(",THREAT,"))
+        let start = crate::parse::find(body, ",TRAFFIC,")
+            .or_else(|| crate::parse::find(body, ",THREAT,"))
             .map(|i| {
                 let head = body.get(..i).unwrap_or_default();
                 head.rmatch_indices(',').nth(2).map_or(0, |(j, _)| j + 1)

@@ -222,7 +222,7 @@ impl BodyParser for WindowsSnare {
 
     fn parse(&self, ev: &mut Event) -> bool {
         let msg = ev.message();
-        let Some(start) = msg.find("MSWinEventLog") else {
+        let Some(start) = crate::parse::find(&msg, "MSWinEventLog") else {
             return false;
         };
         let body = msg.get(start..).unwrap_or_default();
