@@ -9,6 +9,7 @@ pub mod model;
 pub mod parse;
 pub mod pipeline;
 pub mod query;
+pub mod snmp;
 pub mod spool;
 pub mod store;
 pub mod telemetry;
