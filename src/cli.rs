@@ -46,6 +46,9 @@ enum Command {
         /// Serve the web interface, /metrics and /healthz at ADDR.
         #[arg(long, value_name = "ADDR")]
         web_listen: Option<String>,
+        /// Receive SNMP traps and informs on UDP ADDR (default 0.0.0.0:1162).
+        #[arg(long, value_name = "ADDR")]
+        snmp_listen: Option<String>,
     },
     /// Parse lines from stdin and print one JSON object per line.
     Parse {
@@ -115,11 +118,13 @@ pub fn run() -> Result<ExitCode> {
             common,
             syslog_listen,
             web_listen,
+            snmp_listen,
         } => {
             let o = Overrides {
                 data_dir: common.data_dir.clone(),
                 syslog_listen,
                 web_listen,
+                snmp_listen,
             };
             serve(load(&common, &o)?)
         }

@@ -54,6 +54,35 @@ pub struct Raw {
     pub spool: RawSpool,
     #[serde(default)]
     pub parse: RawParse,
+    #[serde(default)]
+    pub snmp: RawSnmp,
+}
+
+/// `[snmp]`: the trap listener, communities, v3 users and severities.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSnmp {
+    /// Listen address (default 0.0.0.0:1162); `enabled = false` turns the listener off.
+    pub listen: Option<String>,
+    pub enabled: Option<bool>,
+    /// When set, only these v1/v2c communities are accepted (others are counted and refused).
+    pub communities: Option<Vec<String>>,
+    #[serde(default)]
+    pub user: Vec<RawSnmpUser>,
+    /// Notification name or numeric OID → syslog severity (0–7 or a keyword like `warning`).
+    #[serde(default)]
+    pub severity: std::collections::BTreeMap<String, toml::Value>,
+}
+
+/// `[[snmp.user]]`: an SNMPv3 USM user (no engine ID: keys are localised per sender).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSnmpUser {
+    pub name: String,
+    pub auth: Option<String>,
+    pub auth_password: Option<String>,
+    pub privacy: Option<String>,
+    pub privacy_password: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -156,6 +185,21 @@ pub struct Config {
     pub hints: Vec<crate::parse::Hint>,
     /// Parse message bodies (false: header fields only).
     pub parse_body: bool,
+    /// The SNMP trap listener, when enabled.
+    pub snmp: Option<SnmpConfig>,
+}
+
+/// The validated `[snmp]` section.
+#[derive(Debug, Clone)]
+pub struct SnmpConfig {
+    /// Where traps are received.
+    pub listen: SocketAddr,
+    /// Accepted communities (`None`: any).
+    pub communities: Option<Vec<String>>,
+    /// v3 users with their derived keys.
+    pub users: Vec<crate::snmp::usm::User>,
+    /// Severity per notification name or numeric OID.
+    pub severity: Vec<(String, u8)>,
 }
 
 /// Command-line overrides of `serve`.
@@ -164,10 +208,12 @@ pub struct Overrides {
     pub data_dir: Option<PathBuf>,
     pub syslog_listen: Vec<String>,
     pub web_listen: Option<String>,
+    pub snmp_listen: Option<String>,
 }
 
 pub const DEFAULT_SYSLOG: &str = "0.0.0.0:1514";
 pub const DEFAULT_WEB: &str = "0.0.0.0:8080";
+pub const DEFAULT_SNMP: &str = "0.0.0.0:1162";
 
 impl Raw {
     /// Reads `path`; `None` means the built-in defaults.
@@ -352,7 +398,48 @@ impl Raw {
             .clone()
             .or(self.web.listen.clone())
             .unwrap_or_else(|| DEFAULT_WEB.into());
+        let snmp = if self.snmp.enabled == Some(false) && o.snmp_listen.is_none() {
+            None
+        } else {
+            let listen = o
+                .snmp_listen
+                .clone()
+                .or(self.snmp.listen.clone())
+                .unwrap_or_else(|| DEFAULT_SNMP.into());
+            let mut users = Vec::new();
+            for (i, u) in self.snmp.user.iter().enumerate() {
+                let key = format!("snmp.user[{i}]");
+                users.push(snmp_user(&key, u).map_err(|(k, m)| bad(&k, m))?);
+            }
+            let mut names: Vec<&str> = users.iter().map(|u| u.name.as_str()).collect();
+            names.sort_unstable();
+            if names.windows(2).any(|w| w.first() == w.get(1)) {
+                return Err(bad("snmp.user.name", "user names must be unique".into()));
+            }
+            let mut severity = Vec::new();
+            for (k, v) in &self.snmp.severity {
+                let level = match v {
+                    toml::Value::Integer(n) => u8::try_from(*n).ok().filter(|n| *n <= 7),
+                    toml::Value::String(s) => crate::snmp::event::severity_code(s),
+                    _ => None,
+                }
+                .ok_or_else(|| {
+                    bad(
+                        &format!("snmp.severity.{k}"),
+                        "use 0-7 or emergency, alert, critical, error, warning, notice, info, debug".into(),
+                    )
+                })?;
+                severity.push((k.clone(), level));
+            }
+            Some(SnmpConfig {
+                listen: addr("snmp.listen", &listen)?,
+                communities: self.snmp.communities.clone(),
+                users,
+                severity,
+            })
+        };
         Ok(Config {
+            snmp,
             data_dir: o
                 .data_dir
                 .clone()
@@ -377,6 +464,51 @@ impl Raw {
             hints,
         })
     }
+}
+
+/// Checks one `[[snmp.user]]` and derives its keys.
+fn snmp_user(key: &str, u: &RawSnmpUser) -> Result<crate::snmp::usm::User, (String, String)> {
+    use crate::snmp::usm::{AuthProto, PrivProto, User};
+    let err = |k: &str, m: &str| (format!("{key}.{k}"), m.to_string());
+    if u.name.is_empty() || u.name.len() > 32 {
+        return Err(err("name", "must be 1 to 32 characters"));
+    }
+    let auth = match (&u.auth, &u.auth_password) {
+        (None, None) => None,
+        (Some(a), Some(p)) => {
+            let proto = AuthProto::parse(a)
+                .ok_or_else(|| err("auth", "use MD5, SHA, SHA-224, SHA-256, SHA-384 or SHA-512"))?;
+            if p.len() < 8 {
+                return Err(err(
+                    "auth_password",
+                    "must be at least 8 characters (RFC 3414)",
+                ));
+            }
+            Some((proto, p.as_str()))
+        }
+        (Some(_), None) => return Err(err("auth_password", "is required with `auth`")),
+        (None, Some(_)) => return Err(err("auth", "is required with `auth_password`")),
+    };
+    let privacy = match (&u.privacy, &u.privacy_password) {
+        (None, None) => None,
+        (Some(x), Some(p)) => {
+            if auth.is_none() {
+                return Err(err("privacy", "needs `auth` too (authPriv)"));
+            }
+            let proto = PrivProto::parse(x)
+                .ok_or_else(|| err("privacy", "use DES, AES, AES-192 or AES-256"))?;
+            if p.len() < 8 {
+                return Err(err(
+                    "privacy_password",
+                    "must be at least 8 characters (RFC 3414)",
+                ));
+            }
+            Some((proto, p.as_str()))
+        }
+        (Some(_), None) => return Err(err("privacy_password", "is required with `privacy`")),
+        (None, Some(_)) => return Err(err("privacy", "is required with `privacy_password`")),
+    };
+    Ok(User::new(&u.name, auth, privacy))
 }
 
 #[cfg(test)]
@@ -433,6 +565,7 @@ mod tests {
             syslog_listen: vec!["127.0.0.1:0".into(), "[::1]:0".into()],
             web_listen: Some("127.0.0.1:0".into()),
             data_dir: Some("d".into()),
+            snmp_listen: Some("127.0.0.1:0".into()),
         };
         let c = Raw::default().validate(Path::new("x"), &o).unwrap();
         assert_eq!(c.listeners.len(), 2);

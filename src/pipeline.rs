@@ -73,6 +73,7 @@ pub struct Bound {
     pub syslog_udp: Vec<SocketAddr>,
     pub syslog_tcp: Vec<SocketAddr>,
     pub web: Option<SocketAddr>,
+    pub snmp: Option<SocketAddr>,
 }
 
 impl Bound {
@@ -85,10 +86,11 @@ impl Bound {
                 .join(",")
         };
         format!(
-            "picket ready syslog_udp={} syslog_tcp={} web={}",
+            "picket ready syslog_udp={} syslog_tcp={} web={} snmp={}",
             join(&self.syslog_udp),
             join(&self.syslog_tcp),
-            self.web.map(|a| a.to_string()).unwrap_or_default()
+            self.web.map(|a| a.to_string()).unwrap_or_default(),
+            self.snmp.map(|a| a.to_string()).unwrap_or_default()
         )
     }
 }
@@ -99,9 +101,15 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()>,
     on_ready: impl FnOnce(&Bound),
 ) -> Result<Arc<Metrics>, Error> {
-    let metrics = Arc::new(Metrics::new(
-        config.listeners.iter().map(|l| l.name.clone()),
-    ));
+    // Listener ids: the syslog listeners in order, then the SNMP listener.
+    let snmp_id = u16::try_from(config.listeners.len()).unwrap_or(u16::MAX);
+    let listener_names: Vec<String> = config
+        .listeners
+        .iter()
+        .map(|l| l.name.clone())
+        .chain(config.snmp.as_ref().map(|_| "snmp".to_string()))
+        .collect();
+    let metrics = Arc::new(Metrics::new(listener_names.iter().cloned()));
     let data = &config.data_dir;
     std::fs::create_dir_all(data).map_err(|source| Error::DataDir {
         path: data.display().to_string(),
@@ -124,8 +132,7 @@ pub async fn serve(
         .store(spool_shared.backlog_bytes() as i64, Relaxed);
 
     // Stages, from the store backwards so each has its consumer ready.
-    let names: Vec<String> = config.listeners.iter().map(|l| l.name.clone()).collect();
-    let writer = store.writer(names, metrics.clone())?;
+    let writer = store.writer(listener_names.clone(), metrics.clone())?;
     let (event_tx, event_rx) = sync_channel::<EventBatch>(EVENT_QUEUE);
     // Written batches come back to the parse thread, which frees and reuses them.
     let (recycle_tx, recycle_rx) = sync_channel::<Vec<Event>>(2);
@@ -169,6 +176,14 @@ pub async fn serve(
     for p in &problems {
         tracing::error!(problem = %p, "A parser file or hint could not be used; the rest are in use.");
     }
+    let chain = chain.with_snmp(crate::snmp::event::Options {
+        names: Arc::new(crate::snmp::names::Names::with(Vec::new())),
+        severity: config
+            .snmp
+            .as_ref()
+            .map(|s| s.severity.clone())
+            .unwrap_or_default(),
+    });
     tracing::info!(parsers = ?chain.parser_names(), "Parsers loaded.");
     let m = metrics.clone();
     let parse_thread = thread("picket-parse", move || {
@@ -259,6 +274,32 @@ pub async fn serve(
                 tracker.clone(),
             )));
         }
+    }
+    if let Some(sc) = &config.snmp {
+        let sock = crate::snmp::listener::bind(sc.listen, config.udp_recv_buffer_bytes).map_err(
+            |source| Error::Bind {
+                what: "SNMP UDP",
+                addr: sc.listen,
+                source,
+            },
+        )?;
+        bound.snmp = sock.local_addr().ok();
+        if let Some(lm) = metrics.listeners.get(usize::from(snmp_id)) {
+            lm.udp_inode.store(socket_inode(&sock), Relaxed);
+        }
+        let engine = crate::snmp::receiver::OwnEngine::load_or_create(data).map_err(|source| {
+            Error::DataDir {
+                path: data.join("snmp-engine").display().to_string(),
+                source,
+            }
+        })?;
+        tracing::info!(engine_id = %crate::snmp::receiver::hex(&engine.id), boots = engine.boots, users = sc.users.len(), "SNMP engine.");
+        let receiver =
+            crate::snmp::receiver::Receiver::new(sc.users.clone(), sc.communities.clone(), engine);
+        let (tx, m, stop) = (frame_tx.clone(), metrics.clone(), stop_udp.clone());
+        udp_threads.push(thread("picket-snmp", move || {
+            crate::snmp::listener::run(sock, snmp_id, receiver, tx, m, stop)
+        })?);
     }
     drop::<FrameSender>(frame_tx);
     let web_listener = tokio::net::TcpListener::bind(config.web_listen)

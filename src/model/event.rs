@@ -94,6 +94,32 @@ pub struct Event {
 }
 
 impl Event {
+    /// An event with only what the frame says: receive time as `@timestamp`, the peer, the raw
+    /// bytes; no header parsed, dataset `syslog`, parser `none`, empty message.
+    pub fn bare(frame: &crate::model::Frame) -> Event {
+        Event {
+            timestamp: frame.received_at,
+            ingested: frame.received_at,
+            peer: frame.peer,
+            listener: frame.listener,
+            transport: frame.transport,
+            facility: None,
+            severity: None,
+            host: None,
+            app: None,
+            pid: None,
+            msgid: None,
+            dataset: Cow::Borrowed("syslog"),
+            parser: "none",
+            message: MessageText::Owned(String::new()),
+            fields: Vec::new(),
+            raw: frame.bytes.clone(),
+            clamped_from: None,
+            truncated: frame.truncated,
+            invalid_utf8: false,
+        }
+    }
+
     /// The message as text (lossy where the raw bytes are not UTF-8).
     pub fn message(&self) -> Cow<'_, str> {
         message_text(&self.message, &self.raw)

@@ -59,6 +59,7 @@ pub const PARSERS: &[&str] = &[
     "cef",
     "leef",
     "json",
+    "snmp",
 ];
 
 /// The static name for a stored parser name; names no longer known read as `other`.

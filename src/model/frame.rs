@@ -15,6 +15,8 @@ pub enum Transport {
     Tcp,
     /// Lines read from a file by `picket replay`.
     File,
+    /// An SNMP notification (UDP) the SNMP listener accepted; see `snmp::receiver::ENVELOPE`.
+    Snmp,
 }
 
 impl Transport {
@@ -24,6 +26,7 @@ impl Transport {
             Transport::Udp => "udp",
             Transport::Tcp => "tcp",
             Transport::File => "file",
+            Transport::Snmp => "snmp",
         }
     }
 
@@ -33,6 +36,7 @@ impl Transport {
             Transport::Udp => 0,
             Transport::Tcp => 1,
             Transport::File => 2,
+            Transport::Snmp => 3,
         }
     }
 
@@ -41,6 +45,7 @@ impl Transport {
         match b {
             0 => Transport::Udp,
             1 => Transport::Tcp,
+            3 => Transport::Snmp,
             _ => Transport::File,
         }
     }

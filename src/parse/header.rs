@@ -75,27 +75,8 @@ pub fn parse(frame: &Frame, opts: &HeaderOptions) -> Event {
         _ => pos,
     };
 
-    let mut ev = Event {
-        timestamp: received,
-        ingested: received,
-        peer: frame.peer,
-        listener: frame.listener,
-        transport: frame.transport,
-        facility: None,
-        severity: None,
-        host: None,
-        app: None,
-        pid: None,
-        msgid: None,
-        dataset: Cow::Borrowed("syslog"),
-        parser: "none",
-        message: MessageText::Owned(String::new()),
-        fields: Vec::new(),
-        raw: raw.clone(),
-        clamped_from: None,
-        truncated: frame.truncated,
-        invalid_utf8,
-    };
+    let mut ev = Event::bare(frame);
+    ev.invalid_utf8 = invalid_utf8;
 
     let Some(m) = parsed else {
         // RFC 3164 section 4.3.2: a valid PRI with an unreadable header keeps the PRI, and

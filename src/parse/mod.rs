@@ -93,6 +93,8 @@ pub struct Chain {
     parsers: Vec<Box<dyn BodyParser>>,
     /// Hints with the index of their parser in `parsers`.
     hints: Vec<(Hint, usize)>,
+    /// How SNMP frames become events.
+    snmp: crate::snmp::event::Options,
 }
 
 /// The chain a configuration asks for: user parsers from `dir` (each failed file reported,
@@ -155,12 +157,19 @@ impl Chain {
         Self::with_parsers(listeners, Vec::new(), Vec::new())
     }
 
+    /// Sets how SNMP frames are turned into events (names, severities).
+    pub fn with_snmp(mut self, snmp: crate::snmp::event::Options) -> Self {
+        self.snmp = snmp;
+        self
+    }
+
     /// A chain that parses the syslog header only (`[parse] body = false`).
     pub fn header_only(listeners: Vec<HeaderOptions>) -> Self {
         Chain {
             listeners,
             parsers: Vec::new(),
             hints: Vec::new(),
+            snmp: Default::default(),
         }
     }
 
@@ -187,6 +196,7 @@ impl Chain {
             listeners,
             parsers,
             hints,
+            snmp: Default::default(),
         }
     }
 
@@ -232,6 +242,9 @@ impl Chain {
         frame: &Frame,
         mut trace: Option<&mut Vec<(&'static str, bool, String)>>,
     ) -> Event {
+        if frame.transport == crate::model::Transport::Snmp {
+            return crate::snmp::event::build(frame, &self.snmp);
+        }
         let opts = self
             .listeners
             .get(usize::from(frame.listener))

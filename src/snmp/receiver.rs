@@ -107,7 +107,7 @@ fn unhex(s: &str) -> Option<Vec<u8>> {
 }
 
 /// Why a datagram was not accepted (each a label of `picket_snmp_rejected_total`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Reject {
     /// Not decodable BER.
     Malformed,
@@ -718,4 +718,4 @@ fn community_response(m: &Community) -> Option<Vec<u8>> {
 
 #[cfg(test)]
 #[allow(clippy::indexing_slicing)]
-mod tests;
+pub(crate) mod tests;

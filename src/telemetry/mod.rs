@@ -135,6 +135,18 @@ pub struct Metrics {
     pub segments_indexed: AtomicU64,
     /// Seconds spent building segment indexes.
     pub index_seconds: Histogram,
+    /// SNMP notifications accepted, by version (1, 2c, 3).
+    pub snmp_accepted: [AtomicU64; 3],
+    /// SNMP datagrams refused, by `snmp::receiver::Reject` order.
+    pub snmp_rejected: [AtomicU64; 10],
+    /// Responses sent to informs.
+    pub snmp_informs_answered: AtomicU64,
+    /// Retransmitted informs answered and not stored again.
+    pub snmp_inform_duplicates: AtomicU64,
+    /// Reports sent (engine-ID discovery, unknown user, time window).
+    pub snmp_reports: AtomicU64,
+    /// Security notices stored (rate-limited: one per sender and reason per minute).
+    pub snmp_security_events: AtomicU64,
 }
 
 impl Metrics {
@@ -165,6 +177,12 @@ impl Metrics {
             spool_backlog_bytes: AtomicI64::new(0),
             spool_full: std::sync::atomic::AtomicBool::new(false),
             segments_indexed: AtomicU64::new(0),
+            snmp_accepted: Default::default(),
+            snmp_rejected: Default::default(),
+            snmp_informs_answered: AtomicU64::new(0),
+            snmp_inform_duplicates: AtomicU64::new(0),
+            snmp_reports: AtomicU64::new(0),
+            snmp_security_events: AtomicU64::new(0),
             index_seconds: Histogram::default(),
         }
     }
@@ -390,6 +408,57 @@ impl Metrics {
         )
         .unwrap_or(());
         self.index_seconds.render("picket_store_index_seconds", w);
+        counter_header(
+            w,
+            "picket_snmp_notifications_total",
+            "SNMP traps and informs accepted, by version.",
+        );
+        for (i, v) in ["1", "2c", "3"].iter().enumerate() {
+            let n = self.snmp_accepted.get(i).map_or(0, |c| c.load(Relaxed));
+            writeln!(w, "picket_snmp_notifications_total{{version=\"{v}\"}} {n}").unwrap_or(());
+        }
+        counter_header(
+            w,
+            "picket_snmp_rejected_total",
+            "SNMP datagrams refused, by reason (never stored as events).",
+        );
+        for (i, r) in crate::snmp::receiver::Reject::ALL.iter().enumerate() {
+            let n = self.snmp_rejected.get(i).map_or(0, |c| c.load(Relaxed));
+            writeln!(
+                w,
+                "picket_snmp_rejected_total{{reason=\"{}\"}} {n}",
+                r.as_str()
+            )
+            .unwrap_or(());
+        }
+        simple(
+            w,
+            "counter",
+            "picket_snmp_informs_answered_total",
+            "Responses sent to SNMP informs.",
+            self.snmp_informs_answered.load(Relaxed),
+        );
+        simple(
+            w,
+            "counter",
+            "picket_snmp_inform_duplicates_total",
+            "Retransmitted informs answered again and not stored twice.",
+            self.snmp_inform_duplicates.load(Relaxed),
+        );
+        simple(
+            w,
+            "counter",
+            "picket_snmp_reports_total",
+            "SNMPv3 Reports sent (engine-ID discovery, unknown user, time window).",
+            self.snmp_reports.load(Relaxed),
+        );
+        simple(
+            w,
+            "counter",
+            "picket_snmp_security_events_total",
+            "SNMP authentication-failure events stored (one per sender and reason per minute).",
+            self.snmp_security_events.load(Relaxed),
+        );
         o
     }
 }

@@ -13,6 +13,7 @@ pub struct Picket {
     pub udp: SocketAddr,
     pub tcp: SocketAddr,
     pub web: SocketAddr,
+    pub snmp: Option<SocketAddr>,
     stderr: std::sync::Arc<std::sync::Mutex<String>>,
 }
 
@@ -39,6 +40,8 @@ impl Picket {
             "--syslog-listen",
             "127.0.0.1:0",
             "--web-listen",
+            "127.0.0.1:0",
+            "--snmp-listen",
             "127.0.0.1:0",
             "--data-dir",
         ])
@@ -97,6 +100,10 @@ impl Picket {
             udp: field("syslog_udp"),
             tcp: field("syslog_tcp"),
             web: field("web"),
+            snmp: line
+                .split_whitespace()
+                .find_map(|p| p.strip_prefix("snmp="))
+                .and_then(|a| a.parse().ok()),
             child: Some(child),
             dir,
             stderr,

@@ -2,9 +2,7 @@ use super::*;
 use crate::snmp::usm::{AuthProto, PrivProto};
 
 fn vectors() -> Vec<serde_json::Value> {
-    let p =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/snmp/vectors.json");
-    serde_json::from_str::<Vec<serde_json::Value>>(&std::fs::read_to_string(p).unwrap()).unwrap()
+    serde_json::from_slice(&crate::test_util::corpus_bytes("snmp/vectors.json")).unwrap()
 }
 
 fn vector(id: &str) -> serde_json::Value {

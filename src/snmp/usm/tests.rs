@@ -7,10 +7,7 @@ pub(crate) fn unhex(s: &str) -> Vec<u8> {
 }
 
 fn corpus(name: &str) -> serde_json::Value {
-    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/corpus/snmp")
-        .join(name);
-    serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap()
+    serde_json::from_slice(&crate::test_util::corpus_bytes(&format!("snmp/{name}"))).unwrap()
 }
 
 #[test]

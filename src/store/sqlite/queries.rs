@@ -317,6 +317,7 @@ fn row_to_event(r: &rusqlite::Row<'_>, seg: u32) -> rusqlite::Result<StoredEvent
     let transport = match r.get_ref(6)?.as_str().unwrap_or_default() {
         "udp" => Transport::Udp,
         "tcp" => Transport::Tcp,
+        "snmp" => Transport::Snmp,
         _ => Transport::File,
     };
     let small = |v: Option<i64>| v.and_then(|v| u8::try_from(v).ok());

@@ -1,0 +1,205 @@
+//! The SNMP trap listener: one thread on a UDP socket. Each datagram is checked by the
+//! [`Receiver`]; accepted notifications go into the intake queue (and from there the spool) as
+//! frames with transport `snmp`, answers to informs and discovery go straight back, and
+//! refusals are counted by reason. Authentication failures also become one stored security
+//! event per sender and reason per minute.
+
+use super::message::Version;
+use super::receiver::{NOTICE, Receiver, Reject, Verdict};
+use crate::ingest::{FrameSender, SendError};
+use crate::model::{Frame, ListenerId, Transport};
+use crate::telemetry::{DropReason, Metrics};
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::time::{Duration, Instant};
+
+/// The largest datagram read (a 64 KiB datagram is read whole and refused as malformed when
+/// it is not SNMP).
+const MAX_DATAGRAM: usize = 65_536;
+/// One security event per sender and reason in this window; the rest are counted into it.
+const NOTICE_WINDOW: Duration = Duration::from_secs(60);
+
+/// Binds the SNMP socket (with a large receive buffer, as for syslog).
+pub fn bind(addr: SocketAddr, recv_buffer: usize) -> std::io::Result<UdpSocket> {
+    let (sock, _got) = crate::ingest::udp::bind(addr, recv_buffer)?;
+    sock.set_read_timeout(Some(Duration::from_millis(200)))?;
+    Ok(sock)
+}
+
+/// Receives until `stop` is set.
+pub fn run(
+    sock: UdpSocket,
+    listener: ListenerId,
+    mut receiver: Receiver,
+    tx: FrameSender,
+    metrics: Arc<Metrics>,
+    stop: Arc<AtomicBool>,
+) {
+    let mut buf = vec![0u8; MAX_DATAGRAM];
+    let mut notices: HashMap<(IpAddr, Reject), (Instant, u64)> = HashMap::new();
+    let lm = metrics.listeners.get(usize::from(listener));
+    while !stop.load(Relaxed) {
+        let (n, peer) = match sock.recv_from(&mut buf) {
+            Ok(x) => x,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock
+                        | std::io::ErrorKind::TimedOut
+                        | std::io::ErrorKind::Interrupted
+                ) =>
+            {
+                flush_notices(&mut notices, listener, &tx, &metrics, false);
+                continue;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "SNMP socket receive failed.");
+                std::thread::sleep(Duration::from_millis(50));
+                continue;
+            }
+        };
+        if let Some(l) = lm {
+            l.received.fetch_add(1, Relaxed);
+            l.received_bytes.fetch_add(n as u64, Relaxed);
+        }
+        let datagram = buf.get(..n).unwrap_or_default();
+        let received_at = chrono::Utc::now().timestamp_micros();
+        match receiver.handle(datagram, peer) {
+            Verdict::Accept {
+                stored,
+                reply,
+                duplicate,
+                version,
+            } => {
+                if let Some(r) = reply {
+                    if sock.send_to(&r, peer).is_ok() {
+                        metrics.snmp_informs_answered.fetch_add(1, Relaxed);
+                    }
+                }
+                if duplicate {
+                    metrics.snmp_inform_duplicates.fetch_add(1, Relaxed);
+                    continue;
+                }
+                let i = match version {
+                    Version::V1 => 0,
+                    Version::V2c => 1,
+                    Version::V3 => 2,
+                };
+                if let Some(c) = metrics.snmp_accepted.get(i) {
+                    c.fetch_add(1, Relaxed);
+                }
+                send(&tx, &metrics, frame(stored, peer, listener, received_at));
+            }
+            Verdict::Reply(r) => {
+                if sock.send_to(&r, peer).is_ok() {
+                    metrics.snmp_reports.fetch_add(1, Relaxed);
+                }
+            }
+            Verdict::Reject {
+                reason,
+                reply,
+                who,
+                detail,
+            } => {
+                if let Some(c) = Reject::ALL
+                    .iter()
+                    .position(|r| *r == reason)
+                    .and_then(|i| metrics.snmp_rejected.get(i))
+                {
+                    c.fetch_add(1, Relaxed);
+                }
+                if let Some(r) = reply {
+                    if sock.send_to(&r, peer).is_ok() {
+                        metrics.snmp_reports.fetch_add(1, Relaxed);
+                    }
+                }
+                if reason.is_auth_failure() {
+                    let entry = notices
+                        .entry((peer.ip(), reason))
+                        .or_insert((Instant::now(), 0));
+                    entry.1 += 1;
+                    if entry.1 == 1 {
+                        // The first of a window is stored at once; the rest are summed into
+                        // one more event when the window closes.
+                        let body = notice_json(reason, &who, &detail, 1);
+                        send(&tx, &metrics, frame(body, peer, listener, received_at));
+                        metrics.snmp_security_events.fetch_add(1, Relaxed);
+                        tracing::warn!(%peer, reason = reason.as_str(), who, detail, "SNMP authentication failure.");
+                    }
+                }
+            }
+        }
+        if notices.len() > 10_000 {
+            flush_notices(&mut notices, listener, &tx, &metrics, true);
+        }
+    }
+    flush_notices(&mut notices, listener, &tx, &metrics, true);
+}
+
+fn frame(bytes: Vec<u8>, peer: SocketAddr, listener: ListenerId, received_at: i64) -> Frame {
+    Frame {
+        bytes: bytes.into(),
+        peer,
+        listener,
+        transport: Transport::Snmp,
+        received_at,
+        truncated: false,
+    }
+}
+
+fn send(tx: &FrameSender, metrics: &Metrics, f: Frame) {
+    match tx.try_send(vec![f]) {
+        Ok(()) => {}
+        Err(SendError::Full(frames)) => {
+            metrics.add_dropped(DropReason::QueueFull, frames.len() as u64)
+        }
+        Err(SendError::Closed) => metrics.add_dropped(DropReason::QueueFull, 1),
+    }
+}
+
+fn notice_json(reason: Reject, who: &str, detail: &str, count: u64) -> Vec<u8> {
+    let mut out = vec![NOTICE];
+    let v = serde_json::json!({
+        "reason": reason.as_str(),
+        "who": who,
+        "detail": detail,
+        "count": count,
+    });
+    out.extend_from_slice(v.to_string().as_bytes());
+    out
+}
+
+/// Closes notice windows older than a minute (all of them when `all`): a window that saw more
+/// failures than the one already stored stores one more event with the count of the rest.
+fn flush_notices(
+    notices: &mut HashMap<(IpAddr, Reject), (Instant, u64)>,
+    listener: ListenerId,
+    tx: &FrameSender,
+    metrics: &Metrics,
+    all: bool,
+) {
+    let now = Instant::now();
+    notices.retain(|(ip, reason), (since, count)| {
+        if !all && now.duration_since(*since) < NOTICE_WINDOW {
+            return true;
+        }
+        if *count > 1 {
+            let body = notice_json(
+                *reason,
+                "",
+                "further failures in the last minute",
+                *count - 1,
+            );
+            let peer = SocketAddr::new(*ip, 0);
+            send(
+                tx,
+                metrics,
+                frame(body, peer, listener, chrono::Utc::now().timestamp_micros()),
+            );
+            metrics.snmp_security_events.fetch_add(1, Relaxed);
+        }
+        false
+    });
+}
