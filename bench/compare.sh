@@ -9,6 +9,10 @@
 #   udp-paced  1,000,000 datagrams paced at 80,000/s into Picket (loss must stay under 0.1%).
 #   udp-burst  1,000,000 datagrams unpaced into Picket: loss, and how long the backlog took to
 #              drain until stored and until indexed.
+#   snmp       SNMP traps (pre-encoded corpus datagrams) into Picket: 500,000 v2c linkDown and
+#              200,000 v3 authPriv (SHA/AES) unpaced, then each paced at 80% of its target
+#              (48,000/s and 20,000/s); then snmptrapd (shared/bench/run-snmptrapd.sh) at 10k/s
+#              and 20k/s in the same run.
 #   parse-cost the tcp run twice, header-only (`[parse] body = false`) and with every parser,
 #              and the cost of body parsing as a percentage of the end-to-end rate.
 set -euo pipefail
@@ -29,7 +33,7 @@ metric() { curl -s "127.0.0.1:15601/metrics" | awk -v m="$1" '$1==m {print $2}';
 
 start_picket() {
   rm -rf "$work/data"
-  PICKET_LOG=warn "$picket" serve ${PICKET_CONFIG:+--config "$PICKET_CONFIG"} --data-dir "$work/data" --syslog-listen 127.0.0.1:15600 --web-listen 127.0.0.1:15601 >"$work/ready.txt" 2>"$work/picket.log" &
+  PICKET_LOG=warn "$picket" serve ${PICKET_CONFIG:+--config "$PICKET_CONFIG"} --data-dir "$work/data" --syslog-listen 127.0.0.1:15600 --web-listen 127.0.0.1:15601 --snmp-listen 127.0.0.1:15602 >"$work/ready.txt" 2>"$work/picket.log" &
   ppid_=$!
   for _ in $(seq 100); do [ -s "$work/ready.txt" ] && break; sleep 0.1; done
 }
@@ -77,6 +81,26 @@ run_udp() {
   echo "picket udp $label: all sealed segments indexed ${idx}s after the last commit"
 }
 
+run_snmp() {
+  local vec="$repo/../shared/corpus/snmp/vectors.hex.tsv"
+  grep -P '^netsnmp-v2c-trap-linkdown\t' "$vec" > "$work/v2c.hex"
+  grep -P '^netsnmp-v3-trap-authpriv-sha-aes\t' "$vec" > "$work/v3.hex"
+  printf '[[snmp.user]]\nname = "privuser"\nauth = "SHA"\nauth_password = "authpass123"\nprivacy = "AES"\nprivacy_password = "privpass456"\n' > "$work/snmp.toml"
+  for spec in "v2c 500000 0" "v3 200000 0" "v2c 500000 48000" "v3 200000 20000"; do
+    set -- $spec
+    PICKET_CONFIG="$work/snmp.toml" start_picket
+    out=$("$loadgen" --proto snmp --target 127.0.0.1:15602 --file "$work/$1.hex" --count "$2" --rate "$3" --metrics 127.0.0.1:15601 --pid "$ppid_" | tr '\n' ' ')
+    stop_picket
+    echo "picket snmp $1 rate=${3/#0/unpaced}: $out"
+  done
+  if command -v snmptrapd >/dev/null; then
+    bash "$shared/run-snmptrapd.sh" 100000 10000
+    bash "$shared/run-snmptrapd.sh" 100000 20000
+  else
+    echo "snmptrapd not installed (apt-get install -y snmptrapd): peer figures skipped"
+  fi
+}
+
 run_parse_cost() {
   printf '[parse]\nbody = false\n' > "$work/header-only.toml"
   printf '[parse]\nbody = true\n' > "$work/full.toml"
@@ -95,6 +119,7 @@ case "$what" in
   udp-paced) run_udp 80000 1000000 "paced 80k/s" ;;
   udp-burst) run_udp "" 1000000 "burst (unpaced)" ;;
   parse-cost) run_parse_cost ;;
+  snmp) run_snmp ;;
   all) run_tcp; run_udp 80000 1000000 "paced 80k/s"; run_udp "" 1000000 "burst (unpaced)" ;;
-  *) echo "usage: $0 [tcp|udp-paced|udp-burst|parse-cost|all]" >&2; exit 2 ;;
+  *) echo "usage: $0 [tcp|udp-paced|udp-burst|parse-cost|snmp|all]" >&2; exit 2 ;;
 esac

@@ -3,7 +3,7 @@
 //! Picket's `/metrics` until everything sent is stored (or progress stops) and reports sent,
 //! stored, loss, end-to-end msg/s (first send to last commit) and the drain time.
 //!
-//! usage: loadgen --proto udp|tcp|tcp-oc --target 127.0.0.1:PORT --file FILE --count N
+//! usage: loadgen --proto udp|tcp|tcp-oc|snmp --target 127.0.0.1:PORT --file FILE --count N
 //!                [--rate MSG_PER_S] [--metrics 127.0.0.1:WEBPORT] [--pid PICKET_PID]
 //!
 //! It refuses any target outside 127.0.0.0/8 and ::1, and stops by itself: the send loop is
@@ -26,7 +26,7 @@ struct Args {
 
 fn usage() -> ! {
     eprintln!(
-        "usage: loadgen --proto udp|tcp|tcp-oc --target 127.0.0.1:PORT --file FILE --count N [--rate R] [--metrics 127.0.0.1:PORT] [--pid PID]"
+        "usage: loadgen --proto udp|tcp|tcp-oc|snmp --target 127.0.0.1:PORT --file FILE --count N [--rate R] [--metrics 127.0.0.1:PORT] [--pid PID]"
     );
     std::process::exit(2)
 }
@@ -108,6 +108,27 @@ fn main() {
         .filter(|l| !l.is_empty())
         .collect();
     assert!(!lines.is_empty(), "no lines in {}", a.file);
+    // snmp: each line is one pre-encoded datagram in hex (the last tab-separated column, so
+    // the corpus's vectors.hex.tsv lines work as they are).
+    let datagrams: Vec<Vec<u8>> = if a.proto == "snmp" {
+        lines
+            .iter()
+            .map(|l| {
+                let h = std::str::from_utf8(l).expect("hex line");
+                let h = h.rsplit('\t').next().unwrap_or(h).trim();
+                (0..h.len() / 2)
+                    .map(|i| u8::from_str_radix(&h[2 * i..2 * i + 2], 16).expect("hex"))
+                    .collect()
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let lines: Vec<&[u8]> = if a.proto == "snmp" {
+        datagrams.iter().map(Vec::as_slice).collect()
+    } else {
+        lines
+    };
     let stored_before = a
         .metrics
         .and_then(|m| metric(m, "picket_events_stored_total"))
@@ -123,7 +144,7 @@ fn main() {
         }
     };
     match a.proto.as_str() {
-        "udp" => {
+        "udp" | "snmp" => {
             let bind = if a.target.is_ipv6() {
                 "[::1]:0"
             } else {
