@@ -117,7 +117,9 @@ fn main() {
                 let h = std::str::from_utf8(l).expect("hex line");
                 let h = h.rsplit('\t').next().unwrap_or(h).trim();
                 (0..h.len() / 2)
-                    .map(|i| u8::from_str_radix(&h[2 * i..2 * i + 2], 16).expect("hex"))
+                    .map(|i| {
+                        u8::from_str_radix(h.get(2 * i..2 * i + 2).expect("hex"), 16).expect("hex")
+                    })
                     .collect()
             })
             .collect()
