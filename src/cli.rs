@@ -151,6 +151,13 @@ pub fn run() -> Result<ExitCode> {
                 c.hints.clone(),
                 c.parse_body,
             );
+            let mut problems = problems;
+            let mut mib_names = 0;
+            if let Some(s) = &c.snmp {
+                let (defs, errors) = crate::snmp::mib::load_dir(&s.mibs_dir);
+                mib_names = defs.len();
+                problems.extend(errors.iter().map(ToString::to_string));
+            }
             if !problems.is_empty() {
                 for p in &problems {
                     eprintln!("picket: {p}");
@@ -158,6 +165,14 @@ pub fn run() -> Result<ExitCode> {
                 return Ok(ExitCode::from(2));
             }
             println!("parsers: {}", chain.parser_names().join(", "));
+            if let Some(s) = &c.snmp {
+                println!(
+                    "snmp: traps and informs on {}, {} v3 user(s), {mib_names} name(s) from MIB files in {}",
+                    s.listen,
+                    s.users.len(),
+                    s.mibs_dir.display()
+                );
+            }
             println!(
                 "configuration ok: {} listener(s), data in {}",
                 c.listeners.len(),

@@ -65,6 +65,8 @@ pub struct RawSnmp {
     /// Listen address (default 0.0.0.0:1162); `enabled = false` turns the listener off.
     pub listen: Option<String>,
     pub enabled: Option<bool>,
+    /// Directory of MIB files whose names are used for OIDs (default `mibs`).
+    pub mibs: Option<PathBuf>,
     /// When set, only these v1/v2c communities are accepted (others are counted and refused).
     pub communities: Option<Vec<String>>,
     #[serde(default)]
@@ -200,6 +202,8 @@ pub struct SnmpConfig {
     pub users: Vec<crate::snmp::usm::User>,
     /// Severity per notification name or numeric OID.
     pub severity: Vec<(String, u8)>,
+    /// MIB files to load names from.
+    pub mibs_dir: PathBuf,
 }
 
 /// Command-line overrides of `serve`.
@@ -436,6 +440,11 @@ impl Raw {
                 communities: self.snmp.communities.clone(),
                 users,
                 severity,
+                mibs_dir: self
+                    .snmp
+                    .mibs
+                    .clone()
+                    .unwrap_or_else(|| PathBuf::from("mibs")),
             })
         };
         Ok(Config {

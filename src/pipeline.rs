@@ -176,8 +176,21 @@ pub async fn serve(
     for p in &problems {
         tracing::error!(problem = %p, "A parser file or hint could not be used; the rest are in use.");
     }
+    let mib_names = match &config.snmp {
+        Some(s) => {
+            let (defs, errors) = crate::snmp::mib::load_dir(&s.mibs_dir);
+            for e in &errors {
+                tracing::error!(problem = %e, "A MIB file could not be used; the rest are in use.");
+            }
+            if !defs.is_empty() {
+                tracing::info!(names = defs.len(), dir = %s.mibs_dir.display(), "MIB names loaded.");
+            }
+            defs
+        }
+        None => Vec::new(),
+    };
     let chain = chain.with_snmp(crate::snmp::event::Options {
-        names: Arc::new(crate::snmp::names::Names::with(Vec::new())),
+        names: Arc::new(crate::snmp::names::Names::with(mib_names)),
         severity: config
             .snmp
             .as_ref()

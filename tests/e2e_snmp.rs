@@ -360,3 +360,49 @@ fn garbage_and_oversize_datagrams_are_counted_and_the_listener_keeps_serving() {
     assert_eq!(p.wait_stored(1, Duration::from_secs(10)), 1);
     assert_eq!(p.search("", &[])[0]["event.action"], "coldStart");
 }
+
+#[test]
+fn names_from_a_user_mib_file_name_the_trap_and_render_its_values() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("mibs")).unwrap();
+    std::fs::write(
+        dir.path().join("mibs/ACME-MIB.mib"),
+        r#"ACME-MIB DEFINITIONS ::= BEGIN
+IMPORTS MODULE-IDENTITY, OBJECT-TYPE, NOTIFICATION-TYPE, enterprises FROM SNMPv2-SMI;
+acme MODULE-IDENTITY LAST-UPDATED "202611220000Z" ORGANIZATION "Acme" CONTACT-INFO "-"
+    DESCRIPTION "test" ::= { enterprises 99999 }
+acmeDoorState OBJECT-TYPE SYNTAX INTEGER { closed(1), open(2), forced(3) }
+    MAX-ACCESS read-only STATUS current DESCRIPTION "state" ::= { acme 1 }
+acmeDoorForced NOTIFICATION-TYPE OBJECTS { acmeDoorState } STATUS current
+    DESCRIPTION "forced" ::= { acme 0 1 }
+END
+"#,
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("test.toml"), "[snmp]\nmibs = \"mibs\"\n").unwrap();
+    let p = Picket::start_in(dir, &["--config", "test.toml"]);
+    let t = p.snmp.unwrap().to_string();
+    ok(
+        "snmptrap",
+        &[
+            "-v",
+            "2c",
+            "-c",
+            "public",
+            &t,
+            "",
+            "1.3.6.1.4.1.99999.0.1",
+            "1.3.6.1.4.1.99999.1.0",
+            "i",
+            "3",
+        ],
+    );
+    assert_eq!(p.wait_stored(1, Duration::from_secs(10)), 1);
+    let e = &p.search("", &[])[0];
+    assert_eq!(e["event.action"], "acmeDoorForced");
+    assert_eq!(e["snmp.var.acmeDoorState.0"], "forced");
+    assert_eq!(
+        e["message"],
+        "acmeDoorForced from 127.0.0.1: acmeDoorState.0=forced"
+    );
+}

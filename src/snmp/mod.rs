@@ -4,6 +4,7 @@
 pub mod event;
 pub mod listener;
 pub mod message;
+pub mod mib;
 pub mod names;
 pub mod receiver;
 pub mod usm;

@@ -292,6 +292,14 @@ impl Names {
         }
     }
 
+    /// The OID of a name in the table (for MIB files whose parents are built in).
+    pub fn oid_of(&self, name: &str) -> Option<Vec<u32>> {
+        self.map
+            .iter()
+            .find(|(_, k)| k.name == name)
+            .map(|(o, _)| o.clone())
+    }
+
     /// The exact name of `arcs` (no instance part), if known.
     pub fn exact(&self, arcs: &[u32]) -> Option<&str> {
         self.map.get(arcs).map(|k| k.name.as_str())
