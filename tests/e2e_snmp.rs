@@ -250,6 +250,17 @@ fn v1_v2c_and_v3_traps_and_informs_from_net_snmp_are_stored_once_each() {
 fn bad_credentials_and_communities_are_counted_and_raised_not_stored_as_traps() {
     let p = Picket::start_with_config(&config());
     let t = p.snmp.unwrap().to_string();
+    let rejected = |reason: &str| {
+        p.metric(&format!(
+            "picket_snmp_rejected_total{{reason=\"{reason}\"}}"
+        ))
+    };
+    let v3 = |args: Vec<String>| {
+        let mut a = args;
+        a.extend([t.clone(), String::new(), "1.3.6.1.6.3.1.1.5.4".into()]);
+        let refs: Vec<&str> = a.iter().map(String::as_str).collect();
+        ok("snmptrap", &refs);
+    };
     // A community outside the allowlist.
     ok(
         "snmptrap",
@@ -259,43 +270,48 @@ fn bad_credentials_and_communities_are_counted_and_raised_not_stored_as_traps() 
     let mut wrong = v3_args("shaaes", Some("SHA"), Some("AES"));
     let i = wrong.iter().position(|a| a == "-A").unwrap() + 1;
     wrong[i] = "not-the-password".into();
+    v3(wrong);
     let mut wrong_priv = v3_args("shaaes", Some("SHA"), Some("AES"));
     let i = wrong_priv.iter().position(|a| a == "-X").unwrap() + 1;
     wrong_priv[i] = "not-the-privpass".into();
-    let unknown = v3_args("nobody", Some("SHA"), None);
-    for args in [wrong, wrong_priv, unknown] {
-        let mut a = args.clone();
-        a.extend([t.clone(), String::new(), "1.3.6.1.6.3.1.1.5.4".into()]);
-        let refs: Vec<&str> = a.iter().map(String::as_str).collect();
-        ok("snmptrap", &refs);
+    v3(wrong_priv);
+    v3(v3_args("nobody", Some("SHA"), None));
+    // Replay: an engine (fixed ID) seen at boot 5 sends a message claiming boot 4.
+    for z in ["5,1000", "4,1000"] {
+        let mut a = v3_args("sha", Some("SHA"), None);
+        a.extend([
+            "-e".into(),
+            "0x8000000005aabbccdd".into(),
+            "-Z".into(),
+            z.into(),
+        ]);
+        v3(a);
     }
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while p.metric("picket_snmp_rejected_total{reason=\"decryption\"}") == 0
+    while (rejected("decryption") == 0 || rejected("not_in_time_window") == 0)
         && std::time::Instant::now() < deadline
     {
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert_eq!(
-        p.metric("picket_snmp_rejected_total{reason=\"bad_community\"}"),
-        1
-    );
-    assert_eq!(
-        p.metric("picket_snmp_rejected_total{reason=\"wrong_digest\"}"),
-        1
-    );
-    assert_eq!(
-        p.metric("picket_snmp_rejected_total{reason=\"decryption\"}"),
-        1
-    );
-    assert_eq!(
-        p.metric("picket_snmp_rejected_total{reason=\"unknown_user\"}"),
-        1
-    );
-    assert_eq!(p.metric("picket_snmp_notifications_total"), 0);
-    // One security event per sender and reason.
-    assert_eq!(p.wait_stored(4, Duration::from_secs(10)), 4);
-    let events = p.search("", &[]);
-    assert_eq!(events.len(), 4);
+    for reason in [
+        "bad_community",
+        "wrong_digest",
+        "decryption",
+        "unknown_user",
+        "not_in_time_window",
+    ] {
+        assert_eq!(rejected(reason), 1, "{reason}");
+    }
+    // Only the timely boot-5 trap was accepted.
+    assert_eq!(p.metric("picket_snmp_notifications_total"), 1);
+    // One security event per sender and reason, plus that trap.
+    assert_eq!(p.wait_stored(6, Duration::from_secs(10)), 6);
+    let events: Vec<serde_json::Value> = p
+        .search("", &[])
+        .into_iter()
+        .filter(|e| e["event.action"] != "linkUp")
+        .collect();
+    assert_eq!(events.len(), 5);
     for e in &events {
         assert_eq!(e["event.action"], "snmp-authentication-failure", "{e}");
         assert_eq!(e["event.outcome"], "failure");
@@ -314,16 +330,11 @@ fn bad_credentials_and_communities_are_counted_and_raised_not_stored_as_traps() 
         );
     }
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while p.metric("picket_snmp_rejected_total{reason=\"bad_community\"}") < 6
-        && std::time::Instant::now() < deadline
-    {
+    while rejected("bad_community") < 6 && std::time::Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert_eq!(
-        p.metric("picket_snmp_rejected_total{reason=\"bad_community\"}"),
-        6
-    );
-    assert_eq!(p.metric("picket_snmp_security_events_total"), 4);
+    assert_eq!(rejected("bad_community"), 6);
+    assert_eq!(p.metric("picket_snmp_security_events_total"), 5);
 }
 
 #[test]

@@ -288,6 +288,7 @@ fn fill(ev: &mut Event, d: &Decoded, frame: &Frame, opts: &Options) {
     }
     if let Some(t) = uptime {
         set(ev, "snmp.uptime", FieldValue::Int(i64::from(t)));
+        set(ev, "snmp.uptime_text", FieldValue::Str(ticks(t)));
     }
     if let Some(a) = &agent {
         set(ev, "snmp.agent_address", FieldValue::Str(a.clone()));
@@ -352,7 +353,7 @@ fn render(v: &Value, syntax: Syntax, names: &Names) -> FieldValue {
         (Value::Oid(o), _) => FieldValue::Str(names.display(o)),
         (Value::Ip(a), _) => FieldValue::Str(std::net::Ipv4Addr::from(*a).to_string()),
         (Value::Counter32(n) | Value::Gauge32(n), _) => FieldValue::Int(i64::from(*n)),
-        (Value::TimeTicks(t), _) => FieldValue::Int(i64::from(*t)),
+        (Value::TimeTicks(t), _) => FieldValue::Str(ticks(*t)),
         (Value::Counter64(n), _) => match i64::try_from(*n) {
             Ok(i) => FieldValue::Int(i),
             Err(_) => FieldValue::Str(n.to_string()),
@@ -360,6 +361,20 @@ fn render(v: &Value, syntax: Syntax, names: &Names) -> FieldValue {
         (Value::Opaque(b), _) => FieldValue::Str(format!("0x{}", receiver::hex(b))),
         (Value::Null, _) => FieldValue::Str(String::new()),
         (Value::Exception(e), _) => FieldValue::Str((*e).into()),
+    }
+}
+
+/// TimeTicks as net-snmp shows them: `(123456) 0:20:34.56`, with days when there are any.
+fn ticks(t: u32) -> String {
+    let (cs, s) = (t % 100, t / 100);
+    let (d, h, m, sec) = (s / 86_400, s / 3600 % 24, s / 60 % 60, s % 60);
+    if d > 0 {
+        format!(
+            "({t}) {d} day{} {h}:{m:02}:{sec:02}.{cs:02}",
+            if d == 1 { "" } else { "s" }
+        )
+    } else {
+        format!("({t}) {h}:{m:02}:{sec:02}.{cs:02}")
     }
 }
 

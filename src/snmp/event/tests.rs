@@ -47,6 +47,14 @@ fn v2c_link_down_is_one_event_with_named_varbinds() {
     );
     assert_eq!(field(&ev, "snmp.uptime"), Some(&FieldValue::Int(123456)));
     assert_eq!(
+        field(&ev, "snmp.uptime_text"),
+        Some(&s("(123456) 0:20:34.56"))
+    );
+    assert_eq!(
+        ticks(8_640_000 + 360_000 + 6_000 + 101),
+        "(9006101) 1 day 1:01:01.01"
+    );
+    assert_eq!(
         ev.message(),
         "linkDown on 192.0.2.9 ifIndex 3 (GigabitEthernet0/3) admin up oper down"
     );

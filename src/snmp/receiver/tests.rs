@@ -281,3 +281,17 @@ quickcheck::quickcheck! {
         true
     }
 }
+
+#[test]
+fn the_engine_id_persists_and_boots_count_up() {
+    let d = tempfile::tempdir().unwrap();
+    let a = OwnEngine::load_or_create(d.path()).unwrap();
+    let b = OwnEngine::load_or_create(d.path()).unwrap();
+    assert_eq!(a.id, b.id);
+    assert_eq!(a.id[..5], [0x80, 0, 0, 0, 5]);
+    assert_eq!(a.id.len(), 17);
+    assert_eq!((a.boots, b.boots), (1, 2));
+    std::fs::write(d.path().join("snmp-engine"), "zz 9\n").unwrap();
+    let c = OwnEngine::load_or_create(d.path()).unwrap();
+    assert_ne!(c.id, a.id);
+}
