@@ -62,3 +62,14 @@ pub fn firewall_line(i: usize) -> Vec<u8> {
         }
     }
 }
+
+/// Writes `text` to `dir/name` and returns the path (test fixtures).
+#[expect(
+    clippy::panic,
+    reason = "test helper: a fixture that cannot be written must fail the test"
+)]
+pub fn write_file(dir: &std::path::Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap_or_else(|e| panic!("cannot write {}: {e}", p.display()));
+    p
+}

@@ -287,11 +287,12 @@ fn bad_credentials_and_communities_are_counted_and_raised_not_stored_as_traps() 
         ]);
         v3(a);
     }
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while (rejected("decryption") == 0 || rejected("not_in_time_window") == 0)
-        && std::time::Instant::now() < deadline
-    {
-        std::thread::sleep(Duration::from_millis(50));
+    for reason in ["decryption", "not_in_time_window"] {
+        p.wait_metric(
+            &format!("picket_snmp_rejected_total{{reason=\"{reason}\"}}"),
+            1,
+            Duration::from_secs(10),
+        );
     }
     for reason in [
         "bad_community",
@@ -329,10 +330,11 @@ fn bad_credentials_and_communities_are_counted_and_raised_not_stored_as_traps() 
             &["-v", "2c", "-c", "guessme", &t, "", "1.3.6.1.6.3.1.1.5.3"],
         );
     }
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while rejected("bad_community") < 6 && std::time::Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    p.wait_metric(
+        "picket_snmp_rejected_total{reason=\"bad_community\"}",
+        6,
+        Duration::from_secs(10),
+    );
     assert_eq!(rejected("bad_community"), 6);
     assert_eq!(p.metric("picket_snmp_security_events_total"), 5);
 }
@@ -346,12 +348,11 @@ fn garbage_and_oversize_datagrams_are_counted_and_the_listener_keeps_serving() {
         .unwrap();
     s.send_to(b"not snmp at all", t).unwrap();
     s.send_to(&vec![0x30u8; 65_000], t).unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while p.metric("picket_snmp_rejected_total{reason=\"malformed\"}") < 3
-        && std::time::Instant::now() < deadline
-    {
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    p.wait_metric(
+        "picket_snmp_rejected_total{reason=\"malformed\"}",
+        3,
+        Duration::from_secs(10),
+    );
     assert_eq!(
         p.metric("picket_snmp_rejected_total{reason=\"malformed\"}"),
         3

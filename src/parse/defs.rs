@@ -569,11 +569,7 @@ mod tests {
     use crate::model::{Frame, Transport};
     use crate::parse::{Chain, HeaderOptions};
 
-    fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-        let p = dir.join(name);
-        std::fs::write(&p, text).unwrap();
-        p
-    }
+    use crate::test_util::write_file as write;
 
     #[test]
     fn grok_parser_with_match_rename_convert_static() {

@@ -482,11 +482,7 @@ acmeFire TRAP-TYPE
 END
 "#;
 
-    fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-        let p = dir.join(name);
-        std::fs::write(&p, text).unwrap();
-        p
-    }
+    use crate::test_util::write_file as write;
 
     #[test]
     fn objects_notifications_and_v1_traps_resolve_across_files() {

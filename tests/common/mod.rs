@@ -143,6 +143,19 @@ impl Picket {
             .sum::<f64>() as u64
     }
 
+    /// Waits until the metric (summed over labels, as [`Picket::metric`]) reaches `n`, at most
+    /// `max`; returns its last value.
+    pub fn wait_metric(&self, prefix: &str, n: u64, max: Duration) -> u64 {
+        let deadline = Instant::now() + max;
+        loop {
+            let v = self.metric(prefix);
+            if v >= n || Instant::now() >= deadline {
+                return v;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// Waits until `picket_events_stored_total` reaches `n` (bounded).
     pub fn wait_stored(&self, n: u64, max: Duration) -> u64 {
         let deadline = Instant::now() + max;
