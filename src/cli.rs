@@ -153,6 +153,8 @@ pub fn run() -> Result<ExitCode> {
             );
             let mut problems = problems;
             let mut mib_names = 0;
+            let (enricher, enrich_problems) = crate::enrich::Enricher::load(&c.enrich);
+            problems.extend(enrich_problems);
             if let Some(s) = &c.snmp {
                 let (defs, errors) = crate::snmp::mib::load_dir(&s.mibs_dir);
                 mib_names = defs.len();
@@ -165,6 +167,7 @@ pub fn run() -> Result<ExitCode> {
                 return Ok(ExitCode::from(2));
             }
             println!("parsers: {}", chain.parser_names().join(", "));
+            println!("enrichment: {}", enricher.summary());
             if let Some(s) = &c.snmp {
                 println!(
                     "snmp: traps and informs on {}, {} v3 user(s), {mib_names} name(s) from MIB files in {}",
@@ -265,6 +268,10 @@ fn chain(config: &Config) -> Chain {
 
 fn parse(config: Config, explain: bool) -> Result<ExitCode> {
     let chain = chain(&config);
+    let (enricher, problems) = crate::enrich::Enricher::load(&config.enrich);
+    for p in problems {
+        eprintln!("picket: {p}");
+    }
     let name = config
         .listeners
         .first()
@@ -289,7 +296,8 @@ fn parse(config: Config, explain: bool) -> Result<ExitCode> {
             continue;
         }
         let json = if explain {
-            let (ev, trace) = chain.explain(&f);
+            let (mut ev, trace) = chain.explain(&f);
+            enricher.enrich(&mut ev);
             let mut m = ev.to_flat_json(&name);
             let lines: Vec<serde_json::Value> = trace
                 .into_iter()
@@ -304,7 +312,9 @@ fn parse(config: Config, explain: bool) -> Result<ExitCode> {
             m.insert("picket.explain".into(), serde_json::Value::Array(lines));
             m
         } else {
-            chain.parse(&f).to_flat_json(&name)
+            let mut ev = chain.parse(&f);
+            enricher.enrich(&mut ev);
+            ev.to_flat_json(&name)
         };
         serde_json::to_writer(&mut out, &json).context("writing stdout")?;
         out.write_all(b"\n").context("writing stdout")?;

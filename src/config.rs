@@ -56,6 +56,42 @@ pub struct Raw {
     pub parse: RawParse,
     #[serde(default)]
     pub snmp: RawSnmp,
+    #[serde(default)]
+    pub enrich: RawEnrich,
+}
+
+/// `[enrich]`: GeoIP/ASN databases, threat lists, assets.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEnrich {
+    pub geoip: Option<PathBuf>,
+    pub asn: Option<PathBuf>,
+    pub assets_csv: Option<PathBuf>,
+    #[serde(default)]
+    pub threat_list: Vec<RawThreatList>,
+    #[serde(default)]
+    pub asset: Vec<RawAsset>,
+}
+
+/// `[[enrich.threat_list]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawThreatList {
+    pub name: String,
+    pub path: PathBuf,
+    pub severity: Option<String>,
+}
+
+/// `[[enrich.asset]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAsset {
+    pub network: String,
+    pub name: String,
+    pub owner: Option<String>,
+    pub criticality: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
 }
 
 /// `[snmp]`: the trap listener, communities, v3 users and severities.
@@ -189,6 +225,8 @@ pub struct Config {
     pub parse_body: bool,
     /// The SNMP trap listener, when enabled.
     pub snmp: Option<SnmpConfig>,
+    /// What enrichment loads.
+    pub enrich: crate::enrich::Settings,
 }
 
 /// The validated `[snmp]` section.
@@ -447,7 +485,45 @@ impl Raw {
                     .unwrap_or_else(|| PathBuf::from("mibs")),
             })
         };
+        let mut enrich = crate::enrich::Settings {
+            geoip: self.enrich.geoip.clone(),
+            asn: self.enrich.asn.clone(),
+            assets_csv: self.enrich.assets_csv.clone(),
+            ..Default::default()
+        };
+        for (i, t) in self.enrich.threat_list.iter().enumerate() {
+            let severity = t.severity.clone().unwrap_or_else(|| "medium".into());
+            if !matches!(severity.as_str(), "low" | "medium" | "high" | "critical") {
+                return Err(bad(
+                    &format!("enrich.threat_list[{i}].severity"),
+                    "use low, medium, high or critical".into(),
+                ));
+            }
+            enrich.threat_lists.push(crate::enrich::threat::ListSpec {
+                name: t.name.clone(),
+                path: t.path.clone(),
+                severity,
+            });
+        }
+        for (i, a) in self.enrich.asset.iter().enumerate() {
+            if crate::enrich::table::parse_net(&a.network).is_none() {
+                return Err(bad(
+                    &format!("enrich.asset[{i}].network"),
+                    format!("`{}` is not an IP or CIDR", a.network),
+                ));
+            }
+            enrich.assets.push((
+                a.network.clone(),
+                crate::enrich::Asset {
+                    name: a.name.as_str().into(),
+                    owner: a.owner.as_deref().map(Into::into),
+                    criticality: a.criticality.as_deref().map(Into::into),
+                    tags: a.tags.iter().map(|t| t.as_str().into()).collect(),
+                },
+            ));
+        }
         Ok(Config {
+            enrich,
             snmp,
             data_dir: o
                 .data_dir

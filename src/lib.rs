@@ -4,6 +4,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod enrich;
 pub mod ingest;
 pub mod model;
 pub mod parse;

@@ -198,9 +198,13 @@ pub async fn serve(
             .unwrap_or_default(),
     });
     tracing::info!(parsers = ?chain.parser_names(), "Parsers loaded.");
+    let (enricher, problems) = crate::enrich::Enricher::load(&config.enrich);
+    for p in &problems {
+        tracing::error!(problem = %p, "Enrichment data could not be used; the rest is in use.");
+    }
     let m = metrics.clone();
     let parse_thread = thread("picket-parse", move || {
-        parse_loop(spool_r, chain, event_tx, recycle_rx, m)
+        parse_loop(spool_r, chain, enricher, event_tx, recycle_rx, m)
     })?;
     let (frame_tx, frame_rx) = crate::ingest::frame_queue(FRAME_QUEUE_BYTES);
     let m = metrics.clone();
@@ -457,6 +461,7 @@ fn spool_loop(mut w: SpoolWriter, mut rx: FrameReceiver, metrics: Arc<Metrics>) 
 fn parse_loop(
     mut r: SpoolReader,
     chain: Chain,
+    enricher: crate::enrich::Enricher,
     tx: SyncSender<EventBatch>,
     recycled: Receiver<Vec<Event>>,
     metrics: Arc<Metrics>,
@@ -481,7 +486,8 @@ fn parse_loop(
         }
         let (mut invalid, mut clamped) = (0u64, 0u64);
         for f in &batch.frames {
-            let ev = chain.parse(f);
+            let mut ev = chain.parse(f);
+            enricher.enrich(&mut ev);
             match counts.iter_mut().find(|(p, _)| *p == ev.parser) {
                 Some((_, n)) => *n += 1,
                 None => counts.push((ev.parser, 1)),
