@@ -198,10 +198,24 @@ pub async fn serve(
             .unwrap_or_default(),
     });
     tracing::info!(parsers = ?chain.parser_names(), "Parsers loaded.");
-    let (enricher, problems) = crate::enrich::Enricher::load(&config.enrich);
+    let (enricher, problems) = crate::enrich::Shared::new(config.enrich.clone());
     for p in &problems {
         tracing::error!(problem = %p, "Enrichment data could not be used; the rest is in use.");
     }
+    // Files are checked every 2 s (and all reloaded on SIGHUP); a reload swaps the data in
+    // without pausing the parse thread.
+    let stop_watch = Arc::new(AtomicBool::new(false));
+    let (sw, e2, e3) = (stop_watch.clone(), enricher.clone(), enricher.clone());
+    let watch_thread = thread("picket-enrich-watch", move || {
+        let mut tick = 0u64;
+        while !sw.load(Relaxed) {
+            std::thread::sleep(Duration::from_millis(250));
+            tick += 1;
+            if tick % 8 == 0 {
+                log_reload(e2.reload(false));
+            }
+        }
+    })?;
     let m = metrics.clone();
     let parse_thread = thread("picket-parse", move || {
         parse_loop(spool_r, chain, enricher, event_tx, recycle_rx, m)
@@ -340,7 +354,25 @@ pub async fn serve(
     tracing::info!(udp = ?bound.syslog_udp, tcp = ?bound.syslog_tcp, web = ?bound.web, data_dir = %data.display(), "Picket is ready.");
     on_ready(&bound);
 
+    let hup_task = tokio::spawn(async move {
+        let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        else {
+            return;
+        };
+        while hup.recv().await.is_some() {
+            tracing::info!("SIGHUP: reloading enrichment data.");
+            let e = e3.clone();
+            if let Ok(r) = tokio::task::spawn_blocking(move || e.reload(true)).await {
+                log_reload(r);
+            }
+        }
+    });
     shutdown.await;
+    hup_task.abort();
+    stop_watch.store(true, Relaxed);
+    if watch_thread.join().is_err() {
+        tracing::error!("The enrichment watcher panicked.");
+    }
     tracing::info!("Shutting down: stopping listeners and draining queues.");
     cancel.cancel();
     stop_udp.store(true, Relaxed);
@@ -458,10 +490,19 @@ fn spool_loop(mut w: SpoolWriter, mut rx: FrameReceiver, metrics: Arc<Metrics>) 
 }
 
 /// The parse thread: spool → events → store writer.
+fn log_reload((files, problems): (Vec<std::path::PathBuf>, Vec<String>)) {
+    for p in &problems {
+        tracing::error!(problem = %p, "Enrichment reload: a file could not be used.");
+    }
+    if !files.is_empty() {
+        tracing::info!(files = ?files, "Enrichment data reloaded.");
+    }
+}
+
 fn parse_loop(
     mut r: SpoolReader,
     chain: Chain,
-    enricher: crate::enrich::Enricher,
+    enricher: Arc<crate::enrich::Shared>,
     tx: SyncSender<EventBatch>,
     recycled: Receiver<Vec<Event>>,
     metrics: Arc<Metrics>,
@@ -471,6 +512,7 @@ fn parse_loop(
         if batch.corrupt > 0 {
             metrics.add_dropped(DropReason::SpoolCorrupt, batch.corrupt);
         }
+        let enrich = enricher.get();
         let mut counts: Vec<(&'static str, u64)> = Vec::new();
         // A vector the store writer is done with, or a new one; either way any events still
         // in it are freed here, by the thread that allocated them.
@@ -487,7 +529,7 @@ fn parse_loop(
         let (mut invalid, mut clamped) = (0u64, 0u64);
         for f in &batch.frames {
             let mut ev = chain.parse(f);
-            enricher.enrich(&mut ev);
+            enrich.enrich(&mut ev);
             match counts.iter_mut().find(|(p, _)| *p == ev.parser) {
                 Some((_, n)) => *n += 1,
                 None => counts.push((ev.parser, 1)),

@@ -42,91 +42,80 @@ pub struct Settings {
     pub assets_csv: Option<PathBuf>,
 }
 
-/// The loaded enrichment data.
-#[derive(Default)]
+/// The loaded enrichment data. Each part is shared, so a reload replaces only what changed.
+#[derive(Default, Clone)]
 pub struct Enricher {
-    geoip: Option<geo::Db>,
-    asn: Option<geo::Db>,
-    threats: threat::Threats,
-    assets: IpTable<Asset>,
+    geoip: Option<Arc<geo::Db>>,
+    asn: Option<Arc<geo::Db>>,
+    threats: Arc<threat::Threats>,
+    assets: Arc<IpTable<Asset>>,
 }
 
 impl Enricher {
     /// Loads everything; each part that fails is reported and left out, the rest is used.
     pub fn load(s: &Settings) -> (Enricher, Vec<String>) {
         let mut problems = Vec::new();
-        let mut open = |p: &Option<PathBuf>| {
-            p.as_ref().and_then(|p| match geo::Db::open(p) {
-                Ok(db) => Some(db),
-                Err(e) => {
-                    problems.push(e.to_string());
-                    None
-                }
-            })
-        };
-        let geoip = open(&s.geoip);
-        let asn = open(&s.asn);
+        let geoip = open_db(&s.geoip, &mut problems).map(Arc::new);
+        let asn = open_db(&s.asn, &mut problems).map(Arc::new);
         let (threats, errors) = threat::Threats::load(&s.threat_lists);
         problems.extend(errors.iter().map(ToString::to_string));
-        let mut assets = IpTable::default();
-        for (cidr, a) in &s.assets {
-            match table::parse_net(cidr) {
-                Some(n) => assets.insert(n, a.clone()),
-                None => problems.push(format!("enrich.asset `{cidr}`: not an IP or CIDR")),
-            }
-        }
-        if let Some(p) = &s.assets_csv {
-            match std::fs::read_to_string(p) {
-                Ok(text) => {
-                    for (i, line) in text.lines().enumerate().skip(1) {
-                        if line.trim().is_empty() || line.starts_with('#') {
-                            continue;
-                        }
-                        let cols: Vec<&str> = line.split(',').map(str::trim).collect();
-                        let opt = |i: usize| {
-                            cols.get(i)
-                                .filter(|s| !s.is_empty())
-                                .map(|s| Arc::<str>::from(*s))
-                        };
-                        match (cols.first().and_then(|c| table::parse_net(c)), opt(1)) {
-                            (Some(n), Some(name)) => assets.insert(
-                                n,
-                                Asset {
-                                    name,
-                                    owner: opt(2),
-                                    criticality: opt(3),
-                                    tags: cols
-                                        .get(4)
-                                        .map(|t| {
-                                            t.split([';', '|'])
-                                                .map(str::trim)
-                                                .filter(|t| !t.is_empty())
-                                                .map(Into::into)
-                                                .collect()
-                                        })
-                                        .unwrap_or_default(),
-                                },
-                            ),
-                            _ => problems.push(format!(
-                                "{}:{}: expected cidr,name,owner,criticality,tags",
-                                p.display(),
-                                i + 1
-                            )),
-                        }
-                    }
-                }
-                Err(e) => problems.push(format!("{}: cannot read: {e}", p.display())),
-            }
-        }
+        let (assets, errors) = load_assets(s);
+        problems.extend(errors);
         (
             Enricher {
                 geoip,
                 asn,
-                threats,
-                assets,
+                threats: Arc::new(threats),
+                assets: Arc::new(assets),
             },
             problems,
         )
+    }
+
+    /// A copy with the parts whose files are in `changed` loaded again. A part that no longer
+    /// loads keeps its previous data, and the reason is returned.
+    pub fn reloaded(&self, s: &Settings, changed: &[PathBuf]) -> (Enricher, Vec<String>) {
+        let mut next = self.clone();
+        let mut problems = Vec::new();
+        let touched = |p: &Option<PathBuf>| p.as_ref().is_some_and(|p| changed.contains(p));
+        for (path, slot) in [(&s.geoip, &mut next.geoip), (&s.asn, &mut next.asn)] {
+            if touched(path) {
+                let mut errs = Vec::new();
+                match open_db(path, &mut errs) {
+                    Some(db) => *slot = Some(Arc::new(db)),
+                    None => problems.extend(
+                        errs.into_iter()
+                            .map(|e| format!("{e}; keeping the previous database")),
+                    ),
+                }
+            }
+        }
+        if s.threat_lists.iter().any(|l| changed.contains(&l.path)) {
+            let (t, errors) = threat::Threats::load(&s.threat_lists);
+            if errors.iter().any(|e| e.message.starts_with("cannot read")) {
+                problems.extend(
+                    errors
+                        .iter()
+                        .map(|e| format!("{e}; keeping the previous lists")),
+                );
+            } else {
+                problems.extend(errors.iter().map(ToString::to_string));
+                next.threats = Arc::new(t);
+            }
+        }
+        if touched(&s.assets_csv) {
+            let (a, errors) = load_assets(s);
+            if errors.is_empty() {
+                next.assets = Arc::new(a);
+            } else {
+                problems.extend(
+                    errors
+                        .into_iter()
+                        .map(|e| format!("{e}; keeping the previous assets")),
+                );
+            }
+        }
+        (next, problems)
     }
 
     /// What is loaded, in words (for `config check`).
@@ -134,7 +123,7 @@ impl Enricher {
         if self.is_empty() {
             return "none configured".into();
         }
-        let db = |d: &Option<geo::Db>| {
+        let db = |d: &Option<Arc<geo::Db>>| {
             d.as_ref().map_or("none".to_string(), |d| {
                 format!("{} ({})", d.path.display(), d.kind())
             })
@@ -200,6 +189,157 @@ impl Enricher {
             }
         }
     }
+}
+
+fn open_db(p: &Option<PathBuf>, problems: &mut Vec<String>) -> Option<geo::Db> {
+    match geo::Db::open(p.as_ref()?) {
+        Ok(db) => Some(db),
+        Err(e) => {
+            problems.push(e.to_string());
+            None
+        }
+    }
+}
+
+/// The asset table from the configuration and the CSV file.
+fn load_assets(s: &Settings) -> (IpTable<Asset>, Vec<String>) {
+    let mut assets = IpTable::default();
+    let mut problems = Vec::new();
+    for (cidr, a) in &s.assets {
+        match table::parse_net(cidr) {
+            Some(n) => assets.insert(n, a.clone()),
+            None => problems.push(format!("enrich.asset `{cidr}`: not an IP or CIDR")),
+        }
+    }
+    let Some(p) = &s.assets_csv else {
+        return (assets, problems);
+    };
+    let text = match std::fs::read_to_string(p) {
+        Ok(t) => t,
+        Err(e) => {
+            problems.push(format!("{}: cannot read: {e}", p.display()));
+            return (assets, problems);
+        }
+    };
+    for (i, line) in text.lines().enumerate().skip(1) {
+        if line.trim().is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let cols: Vec<&str> = line.split(',').map(str::trim).collect();
+        let opt = |i: usize| {
+            cols.get(i)
+                .filter(|s| !s.is_empty())
+                .map(|s| Arc::<str>::from(*s))
+        };
+        match (cols.first().and_then(|c| table::parse_net(c)), opt(1)) {
+            (Some(n), Some(name)) => assets.insert(
+                n,
+                Asset {
+                    name,
+                    owner: opt(2),
+                    criticality: opt(3),
+                    tags: cols
+                        .get(4)
+                        .map(|t| {
+                            t.split([';', '|'])
+                                .map(str::trim)
+                                .filter(|t| !t.is_empty())
+                                .map(Into::into)
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                },
+            ),
+            _ => problems.push(format!(
+                "{}:{}: expected cidr,name,owner,criticality,tags",
+                p.display(),
+                i + 1
+            )),
+        }
+    }
+    (assets, problems)
+}
+
+/// The enrichment data in use, replaced as a whole when files change (readers take an `Arc`
+/// per batch, so a reload never pauses ingest).
+pub struct Shared {
+    current: std::sync::RwLock<Arc<Enricher>>,
+    settings: Settings,
+    stamps: std::sync::Mutex<Vec<(PathBuf, Option<std::time::SystemTime>)>>,
+}
+
+impl Shared {
+    /// Loads the data; the problems are returned for logging.
+    pub fn new(settings: Settings) -> (Arc<Shared>, Vec<String>) {
+        let (e, problems) = Enricher::load(&settings);
+        let stamps = watched(&settings)
+            .into_iter()
+            .map(|p| {
+                let t = mtime(&p);
+                (p, t)
+            })
+            .collect();
+        (
+            Arc::new(Shared {
+                current: std::sync::RwLock::new(Arc::new(e)),
+                settings,
+                stamps: std::sync::Mutex::new(stamps),
+            }),
+            problems,
+        )
+    }
+
+    /// The data in use now.
+    pub fn get(&self) -> Arc<Enricher> {
+        match self.current.read() {
+            Ok(g) => g.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    /// Reloads what changed on disk (everything when `all`, as on SIGHUP). Returns the files
+    /// reloaded and the problems (a part that fails keeps its previous data).
+    pub fn reload(&self, all: bool) -> (Vec<PathBuf>, Vec<String>) {
+        let changed: Vec<PathBuf> = {
+            let mut stamps = match self.stamps.lock() {
+                Ok(g) => g,
+                Err(p) => p.into_inner(),
+            };
+            stamps
+                .iter_mut()
+                .filter_map(|(p, t)| {
+                    let now = mtime(p);
+                    (all || now != *t).then(|| {
+                        *t = now;
+                        p.clone()
+                    })
+                })
+                .collect()
+        };
+        if changed.is_empty() {
+            return (changed, Vec::new());
+        }
+        let (next, problems) = self.get().reloaded(&self.settings, &changed);
+        match self.current.write() {
+            Ok(mut g) => *g = Arc::new(next),
+            Err(p) => *p.into_inner() = Arc::new(next),
+        }
+        (changed, problems)
+    }
+}
+
+fn watched(s: &Settings) -> Vec<PathBuf> {
+    s.geoip
+        .iter()
+        .chain(&s.asn)
+        .chain(&s.assets_csv)
+        .cloned()
+        .chain(s.threat_lists.iter().map(|l| l.path.clone()))
+        .collect()
+}
+
+fn mtime(p: &std::path::Path) -> Option<std::time::SystemTime> {
+    std::fs::metadata(p).and_then(|m| m.modified()).ok()
 }
 
 fn asset_fields(ev: &mut Event, side: &str, a: &Asset) {

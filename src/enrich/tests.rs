@@ -245,3 +245,53 @@ fn assets_and_threats_fill_their_fields() {
     assert_eq!(text(&ev, "source.asset.name").as_deref(), Some("office"));
     assert!(ev.field("threat.feed.name").is_none());
 }
+
+#[test]
+fn changed_files_reload_and_a_broken_one_keeps_the_old_data() {
+    let d = tempfile::tempdir().unwrap();
+    let list = crate::test_util::write_file(d.path(), "bad.txt", "203.0.113.0/24\n");
+    let db = d.path().join("city.mmdb");
+    std::fs::copy(corpus_dir().join("geoip/GeoIP2-City-Test.mmdb"), &db).unwrap();
+    let (shared, problems) = Shared::new(Settings {
+        geoip: Some(db.clone()),
+        threat_lists: vec![threat::spec("blocklist", &list, "high")],
+        ..Settings::default()
+    });
+    assert!(problems.is_empty(), "{problems:?}");
+    let before = shared.get();
+    let hit = |e: &Enricher, ip: &str| {
+        let mut ev = event(ip, None);
+        e.enrich(&mut ev);
+        (
+            text(&ev, "threat.feed.name"),
+            text(&ev, "source.geo.country_iso_code"),
+        )
+    };
+    assert_eq!(hit(&before, "198.51.100.1").0, None);
+    // Nothing changed: nothing reloads.
+    assert!(shared.reload(false).0.is_empty());
+    // A new list and a corrupt database arrive (mtime moves on the next whole second at worst).
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    std::fs::write(&list, "198.51.100.0/24\n").unwrap();
+    std::fs::copy(
+        corpus_dir().join("geoip/GeoIP2-City-Test-Invalid-Node-Count.mmdb"),
+        &db,
+    )
+    .unwrap();
+    let (files, problems) = shared.reload(false);
+    assert_eq!(files.len(), 2, "{files:?}");
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0].contains("keeping the previous database"),
+        "{problems:?}"
+    );
+    let after = shared.get();
+    assert_eq!(hit(&after, "198.51.100.1").0.as_deref(), Some("blocklist"));
+    assert_eq!(hit(&after, "203.0.113.1").0, None);
+    // The old City database is still answering.
+    assert_eq!(hit(&after, "89.160.20.156").1.as_deref(), Some("SE"));
+    // Readers holding the old data keep a consistent view.
+    assert_eq!(hit(&before, "203.0.113.1").0.as_deref(), Some("blocklist"));
+    // SIGHUP reloads everything.
+    assert_eq!(shared.reload(true).0.len(), 2);
+}
