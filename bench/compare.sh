@@ -13,6 +13,8 @@
 #              200,000 v3 authPriv (SHA/AES) unpaced, then each paced at 80% of its target
 #              (48,000/s and 20,000/s); then snmptrapd (shared/bench/run-snmptrapd.sh) at 10k/s
 #              and 20k/s in the same run.
+#   enrich-cost the tcp run with every parser, without and then with enrichment (GeoIP City,
+#              ASN, 100,000 threat CIDRs, 10,000 asset CIDRs), and the cost as a percentage.
 #   parse-cost the tcp run twice, header-only (`[parse] body = false`) and with every parser,
 #              and the cost of body parsing as a percentage of the end-to-end rate.
 set -euo pipefail
@@ -81,6 +83,33 @@ run_udp() {
   echo "picket udp $label: all sealed segments indexed ${idx}s after the last commit"
 }
 
+run_enrich_cost() {
+  local geo="$repo/../shared/corpus/geoip"
+  python3 - "$work" <<'PY'
+import random, sys
+random.seed(11)
+w = sys.argv[1]
+with open(f"{w}/threats.txt", "w") as f:
+    for _ in range(100000):
+        f.write(f"{random.randint(1,223)}.{random.randint(0,255)}.{random.randint(0,255)}.0/{random.randint(16,32)}\n")
+with open(f"{w}/assets.csv", "w") as f:
+    f.write("cidr,name,owner,criticality,tags\n")
+    for i in range(10000):
+        f.write(f"10.{i // 256}.{i % 256}.0/24,asset{i},it,high,prod\n")
+PY
+  printf '[enrich]\ngeoip = "%s"\nasn = "%s"\nassets_csv = "%s"\n[[enrich.threat_list]]\nname = "bench"\npath = "%s"\nseverity = "high"\n' \
+    "$geo/GeoIP2-City-Test.mmdb" "$geo/GeoLite2-ASN-Test.mmdb" "$work/assets.csv" "$work/threats.txt" > "$work/enriched.toml"
+  printf '[parse]\nbody = true\n' > "$work/plain.toml"
+  for mode in plain enriched; do
+    PICKET_CONFIG="$work/$mode.toml" start_picket
+    out=$("$loadgen" --proto tcp-oc --target 127.0.0.1:15600 --file "$work/msgs.txt" --count "$N" --metrics 127.0.0.1:15601 --pid "$ppid_" | tail -1)
+    stop_picket
+    echo "picket tcp-oc $mode: $out"
+    eval "rate_$mode=$(echo "$out" | sed -E 's/.*end_to_end_rate=([0-9]+).*/\1/')"
+  done
+  echo "ENRICH COST: parsing only $rate_plain msg/s, parsing and enrichment $rate_enriched msg/s: $(echo "scale=1; 100 - 100 * $rate_enriched / $rate_plain" | bc)% slower"
+}
+
 run_snmp() {
   local vec="$repo/../shared/corpus/snmp/vectors.hex.tsv"
   grep -P '^netsnmp-v2c-trap-linkdown\t' "$vec" > "$work/v2c.hex"
@@ -120,6 +149,7 @@ case "$what" in
   udp-burst) run_udp "" 1000000 "burst (unpaced)" ;;
   parse-cost) run_parse_cost ;;
   snmp) run_snmp ;;
+  enrich-cost) run_enrich_cost ;;
   all) run_tcp; run_udp 80000 1000000 "paced 80k/s"; run_udp "" 1000000 "burst (unpaced)" ;;
-  *) echo "usage: $0 [tcp|udp-paced|udp-burst|parse-cost|snmp|all]" >&2; exit 2 ;;
+  *) echo "usage: $0 [tcp|udp-paced|udp-burst|parse-cost|enrich-cost|snmp|all]" >&2; exit 2 ;;
 esac
