@@ -67,6 +67,10 @@ pub struct RawEnrich {
     pub geoip: Option<PathBuf>,
     pub asn: Option<PathBuf>,
     pub assets_csv: Option<PathBuf>,
+    /// Reverse DNS of source and destination addresses (off by default: it sends queries).
+    pub reverse_dns: Option<bool>,
+    /// The DNS server for reverse lookups (default: the system's).
+    pub dns_server: Option<String>,
     #[serde(default)]
     pub threat_list: Vec<RawThreatList>,
     #[serde(default)]
@@ -227,6 +231,8 @@ pub struct Config {
     pub snmp: Option<SnmpConfig>,
     /// What enrichment loads.
     pub enrich: crate::enrich::Settings,
+    /// Reverse DNS, when enabled.
+    pub reverse_dns: Option<crate::enrich::rdns::Options>,
 }
 
 /// The validated `[snmp]` section.
@@ -522,7 +528,19 @@ impl Raw {
                 },
             ));
         }
+        let reverse_dns = if self.enrich.reverse_dns.unwrap_or(false) {
+            Some(crate::enrich::rdns::Options {
+                server: match &self.enrich.dns_server {
+                    Some(a) => Some(addr("enrich.dns_server", a)?),
+                    None => None,
+                },
+                ..Default::default()
+            })
+        } else {
+            None
+        };
         Ok(Config {
+            reverse_dns,
             enrich,
             snmp,
             data_dir: o

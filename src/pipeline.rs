@@ -202,6 +202,15 @@ pub async fn serve(
     for p in &problems {
         tracing::error!(problem = %p, "Enrichment data could not be used; the rest is in use.");
     }
+    if let Some(o) = &config.reverse_dns {
+        match crate::enrich::rdns::Rdns::start(o.clone()) {
+            Ok(r) => {
+                metrics.rdns.set(r.stats.clone()).unwrap_or(());
+                enricher.set_rdns(r);
+            }
+            Err(e) => tracing::error!(problem = %e, "Reverse DNS is off."),
+        }
+    }
     // Files are checked every 2 s (and all reloaded on SIGHUP); a reload swaps the data in
     // without pausing the parse thread.
     let stop_watch = Arc::new(AtomicBool::new(false));

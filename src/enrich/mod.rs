@@ -3,6 +3,7 @@
 //! memory (maxminddb readers, prefix tries, hash maps), so it stays cheap per event.
 
 pub mod geo;
+pub mod rdns;
 pub mod table;
 pub mod threat;
 
@@ -49,6 +50,7 @@ pub struct Enricher {
     asn: Option<Arc<geo::Db>>,
     threats: Arc<threat::Threats>,
     assets: Arc<IpTable<Asset>>,
+    rdns: Option<Arc<rdns::Rdns>>,
 }
 
 impl Enricher {
@@ -67,6 +69,7 @@ impl Enricher {
                 asn,
                 threats: Arc::new(threats),
                 assets: Arc::new(assets),
+                rdns: None,
             },
             problems,
         )
@@ -143,6 +146,7 @@ impl Enricher {
             && self.asn.is_none()
             && self.threats.is_empty()
             && self.assets.is_empty()
+            && self.rdns.is_none()
     }
 
     /// Adds what is known about the event's addresses and domains.
@@ -159,6 +163,17 @@ impl Enricher {
             };
             if let Some(a) = self.assets.get(ip) {
                 asset_fields(ev, side, a);
+            }
+            if let Some(name) = self.rdns.as_ref().and_then(|r| r.name(ip)) {
+                let key = if side == "source" {
+                    "source.domain"
+                } else {
+                    "destination.domain"
+                };
+                if ev.field(key).is_none() {
+                    ev.fields
+                        .push((Cow::Borrowed(key), FieldValue::Str(name.to_string())));
+                }
             }
             if let Some(ind) = self.threats.ip(ip) {
                 threat_fields(ev, field, &ip.to_string(), "ipv4-addr", ind);
@@ -287,6 +302,16 @@ impl Shared {
             }),
             problems,
         )
+    }
+
+    /// Adds reverse DNS (started on the Tokio runtime by the caller); kept across reloads.
+    pub fn set_rdns(&self, r: Arc<rdns::Rdns>) {
+        let mut next = (*self.get()).clone();
+        next.rdns = Some(r);
+        match self.current.write() {
+            Ok(mut g) => *g = Arc::new(next),
+            Err(p) => *p.into_inner() = Arc::new(next),
+        }
     }
 
     /// The data in use now.

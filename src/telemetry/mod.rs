@@ -8,8 +8,8 @@ pub mod events;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
 
 /// Why a frame was dropped. The label values are part of the public metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -147,6 +147,8 @@ pub struct Metrics {
     pub snmp_reports: AtomicU64,
     /// Security notices stored (rate-limited: one per sender and reason per minute).
     pub snmp_security_events: AtomicU64,
+    /// Reverse-DNS counters, when reverse DNS is on.
+    pub rdns: std::sync::OnceLock<Arc<crate::enrich::rdns::Stats>>,
 }
 
 impl Metrics {
@@ -183,6 +185,7 @@ impl Metrics {
             snmp_inform_duplicates: AtomicU64::new(0),
             snmp_reports: AtomicU64::new(0),
             snmp_security_events: AtomicU64::new(0),
+            rdns: std::sync::OnceLock::new(),
             index_seconds: Histogram::default(),
         }
     }
@@ -459,6 +462,37 @@ impl Metrics {
             "SNMP authentication-failure events stored (one per sender and reason per minute).",
             self.snmp_security_events.load(Relaxed),
         );
+        if let Some(r) = self.rdns.get() {
+            for (name, help, v) in [
+                (
+                    "picket_rdns_cache_hits_total",
+                    "Reverse-DNS answers from the cache.",
+                    &r.hits,
+                ),
+                (
+                    "picket_rdns_queued_total",
+                    "Addresses queued for a reverse lookup.",
+                    &r.queued,
+                ),
+                (
+                    "picket_rdns_dropped_total",
+                    "Addresses not looked up because the lookup queue was full.",
+                    &r.dropped,
+                ),
+                (
+                    "picket_rdns_resolved_total",
+                    "Reverse lookups that gave a name.",
+                    &r.resolved,
+                ),
+                (
+                    "picket_rdns_failed_total",
+                    "Reverse lookups that gave no name (none, timeout, error).",
+                    &r.failed,
+                ),
+            ] {
+                simple(w, "counter", name, help, v.load(Relaxed));
+            }
+        }
         o
     }
 }
