@@ -87,6 +87,25 @@ enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// List every sender seen (the registry), most recently seen first; prints JSON lines.
+    Senders {
+        /// Days of per-day event counts to show.
+        #[arg(long, default_value_t = 7)]
+        days: i64,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Delete every stored event of a sender (by address or host name) and its registry
+    /// entry. Runs beside a live collector, in small batches.
+    ForgetHost {
+        /// The sender's address (`observer.ip`) or host name (`host.name`).
+        host: String,
+        /// Do not ask for confirmation (required when stdin is not a terminal).
+        #[arg(long)]
+        yes: bool,
+        #[command(flatten)]
+        common: Common,
+    },
     /// Configuration commands.
     Config {
         #[command(subcommand)]
@@ -141,6 +160,10 @@ pub fn run() -> Result<ExitCode> {
             limit,
             common,
         } => search(load(&common, &overrides(&common))?, &query, from, to, limit),
+        Command::Senders { days, common } => senders(load(&common, &overrides(&common))?, days),
+        Command::ForgetHost { host, yes, common } => {
+            forget_host(load(&common, &overrides(&common))?, &host, yes)
+        }
         Command::Config {
             command: ConfigCommand::Check { common },
         } => {
@@ -402,13 +425,7 @@ fn search(
     let mut q = SearchQuery::parse(query, limit)?;
     q.from = from.map(|t| parse_time(&t, now)).transpose()?;
     q.to = to.map(|t| parse_time(&t, now)).transpose()?;
-    if !config.data_dir.join("store").exists() {
-        bail!(
-            "no store in {} (has `picket serve` run with this data directory?)",
-            config.data_dir.display()
-        );
-    }
-    let store = open_store(&config)?;
+    let store = existing_store(&config)?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     for hit in store.reader().search(&q)? {
         let mut m = hit.event.to_flat_json(&hit.listener);
@@ -420,6 +437,88 @@ fn search(
         out.write_all(b"\n").context("writing stdout")?;
     }
     out.flush().context("writing stdout")?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The store of `config`, which must exist already.
+fn existing_store(config: &Config) -> Result<SqliteStore> {
+    if !config.data_dir.join("store").exists() {
+        bail!(
+            "no store in {} (has `picket serve` run with this data directory?)",
+            config.data_dir.display()
+        );
+    }
+    open_store(config)
+}
+
+fn micros_to_rfc3339(us: i64) -> String {
+    chrono::DateTime::from_timestamp_micros(us)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
+        .unwrap_or_default()
+}
+
+fn senders(config: Config, days: i64) -> Result<ExitCode> {
+    let store = existing_store(&config)?;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    for s in store.reader().senders(days.clamp(1, 3660))? {
+        let per_day: serde_json::Map<String, serde_json::Value> = s
+            .per_day
+            .iter()
+            .map(|(day, n)| {
+                let date = micros_to_rfc3339(day.saturating_mul(86_400_000_000));
+                (date.get(..10).unwrap_or_default().to_owned(), (*n).into())
+            })
+            .collect();
+        let line = serde_json::json!({
+            "sender": s.sender,
+            "first_seen": micros_to_rfc3339(s.first_seen),
+            "last_seen": micros_to_rfc3339(s.last_seen),
+            "events": s.events,
+            "events_per_day": per_day,
+            "listener": s.listener,
+            "parser": s.parser,
+            "dataset": s.dataset,
+            "host": s.host,
+        });
+        serde_json::to_writer(&mut out, &line).context("writing stdout")?;
+        out.write_all(b"\n").context("writing stdout")?;
+    }
+    out.flush().context("writing stdout")?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn forget_host(config: Config, host: &str, yes: bool) -> Result<ExitCode> {
+    if host.trim().is_empty() {
+        bail!("forget-host needs a sender address or host name");
+    }
+    let store = existing_store(&config)?;
+    if !yes {
+        if !std::io::stdin().is_terminal() {
+            bail!("forget-host deletes data: confirm with --yes");
+        }
+        eprint!("Delete every stored event of {host} and its registry entry? [y/N] ");
+        let mut answer = String::new();
+        std::io::stdin()
+            .read_line(&mut answer)
+            .context("reading the answer")?;
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            eprintln!("Nothing deleted.");
+            return Ok(ExitCode::from(1));
+        }
+    }
+    let tty = std::io::stderr().is_terminal();
+    let report = store.forget_host(host, &crate::store::sqlite::ForgetOptions::default(), |n| {
+        if tty {
+            eprint!("\rdeleted {n} events");
+        }
+    })?;
+    if tty {
+        eprintln!();
+    }
+    println!(
+        "{}",
+        serde_json::to_string(&report).context("writing the report")?
+    );
     Ok(ExitCode::SUCCESS)
 }
 

@@ -77,12 +77,37 @@ pub trait EventWriter: Send {
     fn close(self: Box<Self>) -> Result<(), Error>;
 }
 
+/// One sender in the registry.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct SenderInfo {
+    /// Its address (`observer.ip`).
+    pub sender: String,
+    /// First event received, microseconds since the epoch.
+    pub first_seen: i64,
+    /// Last event received.
+    pub last_seen: i64,
+    /// Events received in all.
+    pub events: i64,
+    /// The listener it last used.
+    pub listener: Option<String>,
+    /// The body parser that last matched its messages (`none` if none ever did).
+    pub parser: Option<String>,
+    /// The dataset of those messages.
+    pub dataset: Option<String>,
+    /// The host name its messages last carried.
+    pub host: Option<String>,
+    /// (day since 1970-01-01, events) for the recent days requested.
+    pub per_day: Vec<(i64, i64)>,
+}
+
 /// The read side.
 pub trait EventReader: Send + Sync {
     /// Events matching the query, newest `@timestamp` first.
     fn search(&self, query: &SearchQuery) -> Result<Vec<StoredEvent>, Error>;
     /// Number of events stored.
     fn count(&self) -> Result<u64, Error>;
+    /// Every sender seen, most recently seen first, with events per day for the last `days`.
+    fn senders(&self, days: i64) -> Result<Vec<SenderInfo>, Error>;
 }
 
 /// A batch of parsed events and the spool checkpoint after the last one.

@@ -13,10 +13,13 @@
 //! connections with `query_only`.
 
 mod columns;
+mod forget;
 mod queries;
+mod registry;
 mod segment;
 mod writer;
 
+pub use forget::{ForgetOptions, ForgetReport};
 pub use segment::{SegmentInfo, SegmentState};
 pub use writer::SqliteWriter;
 
@@ -117,10 +120,22 @@ impl SqliteStore {
         read_catalog(&self.catalog)
     }
 
+    /// Deletes every event whose sender address or host name is `host`, and its registry
+    /// entry, in small batches that let a running collector go on storing (see `forget.rs`).
+    pub fn forget_host(
+        &self,
+        host: &str,
+        opts: &ForgetOptions,
+        progress: impl FnMut(u64),
+    ) -> Result<ForgetReport, Error> {
+        forget::forget(&self.dir, &self.segments(), host, opts, progress)
+    }
+
     /// A reader sharing this store's view of its segments.
     pub fn reader(&self) -> SqliteReader {
         SqliteReader {
             catalog: self.catalog.clone(),
+            dir: self.dir.clone(),
         }
     }
 }
@@ -129,11 +144,16 @@ impl SqliteStore {
 #[derive(Clone)]
 pub struct SqliteReader {
     catalog: Catalog,
+    dir: PathBuf,
 }
 
 impl EventReader for SqliteReader {
     fn search(&self, query: &SearchQuery) -> Result<Vec<StoredEvent>, Error> {
         queries::search(&read_catalog(&self.catalog), query)
+    }
+
+    fn senders(&self, days: i64) -> Result<Vec<crate::store::SenderInfo>, Error> {
+        registry::list(&self.dir, days)
     }
 
     fn count(&self) -> Result<u64, Error> {

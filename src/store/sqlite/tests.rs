@@ -274,3 +274,125 @@ fn promoted_fields_round_trip_and_filter_in_hot_and_indexed_segments() {
     assert_eq!(q("event.action:deny").len(), 250);
     assert_eq!(q("event.action:allow").len(), 0);
 }
+
+/// Events `events(n, ts)` with the sender of event i set to 192.0.2.(i % 4 + 1).
+fn events_from_four_senders(n: usize, base_ts: i64) -> Vec<Event> {
+    let mut evs = events(n, base_ts);
+    for (i, ev) in evs.iter_mut().enumerate() {
+        ev.peer = format!("192.0.2.{}:514", i % 4 + 1).parse().unwrap();
+        ev.ingested = base_ts + i as i64;
+    }
+    evs
+}
+
+#[test]
+fn registry_counts_senders_per_day_with_first_and_last_seen() {
+    let dir = tempfile::tempdir().unwrap();
+    let st = store(dir.path(), 1000);
+    let mut w = writer(&st);
+    let day = 86_400_000_000i64;
+    let today = chrono::Utc::now().timestamp_micros().div_euclid(day) * day;
+    // Yesterday 8 events (2 per sender), today 40 (10 per sender) in two batches.
+    w.write_batch(
+        &events_from_four_senders(8, today - day + 5),
+        Checkpoint::default(),
+    )
+    .unwrap();
+    let evs = events_from_four_senders(40, today + 7);
+    w.write_batch(&evs[..20], Checkpoint::default()).unwrap();
+    w.write_batch(&evs[20..], Checkpoint::default()).unwrap();
+    let senders = st.reader().senders(7).unwrap();
+    assert_eq!(senders.len(), 4);
+    let s1 = senders.iter().find(|s| s.sender == "192.0.2.1").unwrap();
+    assert_eq!(s1.events, 12);
+    assert_eq!(s1.first_seen, today - day + 5);
+    assert_eq!(s1.last_seen, today + 7 + 36);
+    let d = today / day;
+    assert_eq!(s1.per_day, vec![(d - 1, 2), (d, 10)]);
+    assert_eq!(s1.listener.as_deref(), Some("l"));
+    assert_eq!(s1.parser.as_deref(), Some("kv"));
+    assert!(s1.host.as_deref().is_some_and(|h| h.starts_with("fw")));
+    // Most recently seen first; the window of days is honoured.
+    assert_eq!(senders[0].sender, "192.0.2.4");
+    assert_eq!(st.reader().senders(1).unwrap()[0].per_day, vec![(d, 10)]);
+}
+
+#[test]
+fn forget_host_removes_rows_tokens_and_registry_entry_in_every_segment() {
+    let dir = tempfile::tempdir().unwrap();
+    let st = store(dir.path(), 100);
+    let mut w = writer(&st);
+    let evs = events_from_four_senders(350, 1_000_000);
+    for chunk in evs.chunks(50) {
+        w.write_batch(chunk, Checkpoint::default()).unwrap();
+    }
+    assert!(st.wait_indexed(std::time::Duration::from_secs(20)));
+    let r = st.reader();
+    let q = |s: &str| r.search(&SearchQuery::parse(s, 1000).unwrap()).unwrap();
+    assert_eq!(q("sender:192.0.2.2").len(), 88);
+    // word1 is only in an event of 192.0.2.2; word2 of 192.0.2.3.
+    assert_eq!(q("word1").len(), 1);
+
+    let mut seen = Vec::new();
+    let report = st
+        .forget_host(
+            "192.0.2.2",
+            &ForgetOptions {
+                batch: 7,
+                pause: std::time::Duration::ZERO,
+            },
+            |n| seen.push(n),
+        )
+        .unwrap();
+    assert_eq!(report.events, 88);
+    assert_eq!(report.segments, 4);
+    assert_eq!(report.senders, 1);
+    assert!(seen.windows(2).all(|w| w[0] <= w[1]) && seen.len() > 10);
+    assert!(q("sender:192.0.2.2").is_empty());
+    assert!(q("word1").is_empty());
+    assert_eq!(q("word2").len(), 1);
+    assert_eq!(q("").len(), 262);
+    assert!(
+        r.senders(7)
+            .unwrap()
+            .iter()
+            .all(|s| s.sender != "192.0.2.2")
+    );
+    // No token of the forgotten rows remains in any indexed segment's full-text index, and
+    // the index is consistent.
+    for seg in st.segments() {
+        let conn = rusqlite::Connection::open(&seg.path).unwrap();
+        if seg.state == SegmentState::Indexed {
+            let n: i64 = conn
+                .query_row(
+                    "SELECT count(*) FROM fts WHERE fts MATCH 'word1'",
+                    [],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            assert_eq!(n, 0, "segment {}", seg.id);
+            let ids: i64 = conn
+                .query_row(
+                    "SELECT count(*) FROM fts WHERE fts MATCH 'common'",
+                    [],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            let rows: i64 = conn
+                .query_row("SELECT count(*) FROM events", [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(ids, rows, "segment {}", seg.id);
+            conn.execute("INSERT INTO fts(fts) VALUES ('integrity-check')", [])
+                .unwrap();
+        }
+    }
+    // The collector goes on writing to the hot segment afterwards.
+    w.write_batch(&evs[..8], Checkpoint::default()).unwrap();
+    assert_eq!(q("sender:192.0.2.2").len(), 2);
+    // Forgetting by host name.
+    let by_name = st
+        .forget_host("fw0", &ForgetOptions::default(), |_| {})
+        .unwrap();
+    assert!(by_name.events > 0);
+    assert!(q("host.name:fw0").is_empty());
+}

@@ -27,6 +27,8 @@ pub struct SqliteWriter {
     opened: Instant,
     indexer: Option<Indexer>,
     json: String,
+    /// The registry of senders.
+    registry: super::registry::Registry,
     /// The INSERT statement (built once from the column table).
     insert_sql: String,
 }
@@ -89,6 +91,7 @@ impl SqliteWriter {
             opened: Instant::now(),
             indexer: Some(indexer),
             json: String::new(),
+            registry: super::registry::Registry::open(dir)?,
             insert_sql: columns::insert_sql(),
         })
     }
@@ -242,6 +245,12 @@ impl EventWriter for SqliteWriter {
             }
         }
         tx.commit().map_err(&e)?;
+        // The registry follows the events (a crash between the two loses only statistics).
+        let names = &self.listener_names;
+        self.registry
+            .record(parts.iter().flat_map(|p| p.iter()), |i| {
+                names.get(usize::from(i)).map_or("unknown", String::as_str)
+            })?;
         if let Some(ix) = &self.indexer {
             ix.busy.store(count >= BUSY_BATCH, Relaxed);
         }
@@ -444,17 +453,7 @@ fn index_segment(
             let raw = row.get_ref(1).map_err(&e)?.as_blob().unwrap_or_default();
             let off: Option<i64> = row.get(2).map_err(&e)?;
             let msg: Option<String> = row.get(3).map_err(&e)?;
-            body.clear();
-            match (msg, off) {
-                (Some(m), _) => tokens::index_text(&m, &mut body),
-                (None, Some(off)) => {
-                    let bytes = raw
-                        .get(usize::try_from(off).unwrap_or(0)..)
-                        .unwrap_or_default();
-                    tokens::index_text(&String::from_utf8_lossy(bytes), &mut body);
-                }
-                (None, None) => {}
-            }
+            fts_body(raw, off, msg.as_deref(), &mut body);
             if !body.is_empty() {
                 insert.execute(params![id, body]).map_err(&e)?;
             }
@@ -473,4 +472,20 @@ fn index_segment(
         tracing::debug!(error = %err, "Segment stays in WAL mode (a reader had it open).");
     }
     Ok(())
+}
+
+/// The full-text body of one stored row (its message's distinct tokens): what the indexer
+/// inserts, and what a delete from a contentless index must repeat exactly.
+pub(super) fn fts_body(raw: &[u8], msg_off: Option<i64>, message: Option<&str>, body: &mut String) {
+    body.clear();
+    match (message, msg_off) {
+        (Some(m), _) => tokens::index_text(m, body),
+        (None, Some(off)) => {
+            let bytes = raw
+                .get(usize::try_from(off).unwrap_or(0)..)
+                .unwrap_or_default();
+            tokens::index_text(&String::from_utf8_lossy(bytes), body);
+        }
+        (None, None) => {}
+    }
 }

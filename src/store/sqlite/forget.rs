@@ -1,0 +1,190 @@
+//! `picket forget-host`: removes every event of one sender (by address or host name) from
+//! every segment, and the sender from the registry.
+//!
+//! It runs beside a live collector without blocking it: matching row ids are collected with a
+//! read transaction (which never blocks the writer in WAL mode), then deleted in small write
+//! transactions with a pause between them, so the writer waits at most one small batch.
+//! Deleted pages are zeroed (`secure_delete`). An indexed segment's full-text index is
+//! contentless, so SQLite cannot find a deleted row's tokens by itself: each row's tokens are
+//! recomputed exactly as the indexer made them and removed with FTS5's `delete` command, so no
+//! token of the forgotten sender remains searchable.
+
+use super::segment::{self, SegmentInfo};
+use super::writer::fts_body;
+use super::{db_err, registry};
+use crate::store::Error;
+use rusqlite::{Connection, ErrorCode, TransactionBehavior, params};
+use std::path::Path;
+use std::time::Duration;
+
+/// What a forget removed.
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ForgetReport {
+    /// Events deleted.
+    pub events: u64,
+    /// Segments that held some of them.
+    pub segments: usize,
+    /// Registry entries removed.
+    pub senders: usize,
+}
+
+/// How a forget proceeds.
+#[derive(Debug, Clone)]
+pub struct ForgetOptions {
+    /// Rows deleted per write transaction.
+    pub batch: usize,
+    /// Pause between two batches, leaving the write lock to ingest.
+    pub pause: Duration,
+}
+
+impl Default for ForgetOptions {
+    fn default() -> Self {
+        ForgetOptions {
+            batch: 2000,
+            pause: Duration::from_millis(5),
+        }
+    }
+}
+
+/// Deletes every event whose sender address or host name is `host`, segment by segment.
+/// `progress` is called after each batch with the events deleted so far.
+pub fn forget(
+    dir: &Path,
+    segments: &[SegmentInfo],
+    host: &str,
+    opts: &ForgetOptions,
+    mut progress: impl FnMut(u64),
+) -> Result<ForgetReport, Error> {
+    let mut report = ForgetReport::default();
+    for seg in segments {
+        // A hot segment may receive new events from the sender meanwhile: look again until a
+        // pass finds none (bounded; the collector may keep storing what the sender still sends).
+        let mut found_here = false;
+        for _ in 0..3 {
+            let n = forget_in_segment(&seg.path, host, opts, &mut |d| progress(report.events + d))?;
+            report.events += n;
+            found_here |= n > 0;
+            if n == 0 {
+                break;
+            }
+        }
+        report.segments += usize::from(found_here);
+    }
+    report.senders = registry::forget(dir, host)?;
+    Ok(report)
+}
+
+fn forget_in_segment(
+    p: &Path,
+    host: &str,
+    opts: &ForgetOptions,
+    progress: &mut dyn FnMut(u64),
+) -> Result<u64, Error> {
+    if !p.exists() {
+        return Ok(0);
+    }
+    let e = db_err(p);
+    let mut conn = segment::open_read_write(p)?;
+    conn.execute_batch("PRAGMA secure_delete = ON;")
+        .map_err(&e)?;
+    // `sender` and `host` each have an index once the segment is indexed; the OR becomes a
+    // union of two index lookups there and a scan of a bounded hot segment elsewhere.
+    let ids: Vec<i64> = {
+        let mut stmt = conn
+            .prepare("SELECT id FROM events WHERE sender = ?1 OR host = ?1")
+            .map_err(&e)?;
+        stmt.query_map([host], |r| r.get(0))
+            .map_err(&e)?
+            .collect::<Result<_, _>>()
+            .map_err(&e)?
+    };
+    let mut deleted = 0u64;
+    let mut body = String::with_capacity(1024);
+    for chunk in ids.chunks(opts.batch.max(1)) {
+        deleted += with_retry(|| delete_batch(&mut conn, chunk, &mut body)).map_err(&e)?;
+        progress(deleted);
+        std::thread::sleep(opts.pause);
+    }
+    if deleted > 0 {
+        conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE);")
+            .map_err(&e)?;
+    }
+    Ok(deleted)
+}
+
+/// One write transaction: each row's full-text entry (when the segment is indexed), the row,
+/// and the segment's row count.
+fn delete_batch(conn: &mut Connection, ids: &[i64], body: &mut String) -> rusqlite::Result<u64> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut n = 0u64;
+    {
+        // Read inside the write transaction: the indexer may have finished meanwhile.
+        let state: String = tx
+            .query_row("SELECT value FROM meta WHERE key = 'state'", [], |r| {
+                r.get(0)
+            })
+            .unwrap_or_default();
+        let indexed = state == "indexed";
+        // Only an indexed segment has the full-text table.
+        let mut fts = if indexed {
+            Some((
+                tx.prepare_cached("SELECT raw, msg_off, message FROM events WHERE id = ?1")?,
+                tx.prepare_cached("INSERT INTO fts(fts, rowid, body) VALUES ('delete', ?1, ?2)")?,
+            ))
+        } else {
+            None
+        };
+        let mut del = tx.prepare_cached("DELETE FROM events WHERE id = ?1")?;
+        for id in ids {
+            if let Some((read, fts)) = &mut fts {
+                let row = read.query_row([id], |r| {
+                    let raw: Vec<u8> = r.get(0)?;
+                    let off: Option<i64> = r.get(1)?;
+                    let msg: Option<String> = r.get(2)?;
+                    Ok((raw, off, msg))
+                });
+                match row {
+                    Ok((raw, off, msg)) => {
+                        fts_body(&raw, off, msg.as_deref(), body);
+                        if !body.is_empty() {
+                            fts.execute(params![id, body.as_str()])?;
+                        }
+                    }
+                    Err(rusqlite::Error::QueryReturnedNoRows) => continue,
+                    Err(err) => return Err(err),
+                }
+            }
+            n += del.execute([id])? as u64;
+        }
+        // The live writer keeps its own count for the hot segment; sealed ones are only
+        // written here and by the indexer.
+        if state != "hot" && n > 0 {
+            tx.execute(
+                "UPDATE meta SET value = max(0, value - ?1) WHERE key = 'rows'",
+                [n as i64],
+            )?;
+        }
+    }
+    tx.commit()?;
+    Ok(n)
+}
+
+/// Retries a write that found the database locked for longer than the busy timeout (the
+/// indexer holds one long transaction while it builds a segment's indexes).
+fn with_retry<T>(mut f: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+    let mut attempts = 0;
+    loop {
+        match f() {
+            Err(rusqlite::Error::SqliteFailure(err, _))
+                if matches!(
+                    err.code,
+                    ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked
+                ) && attempts < 12 =>
+            {
+                attempts += 1;
+                std::thread::sleep(Duration::from_millis(250));
+            }
+            other => return other,
+        }
+    }
+}
