@@ -10,6 +10,7 @@ pub mod model;
 pub mod parse;
 pub mod pipeline;
 pub mod query;
+pub mod rules;
 pub mod snmp;
 pub mod spool;
 pub mod store;

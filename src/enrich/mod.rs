@@ -154,6 +154,13 @@ impl Enricher {
         if self.is_empty() {
             return;
         }
+        // The sender itself (a switch sending traps, a firewall sending logs) when it is one
+        // of our assets: `host.asset.*`, which rules such as "linkDown on a critical asset" read.
+        if !self.assets.is_empty() {
+            if let Some(a) = self.assets.get(ev.peer.ip()) {
+                asset_fields(ev, "host", a);
+            }
+        }
         for (field, side) in [(f::SOURCE_IP, "source"), (f::DESTINATION_IP, "destination")] {
             let Some(ip) = ev.field(field).and_then(|v| match v {
                 FieldValue::Str(s) => s.parse::<IpAddr>().ok(),

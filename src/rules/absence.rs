@@ -1,0 +1,291 @@
+//! Picket's extension to Sigma: **absence** ("no event matching X from group G for W").
+//!
+//! Sigma can only say what happened. Two alerts admins want are about what did not: a sender
+//! that went silent, and a heartbeat ("canary") that did not arrive. A rule document with the
+//! extension key `picket-absence` is one of these; it lives in `rules/` beside Sigma rules and
+//! is documented in `docs/rules.md`.
+//!
+//! ```yaml
+//! title: A sender went silent
+//! id: picket-sender-silent
+//! level: high
+//! picket-absence:
+//!   per: sender       # every sender in the registry seen within `history`
+//!   window: 15m       # silent for this long
+//!   history: 24h
+//! ```
+//!
+//! With `logsource`/`detection` (ordinary Sigma), only matching events count, grouped by
+//! `group-by`; the expected groups are `expect` when given, else every group seen within
+//! `history` (since the collector started).
+
+use super::Firing;
+use super::event::RuleEvent;
+use crate::store::SenderInfo;
+use std::collections::HashMap;
+
+/// The document key that marks an absence rule.
+pub const KEY: &str = "picket-absence";
+
+/// Groups remembered per absence rule; past this the longest-silent are forgotten.
+const MAX_GROUPS: usize = 10_000;
+
+/// One absence rule.
+pub struct Absence {
+    /// Its title.
+    pub title: String,
+    id: String,
+    level: super::Level,
+    tags: Vec<String>,
+    /// Silent this long (seconds) fires.
+    pub window_secs: u64,
+    history_secs: u64,
+    /// Reads the registry of senders instead of matching events.
+    pub per_sender: bool,
+    group_by: Vec<String>,
+    expect: Vec<String>,
+    /// The Sigma part (logsource and detection), compiled once the pipelines are known.
+    sigma: Option<String>,
+    engine: Option<rsigma_eval::Engine>,
+    /// Group → last time seen (microseconds).
+    last_seen: HashMap<String, i64>,
+    /// Group → the last-seen time it already fired for.
+    fired: HashMap<String, i64>,
+    /// The first time the rule saw the clock: groups never seen are silent from here.
+    started: Option<i64>,
+}
+
+fn timespan(v: Option<&serde_yaml_ng::Value>, key: &str, default: &str) -> Result<u64, String> {
+    let s = match v {
+        None => default.to_string(),
+        Some(serde_yaml_ng::Value::String(s)) => s.clone(),
+        Some(other) => {
+            return Err(format!(
+                "{KEY}.{key} must be a duration such as 15m, not {other:?}"
+            ));
+        }
+    };
+    rsigma_parser::Timespan::parse(&s)
+        .map(|t| t.seconds)
+        .map_err(|e| format!("{KEY}.{key}: {e}"))
+}
+
+fn strings(v: Option<&serde_yaml_ng::Value>, key: &str) -> Result<Vec<String>, String> {
+    match v {
+        None => Ok(Vec::new()),
+        Some(serde_yaml_ng::Value::String(s)) => Ok(vec![s.clone()]),
+        Some(serde_yaml_ng::Value::Sequence(items)) => items
+            .iter()
+            .map(|i| match i {
+                serde_yaml_ng::Value::String(s) => Ok(s.clone()),
+                serde_yaml_ng::Value::Number(n) => Ok(n.to_string()),
+                _ => Err(format!("{KEY}.{key} must be a list of strings")),
+            })
+            .collect(),
+        Some(_) => Err(format!("{KEY}.{key} must be a list of strings")),
+    }
+}
+
+impl Absence {
+    /// Reads one absence document.
+    pub fn from_yaml(doc: &serde_yaml_ng::Value) -> Result<Absence, String> {
+        let title = doc
+            .get("title")
+            .and_then(|v| v.as_str())
+            .ok_or("an absence rule needs a title")?
+            .to_string();
+        let ext = doc.get(KEY).ok_or("missing picket-absence")?;
+        let known = ["per", "window", "history", "group-by", "expect"];
+        if let Some(m) = ext.as_mapping() {
+            for k in m.keys() {
+                let k = k.as_str().unwrap_or_default();
+                if !known.contains(&k) {
+                    return Err(format!(
+                        "{title:?}: unknown key {KEY}.{k} (known: {known:?})"
+                    ));
+                }
+            }
+        } else {
+            return Err(format!("{title:?}: {KEY} must be a mapping"));
+        }
+        let per_sender = match ext.get("per").and_then(|v| v.as_str()) {
+            None => false,
+            Some("sender") => true,
+            Some(other) => {
+                return Err(format!(
+                    "{title:?}: {KEY}.per: only `sender` is supported, not {other:?}"
+                ));
+            }
+        };
+        let has_detection = doc.get("detection").is_some();
+        if per_sender == has_detection {
+            return Err(format!(
+                "{title:?}: an absence rule has either `{KEY}.per: sender` or a `detection`, not both or neither"
+            ));
+        }
+        let level = match doc.get("level").and_then(|v| v.as_str()) {
+            None => super::Level::Medium,
+            Some(l) => super::Level::parse(l).ok_or(format!("{title:?}: unknown level {l:?}"))?,
+        };
+        let sigma = if has_detection {
+            let mut d = doc.clone();
+            if let Some(m) = d.as_mapping_mut() {
+                m.remove(KEY);
+            }
+            Some(serde_yaml_ng::to_string(&d).map_err(|e| e.to_string())?)
+        } else {
+            None
+        };
+        let group_by = strings(ext.get("group-by"), "group-by")?;
+        if has_detection && group_by.is_empty() {
+            return Err(format!(
+                "{title:?}: {KEY}.group-by is required with a detection"
+            ));
+        }
+        Ok(Absence {
+            id: doc
+                .get("id")
+                .and_then(|v| v.as_str())
+                .unwrap_or(&title)
+                .to_string(),
+            tags: strings(doc.get("tags"), "tags")?,
+            window_secs: timespan(ext.get("window"), "window", "15m")?,
+            history_secs: timespan(ext.get("history"), "history", "24h")?,
+            expect: strings(ext.get("expect"), "expect")?,
+            title,
+            level,
+            per_sender,
+            group_by,
+            sigma,
+            engine: None,
+            last_seen: HashMap::new(),
+            fired: HashMap::new(),
+            started: None,
+        })
+    }
+
+    /// Compiles the Sigma part with the mapping pipelines.
+    pub fn compile(&mut self, pipelines: &[rsigma_eval::Pipeline]) -> Result<(), String> {
+        let Some(text) = &self.sigma else {
+            return Ok(());
+        };
+        let c = rsigma_parser::parse_sigma_yaml(text).map_err(|e| e.to_string())?;
+        if let Some(e) = c.errors.first() {
+            return Err(e.clone());
+        }
+        let [rule] = c.rules.as_slice() else {
+            return Err("the detection part must be one Sigma rule".into());
+        };
+        let mut engine = rsigma_eval::Engine::new();
+        for p in pipelines {
+            engine.add_pipeline(p.clone());
+        }
+        engine.add_rule(rule).map_err(|e| e.to_string())?;
+        self.engine = Some(engine);
+        Ok(())
+    }
+
+    fn group_of(&self, ev: &RuleEvent<'_>) -> String {
+        use rsigma_eval::Event as _;
+        self.group_by
+            .iter()
+            .map(|f| {
+                ev.get_field(f)
+                    .and_then(|v| v.as_str().map(|s| s.into_owned()))
+                    .unwrap_or_default()
+            })
+            .collect::<Vec<_>>()
+            .join("\u{1f}")
+    }
+
+    /// Notes an event at `now`.
+    pub fn observe(&mut self, ev: &RuleEvent<'_>, now: i64) {
+        self.started.get_or_insert(now);
+        let Some(engine) = &self.engine else {
+            return;
+        };
+        if engine.evaluate(ev).is_empty() {
+            return;
+        }
+        let g = self.group_of(ev);
+        self.fired.remove(&g);
+        if self.last_seen.len() >= MAX_GROUPS && !self.last_seen.contains_key(&g) {
+            if let Some(oldest) = self
+                .last_seen
+                .iter()
+                .min_by_key(|(_, t)| **t)
+                .map(|(k, _)| k.clone())
+            {
+                self.last_seen.remove(&oldest);
+            }
+        }
+        self.last_seen.insert(g, now);
+    }
+
+    fn fire(&self, group: Vec<(String, String)>, now: i64) -> Firing {
+        Firing {
+            rule_id: self.id.clone(),
+            title: self.title.clone(),
+            level: self.level,
+            tags: self.tags.clone(),
+            kind: "absence",
+            group,
+            events: Vec::new(),
+            count: 1,
+            at: now,
+            trigger: 0,
+        }
+    }
+
+    /// The groups silent for longer than the window at `now`, each fired once per silence.
+    pub fn check(&mut self, now: i64, senders: &[SenderInfo]) -> Vec<Firing> {
+        let started = *self.started.get_or_insert(now);
+        let window = i64::try_from(self.window_secs)
+            .unwrap_or(i64::MAX)
+            .saturating_mul(1_000_000);
+        let history = i64::try_from(self.history_secs)
+            .unwrap_or(i64::MAX)
+            .saturating_mul(1_000_000);
+        let mut out = Vec::new();
+        if self.per_sender {
+            for s in senders {
+                let silent = now.saturating_sub(s.last_seen);
+                if silent > window
+                    && silent <= history
+                    && self.fired.get(&s.sender) != Some(&s.last_seen)
+                {
+                    self.fired.insert(s.sender.clone(), s.last_seen);
+                    let mut group = vec![("observer.ip".to_string(), s.sender.clone())];
+                    if let Some(h) = &s.host {
+                        group.push(("host.name".into(), h.clone()));
+                    }
+                    out.push(self.fire(group, now));
+                }
+            }
+            return out;
+        }
+        let mut groups: Vec<String> = self.expect.clone();
+        if self.expect.is_empty() {
+            groups.extend(
+                self.last_seen
+                    .iter()
+                    .filter(|(_, t)| now.saturating_sub(**t) <= history)
+                    .map(|(g, _)| g.clone()),
+            );
+        }
+        for g in groups {
+            let last = self.last_seen.get(&g).copied().unwrap_or(started);
+            if now.saturating_sub(last) > window && self.fired.get(&g) != Some(&last) {
+                self.fired.insert(g.clone(), last);
+                let group = self
+                    .group_by
+                    .iter()
+                    .cloned()
+                    .zip(g.split('\u{1f}').map(str::to_owned))
+                    .collect();
+                out.push(self.fire(group, now));
+            }
+        }
+        out
+    }
+}
