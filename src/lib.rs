@@ -2,6 +2,7 @@
 //! database, and makes it searchable. See `DESIGN.md` for the data flow:
 //! ingest → spool → parse → store, with the web layer reading the store.
 
+pub mod alerts;
 pub mod cli;
 pub mod config;
 pub mod enrich;

@@ -146,6 +146,7 @@ pub async fn serve(
             Box::new(writer),
             event_rx,
             Some(recycle_tx),
+            None::<std::sync::mpsc::SyncSender<crate::store::StoredBatch>>,
             limits,
             m.clone(),
             |cp, bytes| {

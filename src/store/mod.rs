@@ -65,10 +65,11 @@ pub struct StoredEvent {
 /// The write side.
 pub trait EventWriter: Send {
     /// Writes the events of every part, in order, and the spool checkpoint after the last of
-    /// them, in one transaction.
-    fn write_parts(&mut self, parts: &[&[Event]], checkpoint: Checkpoint) -> Result<(), Error>;
+    /// them, in one transaction. Returns the id of the first event; the others follow it
+    /// consecutively (0 when there were none).
+    fn write_parts(&mut self, parts: &[&[Event]], checkpoint: Checkpoint) -> Result<i64, Error>;
     /// Writes events and the spool checkpoint after the last of them, in one transaction.
-    fn write_batch(&mut self, events: &[Event], checkpoint: Checkpoint) -> Result<(), Error> {
+    fn write_batch(&mut self, events: &[Event], checkpoint: Checkpoint) -> Result<i64, Error> {
         self.write_parts(&[events], checkpoint)
     }
     /// Periodic housekeeping while idle (sealing a segment that reached its age).
@@ -130,6 +131,15 @@ pub struct BatchLimits {
     pub max_wait: Duration,
 }
 
+/// Events just stored, with the id of the first (the rest follow consecutively): what the
+/// rules thread reads.
+pub struct StoredBatch {
+    /// The events.
+    pub events: Vec<Event>,
+    /// The store id of `events[0]`.
+    pub first_id: i64,
+}
+
 /// The writer thread's loop: batches by count and time, writes, reports each commit.
 /// Returns when `rx` closes, after writing everything it received.
 ///
@@ -140,6 +150,7 @@ pub fn run_writer(
     mut writer: Box<dyn EventWriter>,
     rx: Receiver<EventBatch>,
     recycle: Option<SyncSender<Vec<Event>>>,
+    stored: Option<SyncSender<StoredBatch>>,
     limits: BatchLimits,
     metrics: Arc<Metrics>,
     mut on_commit: impl FnMut(Checkpoint, u64),
@@ -183,16 +194,44 @@ pub fn run_writer(
         }
         let started = Instant::now();
         let parts: Vec<&[Event]> = pending.iter().map(Vec::as_slice).collect();
-        writer.write_parts(&parts, checkpoint)?;
+        let mut next_id = writer.write_parts(&parts, checkpoint)?;
         metrics
             .batch_seconds
             .observe(started.elapsed().as_secs_f64());
         metrics.stored.fetch_add(count as u64, Relaxed);
         on_commit(checkpoint, spool_bytes);
         for done in pending.drain(..) {
-            if let Some(back) = &recycle {
-                // Full or gone: this thread frees them after all.
-                let _unsent = back.try_send(done);
+            let first_id = next_id;
+            next_id += done.len() as i64;
+            match &stored {
+                // The rules see each batch after it is stored, with the events' ids. A full
+                // queue means the rules fall behind: the batch skips them, counted.
+                Some(rules) => {
+                    use std::sync::mpsc::TrySendError;
+                    let batch = StoredBatch {
+                        events: done,
+                        first_id,
+                    };
+                    let back_to_parse = match rules.try_send(batch) {
+                        Ok(()) => None,
+                        Err(TrySendError::Full(b)) => {
+                            metrics
+                                .rules_dropped
+                                .fetch_add(b.events.len() as u64, Relaxed);
+                            Some(b.events)
+                        }
+                        Err(TrySendError::Disconnected(b)) => Some(b.events),
+                    };
+                    if let (Some(back), Some(events)) = (&recycle, back_to_parse) {
+                        let _unsent = back.try_send(events);
+                    }
+                }
+                None => {
+                    if let Some(back) = &recycle {
+                        // Full or gone: this thread frees them after all.
+                        let _unsent = back.try_send(done);
+                    }
+                }
             }
         }
         if closed {

@@ -149,6 +149,28 @@ pub struct Metrics {
     pub snmp_security_events: AtomicU64,
     /// Reverse-DNS counters, when reverse DNS is on.
     pub rdns: std::sync::OnceLock<Arc<crate::enrich::rdns::Stats>>,
+    /// Stored events the rules skipped because their queue was full.
+    pub rules_dropped: AtomicU64,
+    /// Events the rules evaluated.
+    pub rules_evaluated: AtomicU64,
+    /// Window-state keys evicted at the cap.
+    pub rules_evicted_keys: AtomicU64,
+    /// Window-state keys held (gauge).
+    pub rules_state_keys: AtomicI64,
+    /// Alerts raised.
+    pub alerts_raised: AtomicU64,
+    /// Matches folded into an existing alert (suppression).
+    pub alerts_updated: AtomicU64,
+    /// Alerts escalated.
+    pub alerts_escalated: AtomicU64,
+    /// Notifications delivered.
+    pub notify_sent: AtomicU64,
+    /// Delivery attempts that failed and will be retried.
+    pub notify_retried: AtomicU64,
+    /// Notifications dead-lettered after the last attempt or a permanent error.
+    pub notify_dead: AtomicU64,
+    /// Deliveries postponed by a channel's rate limit.
+    pub notify_rate_limited: AtomicU64,
 }
 
 impl Metrics {
@@ -187,6 +209,17 @@ impl Metrics {
             snmp_security_events: AtomicU64::new(0),
             rdns: std::sync::OnceLock::new(),
             index_seconds: Histogram::default(),
+            rules_dropped: AtomicU64::new(0),
+            rules_evaluated: AtomicU64::new(0),
+            rules_evicted_keys: AtomicU64::new(0),
+            rules_state_keys: AtomicI64::new(0),
+            alerts_raised: AtomicU64::new(0),
+            alerts_updated: AtomicU64::new(0),
+            alerts_escalated: AtomicU64::new(0),
+            notify_sent: AtomicU64::new(0),
+            notify_retried: AtomicU64::new(0),
+            notify_dead: AtomicU64::new(0),
+            notify_rate_limited: AtomicU64::new(0),
         }
     }
 
@@ -493,6 +526,66 @@ impl Metrics {
                 simple(w, "counter", name, help, v.load(Relaxed));
             }
         }
+        for (name, help, v) in [
+            (
+                "picket_rules_dropped_total",
+                "Stored events not evaluated by the rules because their queue was full.",
+                &self.rules_dropped,
+            ),
+            (
+                "picket_rules_evaluated_total",
+                "Events evaluated by the rules.",
+                &self.rules_evaluated,
+            ),
+            (
+                "picket_rules_evicted_keys_total",
+                "Window-state keys evicted at the cap (rules.max_keys).",
+                &self.rules_evicted_keys,
+            ),
+            (
+                "picket_alerts_raised_total",
+                "Alerts raised.",
+                &self.alerts_raised,
+            ),
+            (
+                "picket_alerts_updated_total",
+                "Matches folded into an open alert during its suppression period.",
+                &self.alerts_updated,
+            ),
+            (
+                "picket_alerts_escalated_total",
+                "Alerts escalated (not acknowledged in time, or count kept growing).",
+                &self.alerts_escalated,
+            ),
+            (
+                "picket_notify_sent_total",
+                "Notifications delivered.",
+                &self.notify_sent,
+            ),
+            (
+                "picket_notify_retried_total",
+                "Notification attempts that failed and are retried.",
+                &self.notify_retried,
+            ),
+            (
+                "picket_notify_dead_total",
+                "Notifications dead-lettered.",
+                &self.notify_dead,
+            ),
+            (
+                "picket_notify_rate_limited_total",
+                "Deliveries postponed by a channel's rate limit.",
+                &self.notify_rate_limited,
+            ),
+        ] {
+            simple(w, "counter", name, help, v.load(Relaxed));
+        }
+        writeln!(
+            w,
+            "# HELP picket_rules_state_keys Window-state keys held by the rules.\n# TYPE picket_rules_state_keys gauge\npicket_rules_state_keys {}",
+            self.rules_state_keys.load(Relaxed)
+        )
+        .unwrap_or(());
         o
     }
 }

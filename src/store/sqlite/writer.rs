@@ -123,13 +123,14 @@ impl SqliteWriter {
 }
 
 impl EventWriter for SqliteWriter {
-    fn write_parts(&mut self, parts: &[&[Event]], checkpoint: Checkpoint) -> Result<(), Error> {
+    fn write_parts(&mut self, parts: &[&[Event]], checkpoint: Checkpoint) -> Result<i64, Error> {
         let count: usize = parts.iter().map(|p| p.len()).sum();
         let p = self.seg.path.clone();
         let e = db_err(&p);
         let tx = self.conn.transaction().map_err(&e)?;
         let (mut min_ts, mut max_ts) = (self.seg.min_ts, self.seg.max_ts);
         let mut disorder = self.seg.disorder;
+        let first_id;
         {
             let mut stmt = tx.prepare_cached(&self.insert_sql).map_err(&e)?;
             let mut sender = String::with_capacity(48);
@@ -229,6 +230,12 @@ impl EventWriter for SqliteWriter {
                 max_ts = max_ts.max(ev.timestamp);
                 disorder = disorder.max(max_ts.saturating_sub(ev.timestamp));
             }
+            // One writer, one transaction: the rowids of this batch are consecutive.
+            first_id = if count > 0 {
+                (i64::from(self.seg.id) << 32) | (tx.last_insert_rowid() - count as i64 + 1)
+            } else {
+                0
+            };
             let rows = self.seg.rows + count as u64;
             let mut put = tx
                 .prepare_cached("INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)")
@@ -265,7 +272,7 @@ impl EventWriter for SqliteWriter {
         if self.seg.rows >= self.options.segment_max_events {
             self.seal()?;
         }
-        Ok(())
+        Ok(first_id)
     }
 
     fn maintain(&mut self) -> Result<(), Error> {

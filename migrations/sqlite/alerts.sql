@@ -1,0 +1,50 @@
+-- Alerts, their audit trail and the notification outbox (<data>/alerts.db). Idempotent: run at
+-- every open.
+CREATE TABLE IF NOT EXISTS alerts (
+    id            INTEGER PRIMARY KEY,
+    rule_id       TEXT    NOT NULL,
+    title         TEXT    NOT NULL,
+    kind          TEXT    NOT NULL,        -- detection | correlation | absence
+    group_key     TEXT    NOT NULL,        -- field=value, ...
+    level         TEXT    NOT NULL,        -- informational | low | medium | high | critical
+    state         TEXT    NOT NULL,        -- open | acknowledged | resolved
+    first_seen    INTEGER NOT NULL,        -- microseconds
+    last_seen     INTEGER NOT NULL,
+    count         INTEGER NOT NULL,
+    raised_count  INTEGER NOT NULL,        -- count when raised (escalation on growth)
+    last_event_id INTEGER NOT NULL,        -- newest event that fed it (replays are ignored)
+    tags          TEXT    NOT NULL,        -- JSON array
+    escalated     INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS alerts_rule_group ON alerts(rule_id, group_key, last_seen);
+CREATE INDEX IF NOT EXISTS alerts_state ON alerts(state, id);
+CREATE TABLE IF NOT EXISTS alert_events (
+    alert_id INTEGER NOT NULL,
+    event_id INTEGER NOT NULL,             -- picket.id in the event store
+    PRIMARY KEY (alert_id, event_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS alert_audit (
+    id         INTEGER PRIMARY KEY,
+    alert_id   INTEGER NOT NULL,
+    at         INTEGER NOT NULL,
+    actor      TEXT    NOT NULL,
+    action     TEXT    NOT NULL,            -- raised | acknowledged | resolved | reopened | escalated
+    from_state TEXT,
+    to_state   TEXT,
+    comment    TEXT
+);
+CREATE INDEX IF NOT EXISTS alert_audit_alert ON alert_audit(alert_id, id);
+CREATE TABLE IF NOT EXISTS outbox (
+    id         INTEGER PRIMARY KEY,
+    channel    TEXT    NOT NULL,
+    alert_id   INTEGER,
+    notice     TEXT    NOT NULL,            -- raised | escalated | resolved | test
+    payload    TEXT    NOT NULL,            -- the alert as JSON when queued
+    attempts   INTEGER NOT NULL,
+    next_at    INTEGER NOT NULL,            -- microseconds
+    state      TEXT    NOT NULL,            -- pending | sent | dead
+    last_error TEXT,
+    created_at INTEGER NOT NULL,
+    sent_at    INTEGER
+);
+CREATE INDEX IF NOT EXISTS outbox_due ON outbox(state, next_at);
