@@ -25,7 +25,7 @@ struct Cli {
 }
 
 #[derive(clap::Args, Clone, Default)]
-struct Common {
+pub struct Common {
     /// Configuration file (default: picket.toml if present, else built-in defaults).
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
@@ -106,6 +106,21 @@ enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// Detection rules: check them, or test them on a file.
+    Rules {
+        #[command(subcommand)]
+        command: crate::cli_rules::RulesCommand,
+    },
+    /// Alerts: list, show, acknowledge, resolve, reopen.
+    Alerts {
+        #[command(subcommand)]
+        command: crate::cli_rules::AlertsCommand,
+    },
+    /// Notifications: send a test message, see and retry dead letters.
+    Notify {
+        #[command(subcommand)]
+        command: crate::cli_rules::NotifyCommand,
+    },
     /// Configuration commands.
     Config {
         #[command(subcommand)]
@@ -160,6 +175,40 @@ pub fn run() -> Result<ExitCode> {
             limit,
             common,
         } => search(load(&common, &overrides(&common))?, &query, from, to, limit),
+        Command::Rules { command } => {
+            use crate::cli_rules::RulesCommand as R;
+            match command {
+                R::Check { common } => {
+                    crate::cli_rules::rules_check(load(&common, &overrides(&common))?)
+                }
+                R::Test {
+                    input,
+                    sender,
+                    common,
+                } => crate::cli_rules::rules_test(
+                    load(&common, &overrides(&common))?,
+                    &input,
+                    sender,
+                ),
+            }
+        }
+        Command::Alerts { command } => {
+            use crate::cli_rules::AlertsCommand as A;
+            let common = match &command {
+                A::List { common, .. } | A::Show { common, .. } => common.clone(),
+                A::Ack(c) | A::Resolve(c) | A::Reopen(c) => c.common(),
+            };
+            crate::cli_rules::alerts(load(&common, &overrides(&common))?, command)
+        }
+        Command::Notify { command } => {
+            use crate::cli_rules::NotifyCommand as N;
+            let common = match &command {
+                N::Test { common, .. } | N::Dead { common, .. } | N::Retry { common, .. } => {
+                    common.clone()
+                }
+            };
+            crate::cli_rules::notify(load(&common, &overrides(&common))?, command)
+        }
         Command::Senders { days, common } => senders(load(&common, &overrides(&common))?, days),
         Command::ForgetHost { host, yes, common } => {
             forget_host(load(&common, &overrides(&common))?, &host, yes)
@@ -262,7 +311,7 @@ fn header_options(c: &Config) -> Vec<HeaderOptions> {
         .collect()
 }
 
-fn line_frame(line: &[u8], peer: std::net::SocketAddr, received_at: i64) -> Frame {
+pub(crate) fn line_frame(line: &[u8], peer: std::net::SocketAddr, received_at: i64) -> Frame {
     let line = line.strip_suffix(b"\n").unwrap_or(line);
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     Frame {
@@ -276,7 +325,7 @@ fn line_frame(line: &[u8], peer: std::net::SocketAddr, received_at: i64) -> Fram
 }
 
 /// The configured parse chain; problems with parser files are reported on stderr.
-fn chain(config: &Config) -> Chain {
+pub(crate) fn chain(config: &Config) -> Chain {
     let (chain, problems) = crate::parse::configured_with(
         header_options(config),
         &config.parsers_dir,

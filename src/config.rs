@@ -58,6 +58,10 @@ pub struct Raw {
     pub snmp: RawSnmp,
     #[serde(default)]
     pub enrich: RawEnrich,
+    #[serde(default)]
+    pub rules: crate::rules::Settings,
+    #[serde(default)]
+    pub notify: crate::notify::Settings,
 }
 
 /// `[enrich]`: GeoIP/ASN databases, threat lists, assets.
@@ -233,6 +237,10 @@ pub struct Config {
     pub enrich: crate::enrich::Settings,
     /// Reverse DNS, when enabled.
     pub reverse_dns: Option<crate::enrich::rdns::Options>,
+    /// Detection rules.
+    pub rules: crate::rules::Settings,
+    /// Notification channels and routes, checked.
+    pub notify: std::sync::Arc<crate::notify::Notifier>,
 }
 
 /// The validated `[snmp]` section.
@@ -539,7 +547,13 @@ impl Raw {
         } else {
             None
         };
+        let notify = self.notify.validate().map_err(|m| bad("notify", m))?;
+        if self.rules.suppress_secs > 30 * 86_400 {
+            return Err(bad("rules.suppress_secs", "at most 30 days".into()));
+        }
         Ok(Config {
+            rules: self.rules,
+            notify: std::sync::Arc::new(notify),
             reverse_dns,
             enrich,
             snmp,

@@ -4,10 +4,12 @@
 
 pub mod alerts;
 pub mod cli;
+pub mod cli_rules;
 pub mod config;
 pub mod enrich;
 pub mod ingest;
 pub mod model;
+pub mod notify;
 pub mod parse;
 pub mod pipeline;
 pub mod query;

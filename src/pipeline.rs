@@ -37,6 +37,9 @@ const FRAME_QUEUE_BYTES: usize = 8 << 20;
 /// queue shorter than a write batch the two threads took turns: measured 136k against 185k
 /// msg/s end to end).
 const EVENT_QUEUE: usize = 4;
+/// Stored batches waiting for the rules; when full, a batch skips the rules (counted in
+/// `picket_rules_dropped_total`) rather than slowing the store down.
+const RULES_QUEUE: usize = 64;
 /// Frames the parse thread takes from the spool at a time.
 const PARSE_BATCH: usize = 2048;
 
@@ -65,6 +68,8 @@ pub enum Error {
     },
     #[error("{0}")]
     Web(std::io::Error),
+    #[error(transparent)]
+    Alerts(#[from] crate::alerts::Error),
 }
 
 /// The addresses actually bound (port 0 resolved).
@@ -140,13 +145,52 @@ pub async fn serve(
         max_events: config.batch_max_events,
         max_wait: config.batch_max_wait,
     };
+    // Rules after the store (events carry their ids), then back to the parse thread.
+    let (wake_tx, wake_rx) = sync_channel::<()>(1);
+    let (rules_tx, rules_thread) = if config.rules.enabled {
+        let (rules, problems) = crate::rules::Rules::load(&config.rules);
+        for p in &problems {
+            tracing::error!(problem = %p, "A rule could not be loaded; the others are in use.");
+        }
+        let ctx = crate::rules::run::Context {
+            rules,
+            settings: config.rules.clone(),
+            alerts: crate::alerts::Alerts::open(data)?,
+            router: config.notify.clone(),
+            reader: Box::new(store.reader()),
+            listener_names: listener_names.clone(),
+            metrics: metrics.clone(),
+            wake: wake_tx.clone(),
+            recycle: Some(recycle_tx.clone()),
+        };
+        let (tx, rx) = sync_channel::<crate::store::StoredBatch>(RULES_QUEUE);
+        (
+            Some(tx),
+            Some(thread("picket-rules", move || {
+                crate::rules::run::run(ctx, rx)
+            })?),
+        )
+    } else {
+        (None, None)
+    };
+    let stop_notify = Arc::new(AtomicBool::new(false));
+    let (dir, notifier, sn, m) = (
+        data.clone(),
+        config.notify.clone(),
+        stop_notify.clone(),
+        metrics.clone(),
+    );
+    let notify_thread = thread("picket-notify", move || {
+        crate::notify::run(&dir, notifier, wake_rx, sn, m)
+    })?;
+    drop(wake_tx);
     let (m, sh) = (metrics.clone(), spool_shared.clone());
     let store_thread = thread("picket-store-writer", move || {
         let r = crate::store::run_writer(
             Box::new(writer),
             event_rx,
             Some(recycle_tx),
-            None::<std::sync::mpsc::SyncSender<crate::store::StoredBatch>>,
+            rules_tx,
             limits,
             m.clone(),
             |cp, bytes| {
@@ -408,7 +452,15 @@ pub async fn serve(
         // Receivers are gone: the frame queue closes, and each stage finishes in turn.
         ok &= spool_thread.join().is_ok();
         ok &= parse_thread.join().is_ok();
-        ok & store_thread.join().unwrap_or(false)
+        ok &= store_thread.join().unwrap_or(false);
+        // The store closed the rules' queue; then the notifier stops (what it has not sent
+        // stays in the outbox for the next start).
+        if let Some(t) = rules_thread {
+            ok &= t.join().is_ok();
+        }
+        stop_notify.store(true, Relaxed);
+        ok &= notify_thread.join().is_ok();
+        ok
     };
     let store_ok = tokio::task::spawn_blocking(join_all).await.unwrap_or(false);
     web_cancel.cancel();

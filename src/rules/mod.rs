@@ -11,6 +11,7 @@
 
 pub mod absence;
 pub mod event;
+pub mod run;
 
 use crate::model::Event;
 use absence::Absence;

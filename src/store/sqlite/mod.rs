@@ -156,6 +156,10 @@ impl EventReader for SqliteReader {
         registry::list(&self.dir, days)
     }
 
+    fn received_since(&self, since: i64, limit: usize) -> Result<Vec<StoredEvent>, Error> {
+        queries::received_since(&read_catalog(&self.catalog), since, limit)
+    }
+
     fn count(&self) -> Result<u64, Error> {
         Ok(read_catalog(&self.catalog).iter().map(|s| s.rows).sum())
     }

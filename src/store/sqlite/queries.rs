@@ -10,6 +10,7 @@ use super::segment::{self, SegmentInfo, SegmentState};
 use crate::model::{Event, FieldValue, MessageText, Transport};
 use crate::query::{Field, SearchQuery, tokens};
 use crate::store::{Error, StoredEvent};
+use rusqlite::OptionalExtension;
 use rusqlite::functions::FunctionFlags;
 use rusqlite::types::Value;
 use std::borrow::Cow;
@@ -398,4 +399,61 @@ fn row_to_event(r: &rusqlite::Row<'_>, seg: u32) -> rusqlite::Result<StoredEvent
         listener: r.get(5)?,
         event,
     })
+}
+
+/// Events received at or after `since` (`event.ingested`, microseconds), oldest first, at
+/// most `limit`: what the rules replay after a restart. Segments are walked from the newest
+/// back while their last event is recent enough (arrival order follows the ids).
+pub fn received_since(
+    catalog: &[SegmentInfo],
+    since: i64,
+    limit: usize,
+) -> Result<Vec<StoredEvent>, Error> {
+    let mut chunks: Vec<Vec<StoredEvent>> = Vec::new();
+    let mut total = 0usize;
+    for seg in catalog.iter().rev() {
+        if seg.rows == 0 && seg.state != SegmentState::Hot {
+            continue;
+        }
+        let p = &seg.path;
+        let e = db_err(p);
+        let conn = match segment::open_read_only(p) {
+            Ok(c) => c,
+            Err(_) if !p.exists() => continue,
+            Err(err) => return Err(err),
+        };
+        let last: Option<i64> = conn
+            .query_row(
+                "SELECT ingested FROM events ORDER BY id DESC LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(&e)?;
+        let Some(last) = last else { continue };
+        if last < since {
+            break;
+        }
+        let mut stmt = conn
+            .prepare(&format!(
+                "SELECT {} FROM events WHERE ingested >= ?1 ORDER BY id",
+                select_list()
+            ))
+            .map_err(&e)?;
+        let rows: Vec<StoredEvent> = stmt
+            .query_map([since], |r| row_to_event(r, seg.id))
+            .map_err(&e)?
+            .collect::<Result<_, _>>()
+            .map_err(&e)?;
+        total += rows.len();
+        chunks.push(rows);
+        if total >= limit {
+            break;
+        }
+    }
+    let mut out: Vec<StoredEvent> = chunks.into_iter().rev().flatten().collect();
+    // Keep the newest `limit`.
+    let skip = out.len().saturating_sub(limit);
+    out.drain(..skip);
+    Ok(out)
 }
