@@ -7,6 +7,8 @@ use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+pub mod sinks;
+
 pub struct Picket {
     pub child: Option<Child>,
     pub dir: tempfile::TempDir,
