@@ -15,6 +15,12 @@
 #              and 20k/s in the same run.
 #   enrich-cost the tcp run with every parser, without and then with enrichment (GeoIP City,
 #              ASN, 100,000 threat CIDRs, 10,000 asset CIDRs), and the cost as a percentage.
+#   rules-cost 1,000,000 lines over TCP paced at 100,000/s, without rules and then with 100
+#              rules (half windowed; examples/bench_rules), and Picket's CPU time per event
+#              (user + system from /proc) for each, as a percentage.
+#   alert-latency 10,000 msg/s of background syslog over UDP with 100 rules loaded, and every
+#              200 ms a line completing a rule; the time from sending it to the webhook request
+#              reaching a receiver on loopback (examples/alert_latency): p50, p90, p99, max.
 #   parse-cost the tcp run twice, header-only (`[parse] body = false`) and with every parser,
 #              and the cost of body parsing as a percentage of the end-to-end rate.
 set -euo pipefail
@@ -23,10 +29,13 @@ repo=$(cd "$here/.." && pwd)
 shared=$(cd "$repo/../shared/bench" && pwd)
 what=${1:-all}
 N=${N:-2000000}
+# rules-cost: events and the paced rate (the collector's target rate from the core issue).
+RN=${RN:-1000000}
+RATE=${RATE:-100000}
 work=/tmp/picket-bench
 mkdir -p "$work"
 cd "$repo"
-cargo build --release --quiet --bin picket --example loadgen
+cargo build --release --quiet --bin picket --example loadgen --example bench_rules --example alert_latency
 picket=$repo/target/release/picket
 loadgen=$repo/target/release/examples/loadgen
 [ -f "$work/msgs.txt" ] || python3 "$shared/mkmsgs.py" 1000 > "$work/msgs.txt"
@@ -130,6 +139,36 @@ run_snmp() {
   fi
 }
 
+# CPU seconds Picket used so far (user + system), from /proc.
+cpu_seconds() { awk -v t="$(getconf CLK_TCK)" '{printf "%.3f", ($14 + $15) / t}' "/proc/$1/stat"; }
+
+run_rules_cost() {
+  rm -rf "$work/rules100" && "$repo/target/release/examples/bench_rules" "$work/rules100" 100
+  printf '[rules]\nenabled = false\n' > "$work/rules-off.toml"
+  printf '[rules]\ndir = "%s"\n' "$work/rules100" > "$work/rules-on.toml"
+  for mode in off on; do
+    PICKET_CONFIG="$work/rules-$mode.toml" start_picket
+    c0=$(cpu_seconds "$ppid_")
+    out=$("$loadgen" --proto tcp-oc --target 127.0.0.1:15600 --file "$work/msgs.txt" --count "$RN" --rate "$RATE" --metrics 127.0.0.1:15601 --pid "$ppid_" | tail -1)
+    sleep 2
+    c1=$(cpu_seconds "$ppid_")
+    evaluated=$(metric picket_rules_evaluated_total); skipped=$(metric picket_rules_dropped_total)
+    stop_picket
+    us=$(echo "scale=2; ($c1 - $c0) * 1000000 / $RN" | bc)
+    echo "picket tcp-oc rules=$mode rate=$RATE: $out cpu_seconds=$(echo "$c1 - $c0" | bc) cpu_us_per_event=$us rules_evaluated=${evaluated:-0} rules_skipped=${skipped:-0}"
+    eval "us_$mode=$us"
+  done
+  echo "RULES COST: CPU per event without rules ${us_off} us, with 100 rules (half windowed) ${us_on} us: +$(echo "scale=1; 100 * $us_on / $us_off - 100" | bc)%"
+}
+
+run_alert_latency() {
+  rm -rf "$work/rules100" && "$repo/target/release/examples/bench_rules" "$work/rules100" 100
+  printf '[rules]\ndir = "%s"\n[[notify.channel]]\nname = "hook"\nkind = "webhook"\nurl = "http://127.0.0.1:15603/hook"\nrate_per_minute = 100000\n[[notify.route]]\nchannels = ["hook"]\nrules = ["latency-probe"]\n' "$work/rules100" > "$work/latency.toml"
+  PICKET_CONFIG="$work/latency.toml" start_picket
+  "$repo/target/release/examples/alert_latency" --target 127.0.0.1:15600 --listen 127.0.0.1:15603 --file "$work/msgs.txt" --rate 10000 --probes 150
+  stop_picket
+}
+
 run_parse_cost() {
   printf '[parse]\nbody = false\n' > "$work/header-only.toml"
   printf '[parse]\nbody = true\n' > "$work/full.toml"
@@ -150,6 +189,8 @@ case "$what" in
   parse-cost) run_parse_cost ;;
   snmp) run_snmp ;;
   enrich-cost) run_enrich_cost ;;
+  rules-cost) run_rules_cost ;;
+  alert-latency) run_alert_latency ;;
   all) run_tcp; run_udp 80000 1000000 "paced 80k/s"; run_udp "" 1000000 "burst (unpaced)" ;;
-  *) echo "usage: $0 [tcp|udp-paced|udp-burst|parse-cost|enrich-cost|snmp|all]" >&2; exit 2 ;;
+  *) echo "usage: $0 [tcp|udp-paced|udp-burst|parse-cost|enrich-cost|rules-cost|alert-latency|snmp|all]" >&2; exit 2 ;;
 esac

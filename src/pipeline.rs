@@ -39,7 +39,7 @@ const FRAME_QUEUE_BYTES: usize = 8 << 20;
 const EVENT_QUEUE: usize = 4;
 /// Stored batches waiting for the rules; when full, a batch skips the rules (counted in
 /// `picket_rules_dropped_total`) rather than slowing the store down.
-const RULES_QUEUE: usize = 64;
+const RULES_QUEUE: usize = 16;
 /// Frames the parse thread takes from the spool at a time.
 const PARSE_BATCH: usize = 2048;
 

@@ -73,3 +73,86 @@ pub fn write_file(dir: &std::path::Path, name: &str, text: &str) -> PathBuf {
     std::fs::write(&p, text).unwrap_or_else(|e| panic!("cannot write {}: {e}", p.display()));
     p
 }
+
+/// `n` rules for benchmarks, half of them windowed, shaped like a real rule set (compare the
+/// starter rules in `rules/`): every rule names its logsource (mapped to `event.dataset`) and
+/// mostly matches exact values (event codes, actions, ports, users, policy ids), some
+/// substrings and a few CIDRs. The windowed half counts per `source.ip` over minutes (event_count
+/// and value_count); five of them watch all firewall traffic (deny bursts, port scans), the
+/// others one policy or one kind of message each. Thresholds are high, so windows fill without
+/// alerting on every event of [`firewall_lines`].
+pub fn synthetic_rules(n: usize) -> Vec<(String, String)> {
+    const SOURCES: [&str; 5] = [
+        "  product: fortinet\n",
+        "  product: cisco\n  service: asa\n",
+        "  product: linux\n  service: sshd\n",
+        "  product: windows\n  service: security\n",
+        "  product: pfsense\n",
+    ];
+    let mut out = Vec::new();
+    for i in 0..n / 2 {
+        let logsource = SOURCES[i % 5];
+        let selection = match i % 6 {
+            0 => format!("    destination.port: {}\n    event.action: deny", 1000 + i),
+            1 => format!("    event.code: '{}'", 106000 + i),
+            2 => format!("    message|contains: 'attack-{i}'"),
+            3 => format!("    user.name|startswith: 'svc{i}'\n    event.outcome: failure"),
+            4 => format!(
+                "    rule.id: '{}'\n    destination.port: {}",
+                900 + i,
+                20 + i
+            ),
+            _ => format!("    source.ip|cidr: 192.0.{}.0/24", i % 250),
+        };
+        out.push((
+            format!("d{i}.yml"),
+            format!("title: detection {i}\nid: bench-d{i}\nlevel: medium\nlogsource:\n{logsource}detection:\n  sel:\n{selection}\n  condition: sel\n"),
+        ));
+    }
+    for i in 0..n - n / 2 {
+        let (logsource, base) = match i {
+            0 => (
+                "  category: firewall\n",
+                "    event.action: deny".to_string(),
+            ),
+            1 => (
+                "  category: firewall\n",
+                "    event.type: denied".to_string(),
+            ),
+            2 | 3 => (
+                "  category: firewall\n",
+                "    destination.port|exists: true".to_string(),
+            ),
+            4 => (
+                "  product: cisco\n  service: asa\n",
+                "    event.action|contains: connection".to_string(),
+            ),
+            _ => match i % 4 {
+                0 => (
+                    SOURCES[0],
+                    format!("    rule.id: '{}'\n    event.action: deny", i),
+                ),
+                1 => (SOURCES[1], format!("    event.code: '{}'", 302000 + i)),
+                2 => (
+                    SOURCES[2],
+                    format!("    event.outcome: failure\n    user.name: 'user{i}'"),
+                ),
+                _ => (SOURCES[3], format!("    event.code: '{}'", 4600 + i)),
+            },
+        };
+        let corr = if i % 2 == 0 {
+            format!(
+                "  type: event_count\n  rules: [base{i}]\n  group-by: [source.ip]\n  timespan: 1m\n  condition:\n    gte: 1000\n"
+            )
+        } else {
+            format!(
+                "  type: value_count\n  rules: [base{i}]\n  group-by: [source.ip]\n  timespan: 1m\n  condition:\n    field: destination.port\n    gte: 500\n"
+            )
+        };
+        out.push((
+            format!("c{i}.yml"),
+            format!("title: base {i}\nid: bench-b{i}\nname: base{i}\nlogsource:\n{logsource}detection:\n  sel:\n{base}\n  condition: sel\n---\ntitle: windowed {i}\nid: bench-c{i}\nlevel: high\ncorrelation:\n{corr}"),
+        ));
+    }
+    out
+}

@@ -478,6 +478,11 @@ impl Rules {
         out
     }
 
+    /// Stateless detection only (no windows): how many rules match `ev`. For benchmarks.
+    pub fn detections(&self, ev: &Event) -> usize {
+        self.engine.evaluate(&RuleEvent::new(ev, 0, "bench")).len()
+    }
+
     /// Absence checks at `now`, given the registry of senders.
     pub fn tick(&mut self, now: i64, senders: &[crate::store::SenderInfo]) -> Vec<Firing> {
         let mut out = Vec::new();
