@@ -148,7 +148,8 @@ pub async fn serve(
     // Rules after the store (events carry their ids), then back to the parse thread.
     let (wake_tx, wake_rx) = sync_channel::<()>(1);
     let (rules_tx, rules_thread) = if config.rules.enabled {
-        let (rules, problems) = crate::rules::Rules::load(&config.rules);
+        let (mut rules, problems) = crate::rules::Rules::load(&config.rules);
+        rules.set_max_links(config.rules.max_linked_events);
         for p in &problems {
             tracing::error!(problem = %p, "A rule could not be loaded; the others are in use.");
         }

@@ -371,3 +371,76 @@ fn rules_check_reports_broken_files_and_rules_test_prints_what_fires() {
     assert_eq!(fired[0]["at"], "2026-11-22T10:04:00.000000Z");
     assert_eq!(fired[0]["line"], 5);
 }
+
+#[test]
+fn an_alert_raised_before_a_stop_is_delivered_after_the_restart_and_notify_test_works() {
+    let http = HttpSink::start();
+    // A port nobody listens on: deliveries fail (retried) until the restart.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let cfg = |url: &str| {
+        format!(
+            "[[notify.channel]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"{url}\"\nretry_base_ms = 500\n[[notify.route]]\nchannels = [\"hook\"]\nmin_level = \"high\"\n"
+        )
+    };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("test.toml"),
+        cfg(&format!("http://{closed}/hook")),
+    )
+    .unwrap();
+    let mut p = Picket::start_in(dir, &["--config", "test.toml"]);
+    for _ in 0..5 {
+        fail(&p, "192.0.2.99");
+    }
+    assert_eq!(
+        p.wait_metric("picket_alerts_raised_total", 1, Duration::from_secs(10)),
+        1
+    );
+    assert!(p.wait_metric("picket_notify_retried_total", 1, Duration::from_secs(10)) >= 1);
+    let (st, _) = p.stop();
+    assert!(st.success());
+    let dir = std::mem::replace(&mut p.dir, tempfile::tempdir().unwrap());
+    drop(p);
+    std::fs::write(dir.path().join("test.toml"), cfg(&http.url("/hook"))).unwrap();
+    let p = Picket::start_in(dir, &["--config", "test.toml"]);
+    let got = http.wait("/hook", 1, Duration::from_secs(15));
+    assert_eq!(
+        got.len(),
+        1,
+        "the queued notification was not delivered after the restart"
+    );
+    assert!(
+        got[0].json()["summary"]
+            .as_str()
+            .unwrap()
+            .contains("SSH brute force")
+    );
+
+    // `picket notify test` sends at once and reports the result.
+    let out = cli(&p, &["notify", "test", "hook"]);
+    assert!(out.contains("sent a test message"));
+    let test = http.wait("/hook", 2, Duration::from_secs(5));
+    assert!(
+        test[1].json()["summary"]
+            .as_str()
+            .unwrap()
+            .contains("test notification")
+    );
+    let bad = Command::new(bin())
+        .args([
+            "notify",
+            "test",
+            "nope",
+            "--config",
+            "test.toml",
+            "--data-dir",
+        ])
+        .arg(p.data_dir())
+        .current_dir(p.dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+}

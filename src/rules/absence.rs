@@ -20,7 +20,6 @@
 //! `history` (since the collector started).
 
 use super::Firing;
-use super::event::RuleEvent;
 use crate::store::SenderInfo;
 use std::collections::HashMap;
 
@@ -42,11 +41,12 @@ pub struct Absence {
     history_secs: u64,
     /// Reads the registry of senders instead of matching events.
     pub per_sender: bool,
-    group_by: Vec<String>,
+    /// The group-by fields, and their slots once compiled.
+    pub group_by: Vec<String>,
+    pub slots: Vec<u16>,
     expect: Vec<String>,
-    /// The Sigma part (logsource and detection), compiled once the pipelines are known.
-    sigma: Option<String>,
-    engine: Option<rsigma_eval::Engine>,
+    /// The Sigma part (logsource and detection), compiled by the rule set.
+    pub sigma: Option<String>,
     /// Group → last time seen (microseconds).
     last_seen: HashMap<String, i64>,
     /// Group → the last-seen time it already fired for.
@@ -156,60 +156,24 @@ impl Absence {
             level,
             per_sender,
             group_by,
+            slots: Vec::new(),
             sigma,
-            engine: None,
             last_seen: HashMap::new(),
             fired: HashMap::new(),
             started: None,
         })
     }
 
-    /// Compiles the Sigma part with the mapping pipelines.
-    pub fn compile(&mut self, pipelines: &[rsigma_eval::Pipeline]) -> Result<(), String> {
-        let Some(text) = &self.sigma else {
-            return Ok(());
-        };
-        let c = rsigma_parser::parse_sigma_yaml(text).map_err(|e| e.to_string())?;
-        if let Some(e) = c.errors.first() {
-            return Err(e.clone());
-        }
-        let [rule] = c.rules.as_slice() else {
-            return Err("the detection part must be one Sigma rule".into());
-        };
-        let mut engine = rsigma_eval::Engine::new();
-        for p in pipelines {
-            engine.add_pipeline(p.clone());
-        }
-        engine.add_rule(rule).map_err(|e| e.to_string())?;
-        self.engine = Some(engine);
-        Ok(())
-    }
-
-    fn group_of(&self, ev: &RuleEvent<'_>) -> String {
-        use rsigma_eval::Event as _;
-        self.group_by
-            .iter()
-            .map(|f| {
-                ev.get_field(f)
-                    .and_then(|v| v.as_str().map(|s| s.into_owned()))
-                    .unwrap_or_default()
-            })
-            .collect::<Vec<_>>()
-            .join("\u{1f}")
-    }
-
-    /// Notes an event at `now`.
-    pub fn observe(&mut self, ev: &RuleEvent<'_>, now: i64) {
+    /// Notes the engine's clock (the first time seen starts the grace period).
+    pub fn clock(&mut self, now: i64) {
         self.started.get_or_insert(now);
-        let Some(engine) = &self.engine else {
-            return;
-        };
-        if engine.evaluate(ev).is_empty() {
-            return;
-        }
-        let g = self.group_of(ev);
-        self.fired.remove(&g);
-        if self.last_seen.len() >= MAX_GROUPS && !self.last_seen.contains_key(&g) {
+    }
+
+    /// Notes an event of `group` matching the detection at `now`.
+    pub fn seen(&mut self, group: String, now: i64) {
+        self.started.get_or_insert(now);
+        self.fired.remove(&group);
+        if self.last_seen.len() >= MAX_GROUPS && !self.last_seen.contains_key(&group) {
             if let Some(oldest) = self
                 .last_seen
                 .iter()
@@ -219,7 +183,7 @@ impl Absence {
                 self.last_seen.remove(&oldest);
             }
         }
-        self.last_seen.insert(g, now);
+        self.last_seen.insert(group, now);
     }
 
     fn fire(&self, group: Vec<(String, String)>, now: i64) -> Firing {

@@ -10,16 +10,16 @@
 //! arrival time, `picket rules test` uses each line's own timestamp, and tests need no sleeps.
 
 pub mod absence;
-pub mod event;
+pub mod compile;
 pub mod run;
+pub mod window;
 
-use crate::model::Event;
+use crate::model::event::format_micros;
+use crate::model::{Event, FieldValue, fields as f};
 use absence::Absence;
-use event::RuleEvent;
-use rsigma_eval::{
-    CorrelationConfig, CorrelationEngine, CorrelationEventMode, EvaluationResult, ResultBody,
-};
+use compile::{Fields, Matcher, Slots, Val};
 use rsigma_parser::{CorrelationRule, SigmaRule};
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -222,24 +222,72 @@ impl Firing {
     }
 }
 
-/// Per-rule data Picket keeps beside the engine.
-#[derive(Debug, Clone)]
-struct Meta {
-    group_by: Vec<String>,
+/// A compiled detection rule.
+struct Rule {
+    key: String,
+    title: String,
+    level: Level,
+    tags: Vec<String>,
+    matcher: Matcher,
+    /// `picket-group-by` slots, for its own alerts.
+    group_by: Vec<(String, u16)>,
+    /// Raises alerts of its own (false when it only feeds correlations).
+    emits: bool,
+    /// (correlation, position of this rule in it).
+    feeds: Vec<(u32, usize)>,
+    /// The absence rule it is the detection of.
+    absence: Option<usize>,
+}
+
+/// A compiled correlation rule.
+struct CorrRule {
+    key: String,
+    title: String,
+    level: Level,
+    tags: Vec<String>,
+}
+
+/// Slots of the fields every event has.
+#[derive(Default)]
+struct Core {
+    host: Option<u16>,
+    app: Option<u16>,
+    pid: Option<u16>,
+    msgid: Option<u16>,
+    dataset: Option<u16>,
+    parser: Option<u16>,
+    listener: Option<u16>,
+    sender: Option<u16>,
+    severity: Option<u16>,
+    facility: Option<u16>,
+    message: Option<u16>,
+    timestamp: Option<u16>,
+    id: Option<u16>,
 }
 
 /// The loaded rules and their window state.
 pub struct Rules {
-    engine: CorrelationEngine,
+    rules: Vec<Rule>,
+    corr_rules: Vec<CorrRule>,
+    corrs: Vec<window::Corr>,
+    windows: window::Windows,
+    fields: Fields,
+    core: Core,
+    /// Rules by the `event.dataset` values their condition requires; `general` need none.
+    buckets: rustc_hash::FxHashMap<String, Vec<u32>>,
+    general: Vec<u32>,
+    keywords: bool,
     absence: Vec<Absence>,
-    meta: HashMap<String, Meta>,
     names: Vec<String>,
-    /// Ids and names of the detection rules, which correlations refer to.
-    refs: HashMap<String, String>,
-    /// Keys of detection rules that only feed correlations (`generate: false`).
-    correlation_only: std::collections::HashSet<String>,
-    max_keys: usize,
+    /// Detection rule ids and names → index.
+    refs: HashMap<String, usize>,
     pipelines: Vec<rsigma_eval::Pipeline>,
+    /// Slot of each static field name seen, by address and length.
+    key_cache: std::cell::RefCell<rustc_hash::FxHashMap<(usize, usize), Option<u16>>>,
+    /// Hashes group keys (random keys per process).
+    group_hash: std::hash::RandomState,
+    /// Links kept per alert.
+    max_links: usize,
     /// Keys evicted because the cap was reached.
     pub evicted: u64,
     /// The longest window of any rule (seconds): how much history a restart replays.
@@ -288,6 +336,19 @@ impl Rules {
         (rules, problems)
     }
 
+    /// Compiles rules from YAML text with the built-in mapping pipeline.
+    pub fn from_yaml(files: &[(&str, &str)], max_keys: usize) -> (Rules, Vec<Problem>) {
+        let mut problems = Vec::new();
+        let pipelines = load_pipelines(None, &mut problems);
+        let files = files
+            .iter()
+            .map(|(n, t)| ((*n).to_string(), (*t).to_string()))
+            .collect();
+        let (rules, more) = Rules::from_sources(files, pipelines, max_keys);
+        problems.extend(more);
+        (rules, problems)
+    }
+
     /// Compiles rule files given as (name, YAML text) with the given mapping pipelines.
     pub fn from_sources(
         files: Vec<(String, String)>,
@@ -315,7 +376,7 @@ impl Rules {
         // Detection rules first: correlations refer to them.
         for (file, p) in &parsed {
             for r in &p.rules {
-                if let Err(reason) = rules.add_rule(r) {
+                if let Err(reason) = rules.add_rule(r, None) {
                     problems.push(Problem {
                         file: file.clone(),
                         reason: format!("rule {:?}: {reason}", r.title),
@@ -334,106 +395,248 @@ impl Rules {
             }
         }
         for (file, p) in parsed {
-            for mut a in p.absence {
-                match a.compile(&rules.pipelines_for_absence()) {
-                    Ok(()) => {
-                        rules.longest_window_secs = rules.longest_window_secs.max(a.window_secs);
-                        rules.names.push(a.title.clone());
-                        rules.absence.push(a);
-                    }
-                    Err(reason) => problems.push(Problem {
+            for a in p.absence {
+                if let Err(reason) = rules.add_absence(a) {
+                    problems.push(Problem {
                         file: file.clone(),
-                        reason: format!("absence rule {:?}: {reason}", a.title),
-                    }),
+                        reason: format!("absence rule: {reason}"),
+                    });
                 }
             }
         }
-        (rules, problems)
-    }
-
-    /// Compiles rules from YAML text with the built-in mapping pipeline.
-    pub fn from_yaml(files: &[(&str, &str)], max_keys: usize) -> (Rules, Vec<Problem>) {
-        let mut problems = Vec::new();
-        let pipelines = load_pipelines(None, &mut problems);
-        let files = files
-            .iter()
-            .map(|(n, t)| ((*n).to_string(), (*t).to_string()))
-            .collect();
-        let (rules, more) = Rules::from_sources(files, pipelines, max_keys);
-        problems.extend(more);
+        rules.index();
         (rules, problems)
     }
 
     fn empty(max_keys: usize, pipelines: Vec<rsigma_eval::Pipeline>) -> Rules {
-        let config = CorrelationConfig {
-            max_state_entries: max_keys.max(16),
-            correlation_event_mode: CorrelationEventMode::Refs,
-            max_correlation_events: 50,
-            emit_detections: false,
-            ..CorrelationConfig::default()
-        };
-        let mut engine = CorrelationEngine::new(config);
-        for p in pipelines.iter().cloned() {
-            engine.add_pipeline(p);
-        }
+        let fields = Fields::default();
         Rules {
-            engine,
+            rules: Vec::new(),
+            corr_rules: Vec::new(),
+            corrs: Vec::new(),
+            windows: window::Windows::new(max_keys),
+            fields,
+            core: Core::default(),
+            buckets: Default::default(),
+            general: Vec::new(),
+            keywords: false,
             absence: Vec::new(),
-            meta: HashMap::new(),
             names: Vec::new(),
             refs: HashMap::new(),
-            correlation_only: Default::default(),
-            max_keys: max_keys.max(16),
+            pipelines,
+            key_cache: Default::default(),
+            group_hash: std::hash::RandomState::new(),
+            max_links: 50,
             evicted: 0,
             longest_window_secs: 0,
-            pipelines,
         }
     }
 
-    fn pipelines_for_absence(&self) -> Vec<rsigma_eval::Pipeline> {
-        self.pipelines.clone()
+    /// Sets how many matching event ids an alert links (default 50).
+    pub fn set_max_links(&mut self, n: usize) {
+        self.max_links = n.max(1);
     }
 
-    fn add_rule(&mut self, r: &SigmaRule) -> Result<(), String> {
+    fn add_rule(&mut self, r: &SigmaRule, absence: Option<usize>) -> Result<(), String> {
+        let mut r = r.clone();
+        rsigma_eval::apply_pipelines(&self.pipelines, &mut r).map_err(|e| e.to_string())?;
         let key = rule_key(r.id.as_deref(), &r.title);
-        if self.meta.contains_key(&key) {
+        if absence.is_none() && self.refs.contains_key(&key) {
             return Err(format!("duplicate rule id {key}"));
         }
         let group_by = match r.custom_attributes.get("picket-group-by") {
             None => Vec::new(),
             Some(v) => string_list(v).ok_or("picket-group-by must be a list of field names")?,
         };
-        self.engine.add_rule(r).map_err(|e| e.to_string())?;
-        self.refs.insert(key.clone(), key.clone());
-        if let Some(n) = &r.name {
-            self.refs.insert(n.clone(), key.clone());
+        let matcher = Matcher::compile(&r.detection, &mut self.fields)?;
+        self.keywords |= r.detection.named.values().any(has_keywords);
+        let group_by = group_by
+            .into_iter()
+            .map(|g| {
+                let s = self.fields.slot(&g);
+                (g, s)
+            })
+            .collect();
+        let idx = self.rules.len();
+        if absence.is_none() {
+            self.refs.insert(key.clone(), idx);
+            if let Some(n) = &r.name {
+                self.refs.insert(n.clone(), idx);
+            }
+            self.names.push(r.title.clone());
         }
-        self.meta.insert(key, Meta { group_by });
-        self.names.push(r.title.clone());
+        self.rules.push(Rule {
+            key,
+            title: r.title.clone(),
+            level: Level::from_sigma(r.level.as_ref()),
+            tags: r.tags.clone(),
+            matcher,
+            group_by,
+            emits: absence.is_none(),
+            feeds: Vec::new(),
+            absence,
+        });
         Ok(())
     }
 
     fn add_correlation(&mut self, c: &CorrelationRule) -> Result<(), String> {
+        use rsigma_parser::{CorrelationCondition, CorrelationType as T, WindowMode};
+        let mut c = c.clone();
+        rsigma_eval::pipeline::apply_pipelines_to_correlation(&self.pipelines, &mut c)
+            .map_err(|e| e.to_string())?;
+        if !matches!(
+            c.correlation_type,
+            T::EventCount | T::ValueCount | T::Temporal | T::TemporalOrdered
+        ) {
+            return Err(format!(
+                "correlation type {} is not supported (event_count, value_count, temporal, temporal_ordered)",
+                c.correlation_type.as_str()
+            ));
+        }
+        if c.window != WindowMode::Sliding {
+            return Err(format!(
+                "window {} is not supported (sliding)",
+                c.window.as_str()
+            ));
+        }
+        if !c.aliases.is_empty() {
+            return Err("field aliases are not supported".into());
+        }
+        let mut positions = Vec::new();
         for r in &c.rules {
-            if !self.refs.contains_key(r) {
+            let Some(&i) = self.refs.get(r) else {
                 return Err(format!("refers to rule {r:?}, which is not loaded"));
+            };
+            positions.push(i);
+        }
+        if positions.is_empty() {
+            return Err("names no rule".into());
+        }
+        let (predicates, field) = match &c.condition {
+            CorrelationCondition::Threshold {
+                predicates,
+                field,
+                percentile: None,
+            } => (
+                predicates.clone(),
+                field.as_ref().and_then(|f| f.first().cloned()),
+            ),
+            CorrelationCondition::Threshold { .. } => {
+                return Err("percentiles are not supported".into());
+            }
+            CorrelationCondition::Extended(_) => {
+                return Err("extended correlation conditions are not supported".into());
+            }
+        };
+        if matches!(c.correlation_type, T::EventCount | T::ValueCount) && predicates.is_empty() {
+            return Err("a threshold condition is required".into());
+        }
+        let field = match (c.correlation_type, field) {
+            (T::ValueCount, None) => return Err("value_count needs `condition: field:`".into()),
+            (T::ValueCount, Some(f)) => Some(self.fields.slot(&f)),
+            _ => None,
+        };
+        let ci = u32::try_from(self.corrs.len()).map_err(|_| "too many correlations")?;
+        let group_by = c
+            .group_by
+            .iter()
+            .map(|g| (g.clone(), self.fields.slot(g)))
+            .collect();
+        for (pos, i) in positions.iter().enumerate() {
+            if let Some(r) = self.rules.get_mut(*i) {
+                r.feeds.push((ci, pos));
+                if !c.generate {
+                    r.emits = false;
+                }
             }
         }
-        if !c.generate {
-            self.correlation_only
-                .extend(c.rules.iter().filter_map(|r| self.refs.get(r).cloned()));
-        }
-        let key = rule_key(c.id.as_deref(), &c.title);
-        self.engine.add_correlation(c).map_err(|e| e.to_string())?;
+        self.corrs.push(window::Corr {
+            kind: c.correlation_type,
+            timespan: i64::try_from(c.timespan.seconds)
+                .unwrap_or(i64::MAX / 2_000_000)
+                .saturating_mul(1_000_000),
+            group_by,
+            field,
+            needs_exact: predicates.iter().any(|(op, _)| {
+                matches!(
+                    op,
+                    rsigma_parser::ConditionOperator::Lt
+                        | rsigma_parser::ConditionOperator::Lte
+                        | rsigma_parser::ConditionOperator::Eq
+                        | rsigma_parser::ConditionOperator::Neq
+                )
+            }),
+            predicates,
+            rules: positions.len(),
+        });
+        self.corr_rules.push(CorrRule {
+            key: rule_key(c.id.as_deref(), &c.title),
+            title: c.title.clone(),
+            level: Level::from_sigma(c.level.as_ref()),
+            tags: c.tags.clone(),
+        });
         self.longest_window_secs = self.longest_window_secs.max(c.timespan.seconds);
-        self.meta.insert(
-            key,
-            Meta {
-                group_by: c.group_by.clone(),
-            },
-        );
         self.names.push(c.title.clone());
         Ok(())
+    }
+
+    fn add_absence(&mut self, a: Absence) -> Result<(), String> {
+        let ai = self.absence.len();
+        if let Some(text) = &a.sigma {
+            let c = rsigma_parser::parse_sigma_yaml(text).map_err(|e| e.to_string())?;
+            if let Some(e) = c.errors.first() {
+                return Err(format!("{:?}: {e}", a.title));
+            }
+            let [rule] = c.rules.as_slice() else {
+                return Err(format!(
+                    "{:?}: the detection part must be one Sigma rule",
+                    a.title
+                ));
+            };
+            self.add_rule(rule, Some(ai))
+                .map_err(|e| format!("{:?}: {e}", a.title))?;
+        }
+        let mut a = a;
+        a.slots = a.group_by.iter().map(|g| self.fields.slot(g)).collect();
+        self.longest_window_secs = self.longest_window_secs.max(a.window_secs);
+        self.names.push(a.title.clone());
+        self.absence.push(a);
+        Ok(())
+    }
+
+    /// Buckets rules by required dataset and resolves the core slots.
+    fn index(&mut self) {
+        let ds = self.fields.get(f::EVENT_DATASET);
+        for (i, r) in self.rules.iter().enumerate() {
+            let i = u32::try_from(i).unwrap_or(u32::MAX);
+            match r.matcher.datasets(ds) {
+                Some(sets) => {
+                    let mut sets = sets;
+                    sets.sort();
+                    sets.dedup();
+                    for d in sets {
+                        self.buckets.entry(d).or_default().push(i);
+                    }
+                }
+                None => self.general.push(i),
+            }
+        }
+        let g = |n: &str| self.fields.get(n);
+        self.core = Core {
+            host: g(f::HOST_NAME),
+            app: g(f::PROCESS_NAME),
+            pid: g(f::PROCESS_PID),
+            msgid: g(f::LOG_SYSLOG_MSGID),
+            dataset: g(f::EVENT_DATASET),
+            parser: g(f::PICKET_PARSER),
+            listener: g(f::PICKET_LISTENER),
+            sender: g(f::OBSERVER_IP),
+            severity: g(f::LOG_SYSLOG_SEVERITY),
+            facility: g(f::LOG_SYSLOG_FACILITY),
+            message: g("message"),
+            timestamp: g(f::TIMESTAMP),
+            id: g(f::PICKET_ID),
+        };
     }
 
     /// Titles of every loaded rule.
@@ -453,115 +656,274 @@ impl Rules {
 
     /// Window state entries held.
     pub fn state_keys(&self) -> usize {
-        self.engine.state_count()
+        self.windows.len()
+    }
+
+    /// A keyed hash of the values in `slots` (a missing value hashes as such).
+    fn hash_slots(&self, slots: &Slots<'_>, which: impl Iterator<Item = u16>) -> u64 {
+        use std::hash::{BuildHasher, Hash, Hasher};
+        let mut h = self.group_hash.build_hasher();
+        for s in which {
+            match slots.vals.get(usize::from(s)).and_then(Option::as_ref) {
+                Some(v) => {
+                    1u8.hash(&mut h);
+                    v.text().hash(&mut h);
+                }
+                None => 0u8.hash(&mut h),
+            }
+        }
+        h.finish()
+    }
+
+    /// Resolves the event's fields into slots.
+    fn slots<'a>(&self, ev: &'a Event, id: i64, listener: &'a str) -> Slots<'a> {
+        let mut vals: Vec<Option<Val<'a>>> = vec![None; self.fields.len()];
+        let c = &self.core;
+        let mut put = |slot: Option<u16>, v: Option<Val<'a>>| {
+            if let (Some(s), Some(v)) = (slot, v) {
+                if let Some(x) = vals.get_mut(usize::from(s)) {
+                    *x = Some(v);
+                }
+            }
+        };
+        let text = |s: &'a Option<String>| s.as_deref().map(|s| Val::Str(Cow::Borrowed(s)));
+        put(c.host, text(&ev.host));
+        put(c.app, text(&ev.app));
+        put(c.msgid, text(&ev.msgid));
+        put(
+            c.pid,
+            ev.pid.as_deref().map(|p| match p.parse::<i64>() {
+                Ok(n) => Val::Int(n),
+                Err(_) => Val::Str(Cow::Borrowed(p)),
+            }),
+        );
+        put(
+            c.dataset,
+            Some(Val::Str(Cow::Borrowed(ev.dataset.as_ref()))),
+        );
+        put(c.parser, Some(Val::Str(Cow::Borrowed(ev.parser))));
+        put(c.listener, Some(Val::Str(Cow::Borrowed(listener))));
+        if c.sender.is_some() {
+            put(
+                c.sender,
+                Some(Val::Str(Cow::Owned(ev.peer.ip().to_string()))),
+            );
+        }
+        put(c.severity, ev.severity.map(|v| Val::Int(i64::from(v))));
+        put(c.facility, ev.facility.map(|v| Val::Int(i64::from(v))));
+        if c.message.is_some() {
+            put(c.message, Some(Val::Str(ev.message())));
+        }
+        if c.timestamp.is_some() {
+            put(
+                c.timestamp,
+                Some(Val::Str(Cow::Owned(format_micros(ev.timestamp)))),
+            );
+        }
+        put(c.id, Some(Val::Int(id)));
+        let mut cache = self.key_cache.borrow_mut();
+        for (k, v) in &ev.fields {
+            // Most keys are static strings: their slot is cached by address, which is far
+            // cheaper than hashing the name.
+            let slot = match k {
+                Cow::Borrowed(name) => *cache
+                    .entry((name.as_ptr() as usize, name.len()))
+                    .or_insert_with(|| self.fields.get(name)),
+                Cow::Owned(name) => self.fields.get(name),
+            };
+            if let Some(s) = slot {
+                if let Some(x) = vals.get_mut(usize::from(s)) {
+                    if x.is_none() {
+                        *x = Some(match v {
+                            FieldValue::Str(t) => Val::Str(Cow::Borrowed(t.as_str())),
+                            FieldValue::Int(n) => Val::Int(*n),
+                            FieldValue::Bool(b) => Val::Bool(*b),
+                        });
+                    }
+                }
+            }
+        }
+        let mut strings = Vec::new();
+        if self.keywords {
+            strings.push(ev.message());
+            strings.extend(
+                [&ev.host, &ev.app, &ev.msgid]
+                    .into_iter()
+                    .flatten()
+                    .map(|s| Cow::Borrowed(s.as_str())),
+            );
+            strings.extend(ev.fields.iter().filter_map(|(_, v)| match v {
+                FieldValue::Str(t) => Some(Cow::Borrowed(t.as_str())),
+                _ => None,
+            }));
+        }
+        Slots { vals, strings }
     }
 
     /// Evaluates one event (stored as `id`) at `now` (microseconds on the engine's clock).
     pub fn process(&mut self, ev: &Event, id: i64, listener: &str, now: i64) -> Vec<Firing> {
-        let re = RuleEvent::new(ev, id, listener);
-        let secs = now.div_euclid(1_000_000);
-        let before = self.engine.state_count();
-        let results = self.engine.process_event_at(&re, secs);
-        // The engine evicts the stalest keys when the cap is reached: count what went.
-        if before >= self.max_keys {
-            let after = self.engine.state_count();
-            self.evicted += (before + 1).saturating_sub(after) as u64;
+        let mut out = Vec::new();
+        let slots = self.slots(ev, id, listener);
+        let bucket = self.buckets.get(ev.dataset.as_ref());
+        let candidates = self.general.iter().chain(bucket.into_iter().flatten());
+        let mut matched: Vec<u32> = Vec::new();
+        for &ri in candidates {
+            if self
+                .rules
+                .get(ri as usize)
+                .is_some_and(|r| r.matcher.matches(&slots))
+            {
+                matched.push(ri);
+            }
         }
-        let mut out: Vec<Firing> = results
-            .into_iter()
-            .map(|r| self.firing(r, &re, id, now))
-            .collect();
+        let text_of = |s: u16| {
+            slots
+                .vals
+                .get(usize::from(s))
+                .and_then(Option::as_ref)
+                .map(|v| v.text().into_owned())
+        };
+        let mut hashed: Vec<(&[(String, u16)], u64)> = Vec::new();
+        for ri in matched {
+            let Some(r) = self.rules.get(ri as usize) else {
+                continue;
+            };
+            if let Some(ai) = r.absence {
+                if let Some(a) = self.absence.get_mut(ai) {
+                    let g: Vec<String> = a
+                        .slots
+                        .iter()
+                        .map(|s| text_of(*s).unwrap_or_default())
+                        .collect();
+                    a.seen(g.join("\u{1f}"), now);
+                }
+                continue;
+            }
+            if r.emits {
+                let mut group: Vec<(String, String)> = r
+                    .group_by
+                    .iter()
+                    .filter_map(|(n, s)| text_of(*s).map(|v| (n.clone(), v)))
+                    .collect();
+                if group.is_empty() {
+                    group = vec![match &ev.host {
+                        Some(h) => (f::HOST_NAME.to_string(), h.clone()),
+                        None => (f::OBSERVER_IP.to_string(), ev.peer.ip().to_string()),
+                    }];
+                }
+                out.push(Firing {
+                    rule_id: r.key.clone(),
+                    title: r.title.clone(),
+                    level: r.level,
+                    tags: r.tags.clone(),
+                    kind: "detection",
+                    group,
+                    events: vec![id],
+                    count: 1,
+                    at: now,
+                    trigger: id,
+                });
+            }
+            for &(ci, pos) in &r.feeds {
+                let Some(c) = self.corrs.get(ci as usize) else {
+                    continue;
+                };
+                // Keyed per process: a sender cannot craft values that collide. Several
+                // correlations usually group by the same fields: hashed once per event.
+                let key = match hashed.iter().find(|(g, _)| *g == c.group_by.as_slice()) {
+                    Some((_, h)) => *h,
+                    None => {
+                        let h = self.hash_slots(&slots, c.group_by.iter().map(|(_, s)| *s));
+                        hashed.push((c.group_by.as_slice(), h));
+                        h
+                    }
+                };
+                let value = c.field.and_then(|f| {
+                    slots
+                        .vals
+                        .get(usize::from(f))
+                        .and_then(Option::as_ref)
+                        .map(|_| self.hash_slots(&slots, std::iter::once(f)))
+                });
+                if matches!(c.kind, rsigma_parser::CorrelationType::ValueCount) && value.is_none() {
+                    continue;
+                }
+                if let Some(fired) = self.windows.update(
+                    ci,
+                    c,
+                    &self.corrs,
+                    key,
+                    pos,
+                    value,
+                    id,
+                    now,
+                    self.max_links,
+                ) {
+                    let group = c
+                        .group_by
+                        .iter()
+                        .map(|(n, s)| (n.clone(), text_of(*s).unwrap_or_default()))
+                        .collect();
+                    if let Some(cr) = self.corr_rules.get(ci as usize) {
+                        out.push(Firing {
+                            rule_id: cr.key.clone(),
+                            title: cr.title.clone(),
+                            level: cr.level,
+                            tags: cr.tags.clone(),
+                            kind: "correlation",
+                            group,
+                            events: fired.events,
+                            count: fired.count,
+                            at: now,
+                            trigger: id,
+                        });
+                    }
+                }
+            }
+        }
         for a in &mut self.absence {
-            a.observe(&re, now);
+            a.clock(now);
         }
-        out.retain(|f| !f.kind.is_empty());
+        self.evicted = self.windows.evicted;
         out
     }
 
-    /// Stateless detection only (no windows): how many rules match `ev`. For benchmarks.
-    pub fn detections(&self, ev: &Event) -> usize {
-        self.engine.evaluate(&RuleEvent::new(ev, 0, "bench")).len()
-    }
-
-    /// Absence checks at `now`, given the registry of senders.
+    /// Absence checks at `now`, given the registry of senders; expires old windows.
     pub fn tick(&mut self, now: i64, senders: &[crate::store::SenderInfo]) -> Vec<Firing> {
         let mut out = Vec::new();
         for a in &mut self.absence {
             out.extend(a.check(now, senders));
         }
-        self.engine.evict_expired(now.div_euclid(1_000_000));
+        self.windows.expire(now, &self.corrs);
         out
+    }
+
+    /// Stateless detection only (no windows): how many rules match `ev`. For benchmarks.
+    pub fn detections(&self, ev: &Event) -> usize {
+        let slots = self.slots(ev, 0, "bench");
+        let bucket = self.buckets.get(ev.dataset.as_ref());
+        self.general
+            .iter()
+            .chain(bucket.into_iter().flatten())
+            .filter(|ri| {
+                self.rules
+                    .get(**ri as usize)
+                    .is_some_and(|r| r.matcher.matches(&slots))
+            })
+            .count()
     }
 
     /// True when some absence rule needs the registry of senders.
     pub fn needs_registry(&self) -> bool {
         self.absence.iter().any(|a| a.per_sender)
     }
+}
 
-    fn firing(&self, r: EvaluationResult, ev: &RuleEvent<'_>, id: i64, now: i64) -> Firing {
-        use rsigma_eval::Event as _;
-        let h = &r.header;
-        let rule_id = h.rule_id.clone().unwrap_or_else(|| h.rule_title.clone());
-        let level = Level::from_sigma(h.level.as_ref());
-        let (kind, group, events, count) = match &r.body {
-            // Detection rules that only feed correlations raise no alert of their own.
-            ResultBody::Detection(_) if self.correlation_only.contains(&rule_id) => {
-                ("", Vec::new(), Vec::new(), 0)
-            }
-            ResultBody::Detection(_) => {
-                let fields = self
-                    .meta
-                    .get(&rule_id)
-                    .map(|m| m.group_by.clone())
-                    .filter(|g| !g.is_empty())
-                    .unwrap_or_else(|| vec!["host.name".into()]);
-                let mut group: Vec<(String, String)> = fields
-                    .iter()
-                    .filter_map(|f| {
-                        ev.get_field(f)
-                            .and_then(|v| v.as_str().map(|s| (f.clone(), s.into_owned())))
-                    })
-                    .collect();
-                if group.is_empty() {
-                    group.push((
-                        "observer.ip".into(),
-                        ev.get_field("observer.ip")
-                            .and_then(|v| v.as_str().map(|s| s.into_owned()))
-                            .unwrap_or_default(),
-                    ));
-                }
-                ("detection", group, vec![id], 1)
-            }
-            ResultBody::Correlation(c) => {
-                let mut ids: Vec<i64> = c
-                    .event_refs
-                    .iter()
-                    .flatten()
-                    .filter_map(|e| e.id.as_deref().and_then(|s| s.parse().ok()))
-                    .collect();
-                if ids.last() != Some(&id) {
-                    ids.push(id);
-                }
-                let count = if c.aggregated_value.is_finite() && c.aggregated_value > 0.0 {
-                    c.aggregated_value as u64
-                } else {
-                    1
-                };
-                ("correlation", c.group_key.clone(), ids, count)
-            }
-        };
-        Firing {
-            rule_id,
-            title: h.rule_title.clone(),
-            level,
-            tags: h.tags.clone(),
-            kind,
-            group,
-            events,
-            count,
-            at: now,
-            trigger: id,
-        }
+fn has_keywords(d: &rsigma_parser::Detection) -> bool {
+    match d {
+        rsigma_parser::Detection::Keywords(_) => true,
+        rsigma_parser::Detection::AnyOf(ds) => ds.iter().any(has_keywords),
+        _ => false,
     }
 }
 

@@ -578,3 +578,113 @@ fn window_state_is_bounded_and_evictions_are_counted() {
     run(&mut r, evs);
     assert_eq!(r.evicted, 0);
 }
+
+fn corr_rules(kind: &str, extra: &str) -> Rules {
+    let base = "title: a\nid: a\nname: rule_a\ndetection:\n  s:\n    message|contains: alpha\n  condition: s\n---\ntitle: b\nid: b\nname: rule_b\ndetection:\n  s:\n    message|contains: beta\n  condition: s\n---\n";
+    let corr = format!(
+        "title: c\nid: c\ncorrelation:\n  type: {kind}\n  rules: [rule_a, rule_b]\n  group-by: [host.name]\n  timespan: 60s\n{extra}"
+    );
+    let text = format!("{base}{corr}");
+    let (r, p) = Rules::from_yaml(&[("c.yml", text.as_str())], 1000);
+    assert!(p.is_empty(), "{p:?}");
+    r
+}
+
+fn msg(host: &str, text: &str) -> Event {
+    event(
+        &format!("<14>Nov 22 10:00:00 {host} app: {text}"),
+        "192.0.2.7",
+    )
+}
+
+#[test]
+fn temporal_needs_every_rule_within_the_window_in_any_order() {
+    let mut r = corr_rules("temporal", "");
+    // beta then alpha, 60 s apart: inside (the window includes its edge).
+    let fired = run(
+        &mut r,
+        vec![(0, msg("h1", "beta")), (60, msg("h1", "alpha"))],
+    );
+    assert_eq!(titles(&fired), vec!["c"], "{fired:?}");
+    // 61 s apart: outside.
+    let fired = run(
+        &mut r,
+        vec![(100, msg("h2", "beta")), (161, msg("h2", "alpha"))],
+    );
+    assert!(fired.is_empty(), "{fired:?}");
+    // Groups are separate.
+    let fired = run(
+        &mut r,
+        vec![(200, msg("h3", "alpha")), (201, msg("h4", "beta"))],
+    );
+    assert!(fired.is_empty());
+}
+
+#[test]
+fn event_count_and_value_count_at_their_edges() {
+    let mut r = corr_rules("event_count", "  condition:\n    gte: 3\n");
+    // Three in 60 s fire; the first leaves the window at 61 s.
+    let fired = run(
+        &mut r,
+        vec![
+            (0, msg("h", "alpha")),
+            (30, msg("h", "beta")),
+            (61, msg("h", "alpha")),
+        ],
+    );
+    assert!(fired.is_empty(), "{fired:?}");
+    let fired = run(&mut r, vec![(62, msg("h", "alpha"))]);
+    assert_eq!(fired.len(), 1);
+    assert_eq!(fired[0].1.count, 3);
+    // lt: fires while under the bound.
+    let mut r = corr_rules("event_count", "  condition:\n    lt: 2\n");
+    assert_eq!(run(&mut r, vec![(0, msg("x", "alpha"))]).len(), 1);
+    assert!(run(&mut r, vec![(1, msg("x", "alpha"))]).is_empty());
+    // value_count over a field, exact as values leave the window.
+    let mut r = corr_rules(
+        "value_count",
+        "  condition:\n    field: process.name\n    gte: 2\n",
+    );
+    let p =
+        |app: &str, text: &str| event(&format!("<14>Nov 22 10:00:00 h {app}: {text}"), "192.0.2.7");
+    assert!(run(&mut r, vec![(0, p("one", "alpha")), (10, p("one", "beta"))]).is_empty());
+    assert_eq!(run(&mut r, vec![(20, p("two", "alpha"))]).len(), 1);
+    // At 81 s "one" (last seen at 10) left the window: one distinct value again.
+    assert!(run(&mut r, vec![(81, p("two", "beta"))]).is_empty());
+}
+
+#[test]
+fn unsupported_constructs_are_refused_with_the_reason() {
+    for (rule, why) in [
+        (
+            "title: u\nid: u\ndetection:\n  s:\n    message|base64: x\n  condition: s\n",
+            "not supported",
+        ),
+        (
+            "title: u\nid: u\ndetection:\n  s:\n    message|fieldref: host.name\n  condition: s\n",
+            "not supported",
+        ),
+        (
+            "title: u\nid: u\ndetection:\n  s:\n    source.ip|cidr: not-a-net\n  condition: s\n",
+            "cidr",
+        ),
+        (
+            "title: u\nid: u\ndetection:\n  s:\n    message|re: '('\n  condition: s\n",
+            "re",
+        ),
+        (
+            "title: u\nid: u\ndetection:\n  s:\n    message: x\n  condition: s and missing\n",
+            "missing",
+        ),
+        (
+            "title: a\nid: a\nname: ra\ndetection:\n  s:\n    message: x\n  condition: s\n---\ntitle: c\nid: c\ncorrelation:\n  type: value_sum\n  rules: [ra]\n  group-by: [host.name]\n  timespan: 1m\n  condition:\n    field: source.port\n    gte: 2\n",
+            "not supported",
+        ),
+    ] {
+        let (_, problems) = Rules::from_yaml(&[("u.yml", rule)], 100);
+        assert!(
+            problems.iter().any(|p| p.reason.contains(why)),
+            "{rule}: {problems:?}"
+        );
+    }
+}
