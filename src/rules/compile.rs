@@ -87,6 +87,8 @@ impl Val<'_> {
 /// One event's values by slot, and every string value (for keywords).
 pub struct Slots<'a> {
     pub vals: Vec<Option<Val<'a>>>,
+    /// Lower-cased text of a slot, made on first need (substring searches on long values).
+    pub lower: Vec<std::cell::OnceCell<String>>,
     /// All string values of the event (message first), for keyword searches.
     pub strings: Vec<Cow<'a, str>>,
 }
@@ -615,6 +617,17 @@ fn eval_item(it: &Item, s: &Slots<'_>) -> bool {
             .trim()
             .parse::<IpAddr>()
             .is_ok_and(|ip| net.contains(&ip)),
+        // Case-insensitive substring search: one lower-cased copy per value and event, then
+        // SIMD search (the anchored byte-by-byte search is slow on long messages).
+        (Pat::Contains(t), Some(Val::Str(hay))) if !it.cased && hay.len() > 64 => {
+            match s.lower.get(usize::from(it.slot)) {
+                Some(cell) => {
+                    let l = cell.get_or_init(|| hay.to_lowercase());
+                    memchr::memmem::find(l.as_bytes(), t.as_bytes()).is_some()
+                }
+                None => match_str(p, hay, false),
+            }
+        }
         (p, Some(v)) => match v {
             Val::Str(t) => match_str(p, t, it.cased),
             other => match_str(p, &other.text(), it.cased),

@@ -757,7 +757,14 @@ impl Rules {
                 _ => None,
             }));
         }
-        Slots { vals, strings }
+        let lower = std::iter::repeat_with(std::cell::OnceCell::new)
+            .take(self.fields.len())
+            .collect();
+        Slots {
+            vals,
+            lower,
+            strings,
+        }
     }
 
     /// Evaluates one event (stored as `id`) at `now` (microseconds on the engine's clock).
