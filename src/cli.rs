@@ -227,6 +227,10 @@ pub fn run() -> Result<ExitCode> {
             let mut mib_names = 0;
             let (enricher, enrich_problems) = crate::enrich::Enricher::load(&c.enrich);
             problems.extend(enrich_problems);
+            let (rules, rule_problems) = crate::rules::Rules::load(&c.rules);
+            if c.rules.enabled {
+                problems.extend(rule_problems.iter().map(ToString::to_string));
+            }
             if let Some(s) = &c.snmp {
                 let (defs, errors) = crate::snmp::mib::load_dir(&s.mibs_dir);
                 mib_names = defs.len();
@@ -240,6 +244,13 @@ pub fn run() -> Result<ExitCode> {
             }
             println!("parsers: {}", chain.parser_names().join(", "));
             println!("enrichment: {}", enricher.summary());
+            if c.rules.enabled {
+                println!(
+                    "rules: {} loaded, {} notification channel(s)",
+                    rules.len(),
+                    c.notify.channels.len()
+                );
+            }
             if let Some(s) = &c.snmp {
                 println!(
                     "snmp: traps and informs on {}, {} v3 user(s), {mib_names} name(s) from MIB files in {}",

@@ -169,3 +169,52 @@ fn hmac_signature_matches_a_known_vector() {
         "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
     );
 }
+
+/// An HTTP server on loopback answering 200 to everything; returns its address and a
+/// request counter.
+fn ok_server() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{Read, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    let n = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let n2 = n.clone();
+    std::thread::spawn(move || {
+        for mut s in l.incoming().flatten() {
+            let mut buf = [0u8; 8192];
+            let _request_bytes = s.read(&mut buf).unwrap_or(0);
+            n2.fetch_add(1, Relaxed);
+            s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                .unwrap_or(());
+        }
+    });
+    (format!("http://{addr}/hook"), n)
+}
+
+#[test]
+fn a_channel_rate_limit_postpones_without_counting_an_attempt() {
+    let (url, hits) = ok_server();
+    let n = settings(&format!(
+        "[[channel]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"{url}\"\nrate_per_minute = 2\n"
+    ))
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut alerts = Alerts::open(dir.path()).unwrap();
+    for _ in 0..3 {
+        alerts.enqueue_test("hook").unwrap();
+    }
+    let metrics = Metrics::new(Vec::<String>::new());
+    let mut buckets = HashMap::new();
+    for msg in alerts.due(i64::MAX, 10).unwrap() {
+        deliver_one(&alerts, &n, &mut buckets, &msg, &metrics);
+    }
+    assert_eq!(hits.load(Relaxed), 2);
+    assert_eq!(metrics.notify_sent.load(Relaxed), 2);
+    assert_eq!(metrics.notify_rate_limited.load(Relaxed), 1);
+    let now = crate::ingest::now_micros();
+    assert!(alerts.due(now, 10).unwrap().is_empty(), "postponed");
+    let later = alerts.due(i64::MAX, 10).unwrap();
+    assert_eq!(later.len(), 1);
+    assert_eq!(later[0].attempts, 0);
+    // One token comes back after 30 s at 2 per minute.
+    assert!(later[0].next_at > now + 20_000_000 && later[0].next_at < now + 40_000_000);
+}

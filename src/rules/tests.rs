@@ -688,3 +688,19 @@ fn unsupported_constructs_are_refused_with_the_reason() {
         );
     }
 }
+
+#[test]
+fn windash_matches_every_dash_form() {
+    let rule = "title: w\nid: w\ndetection:\n  s:\n    message|windash|contains: ' -enc '\n  condition: s\n";
+    let (mut r, p) = Rules::from_yaml(&[("w.yml", rule)], 100);
+    assert!(p.is_empty(), "{p:?}");
+    for (text, hit) in [
+        ("powershell -enc AAA", true),
+        ("powershell /enc AAA", true),
+        ("powershell \u{2013}enc AAA", true),
+        ("powershell enc AAA", false),
+    ] {
+        let fired = run(&mut r, vec![(0, msg("w1", text))]);
+        assert_eq!(!fired.is_empty(), hit, "{text}");
+    }
+}
