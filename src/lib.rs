@@ -3,6 +3,7 @@
 //! ingest → spool → parse → store, with the web layer reading the store.
 
 pub mod alerts;
+pub mod auth;
 pub mod cli;
 pub mod cli_rules;
 pub mod config;
