@@ -121,10 +121,54 @@ enum Command {
         #[command(subcommand)]
         command: crate::cli_rules::NotifyCommand,
     },
+    /// Dashboard users: add, passwd, list, disable, enable.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
     /// Configuration commands.
     Config {
         #[command(subcommand)]
         command: ConfigCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Add a user; the password is read from stdin (first line), or generated and printed.
+    Add {
+        name: String,
+        /// admin, analyst or viewer.
+        #[arg(long, default_value = "viewer")]
+        role: String,
+        /// Read the password from stdin instead of generating one.
+        #[arg(long)]
+        password_stdin: bool,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Set a user's password (first line of stdin); ends their sessions.
+    Passwd {
+        name: String,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// List users (JSON lines).
+    List {
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Disable a user (ends their sessions).
+    Disable {
+        name: String,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Enable a disabled user.
+    Enable {
+        name: String,
+        #[command(flatten)]
+        common: Common,
     },
 }
 
@@ -209,6 +253,7 @@ pub fn run() -> Result<ExitCode> {
             };
             crate::cli_rules::notify(load(&common, &overrides(&common))?, command)
         }
+        Command::User { command } => user(command),
         Command::Senders { days, common } => senders(load(&common, &overrides(&common))?, days),
         Command::ForgetHost { host, yes, common } => {
             forget_host(load(&common, &overrides(&common))?, &host, yes)
@@ -497,6 +542,71 @@ fn search(
         out.write_all(b"\n").context("writing stdout")?;
     }
     out.flush().context("writing stdout")?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn read_password_line() -> Result<String> {
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .context("reading the password from stdin")?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_string())
+}
+
+fn user(cmd: UserCommand) -> Result<ExitCode> {
+    let common = match &cmd {
+        UserCommand::Add { common, .. }
+        | UserCommand::Passwd { common, .. }
+        | UserCommand::List { common }
+        | UserCommand::Disable { common, .. }
+        | UserCommand::Enable { common, .. } => common.clone(),
+    };
+    let config = load(&common, &overrides(&common))?;
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating {}", config.data_dir.display()))?;
+    let users = crate::auth::Users::open(&config.data_dir)?;
+    let actor = "cli";
+    match cmd {
+        UserCommand::Add {
+            name,
+            role,
+            password_stdin,
+            ..
+        } => {
+            let role = crate::auth::Role::parse(&role)?;
+            let (pw, generated) = if password_stdin {
+                (read_password_line()?, false)
+            } else {
+                (crate::auth::random_hex(12)?, true)
+            };
+            users.add(&name, &pw, role, actor)?;
+            if generated {
+                println!("user {name} added as {}; password: {pw}", role.as_str());
+            } else {
+                println!("user {name} added as {}", role.as_str());
+            }
+        }
+        UserCommand::Passwd { name, .. } => {
+            let pw = read_password_line()?;
+            users.set_password(&name, &pw, actor)?;
+            println!("password of {name} changed");
+        }
+        UserCommand::List { .. } => {
+            let mut out = std::io::stdout().lock();
+            for u in users.list()? {
+                serde_json::to_writer(&mut out, &u).context("writing stdout")?;
+                out.write_all(b"\n").context("writing stdout")?;
+            }
+        }
+        UserCommand::Disable { name, .. } => {
+            users.set_disabled(&name, true, actor)?;
+            println!("user {name} disabled");
+        }
+        UserCommand::Enable { name, .. } => {
+            users.set_disabled(&name, false, actor)?;
+            println!("user {name} enabled");
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -177,6 +177,8 @@ pub struct RawListener {
 #[serde(deny_unknown_fields)]
 pub struct RawWeb {
     pub listen: Option<String>,
+    /// Mark the session cookie `Secure` (when served over HTTPS).
+    pub secure_cookie: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -237,6 +239,9 @@ pub struct Config {
     pub enrich: crate::enrich::Settings,
     /// Reverse DNS, when enabled.
     pub reverse_dns: Option<crate::enrich::rdns::Options>,
+    /// Mark the dashboard's session cookie `Secure` (`web.secure_cookie`; set it when Picket
+    /// is served over HTTPS, directly or behind a proxy).
+    pub web_secure_cookie: bool,
     /// Detection rules.
     pub rules: crate::rules::Settings,
     /// Notification channels and routes, checked.
@@ -552,6 +557,7 @@ impl Raw {
             return Err(bad("rules.suppress_secs", "at most 30 days".into()));
         }
         Ok(Config {
+            web_secure_cookie: self.web.secure_cookie.unwrap_or(false),
             rules: self.rules,
             notify: std::sync::Arc::new(notify),
             reverse_dns,

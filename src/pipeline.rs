@@ -70,6 +70,8 @@ pub enum Error {
     Web(std::io::Error),
     #[error(transparent)]
     Alerts(#[from] crate::alerts::Error),
+    #[error(transparent)]
+    Users(#[from] crate::auth::Error),
 }
 
 /// The addresses actually bound (port 0 resolved).
@@ -173,6 +175,23 @@ pub async fn serve(
         )
     } else {
         (None, None)
+    };
+    // The dashboard's stores. On first start an `admin` user is created; its password is
+    // logged once (stdout carries only the ready line).
+    let users = Arc::new(crate::auth::Users::open(data)?);
+    if let Some(pw) = users.ensure_admin()? {
+        tracing::warn!(
+            user = "admin",
+            password = %pw,
+            "First start: created the dashboard user admin with this password; it is not shown again (change it with `picket user passwd admin`)."
+        );
+    }
+    let dashboard = crate::web::Dashboard {
+        users,
+        reader: Arc::new(store.reader()),
+        alerts: Arc::new(std::sync::Mutex::new(crate::alerts::Alerts::open(data)?)),
+        router: config.notify.clone(),
+        secure_cookie: config.web_secure_cookie,
     };
     let stop_notify = Arc::new(AtomicBool::new(false));
     let (dir, notifier, sn, m) = (
@@ -398,7 +417,9 @@ pub async fn serve(
     bound.web = web_listener.local_addr().ok();
     let app = crate::web::router(crate::web::AppState {
         metrics: metrics.clone(),
-    });
+        dash: Some(dashboard),
+    })
+    .into_make_service_with_connect_info::<SocketAddr>();
     let web_cancel = CancellationToken::new();
     let wc = web_cancel.clone();
     let web_task = tokio::spawn(async move {

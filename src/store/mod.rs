@@ -109,6 +109,8 @@ pub trait EventReader: Send + Sync {
     fn count(&self) -> Result<u64, Error>;
     /// Every sender seen, most recently seen first, with events per day for the last `days`.
     fn senders(&self, days: i64) -> Result<Vec<SenderInfo>, Error>;
+    /// One event by its id.
+    fn get(&self, id: i64) -> Result<Option<StoredEvent>, Error>;
     /// Events received at or after `since` (`event.ingested`), oldest first, the newest
     /// `limit` of them (the rules replay their windows from this after a restart).
     fn received_since(&self, since: i64, limit: usize) -> Result<Vec<StoredEvent>, Error>;

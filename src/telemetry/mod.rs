@@ -247,6 +247,11 @@ impl Metrics {
     }
 
     /// Frames dropped for this reason so far.
+    /// Frames dropped before storage, all reasons.
+    pub fn dropped_total(&self) -> u64 {
+        self.dropped.iter().map(|c| c.load(Relaxed)).sum()
+    }
+
     pub fn dropped(&self, reason: DropReason) -> u64 {
         self.dropped
             .get(reason.index())

@@ -1,33 +1,80 @@
-//! The web layer. For now: `/healthz` and `/metrics` (Prometheus text). The dashboard issue
-//! builds the pages, login and API on this router.
+//! The web layer: `/healthz`, `/metrics`, and the dashboard (login, overview, search, event
+//! detail, alerts), server-rendered with askama (escaping on), stylesheet compiled in.
+//!
+//! Every page needs a session (a cookie holding a random token, stored hashed); without one it
+//! redirects to `/login`. Every form that changes state carries the session's CSRF token, and
+//! changing an alert needs the analyst role.
 
+mod pages;
+
+use crate::alerts::Alerts;
+use crate::auth::Users;
+use crate::store::EventReader;
 use crate::telemetry::Metrics;
 use axum::Router;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
-use axum::routing::get;
-use std::sync::Arc;
+use axum::routing::{get, post};
+use std::sync::{Arc, Mutex};
 
 /// What handlers share.
 #[derive(Clone)]
 pub struct AppState {
     /// The process's counters.
     pub metrics: Arc<Metrics>,
+    /// The dashboard's data, when it is served.
+    pub dash: Option<Dashboard>,
 }
+
+/// The stores the dashboard reads and changes.
+#[derive(Clone)]
+pub struct Dashboard {
+    pub users: Arc<Users>,
+    pub reader: Arc<dyn EventReader>,
+    pub alerts: Arc<Mutex<Alerts>>,
+    pub router: Arc<dyn crate::alerts::Router + Send + Sync>,
+    /// Mark the session cookie `Secure` (set when Picket is served over HTTPS).
+    pub secure_cookie: bool,
+}
+
+const STYLE: &str = include_str!("../../static/style.css");
 
 /// Every route, in one place.
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let r = Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
-        .with_state(state)
+        .route("/static/style.css", get(style));
+    let r = if state.dash.is_some() {
+        r.route("/login", get(pages::login_form).post(pages::login))
+            .route("/logout", post(pages::logout))
+            .route("/", get(pages::overview))
+            .route("/search", get(pages::search))
+            .route("/events/{id}", get(pages::event))
+            .route("/alerts", get(pages::alerts))
+            .route("/alerts/{id}", get(pages::alert))
+            .route("/alerts/{id}/state", post(pages::alert_state))
+    } else {
+        r
+    };
+    r.with_state(state)
 }
 
 async fn healthz() -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
         "ok\n",
+    )
+}
+
+async fn style() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "max-age=3600"),
+        ],
+        STYLE,
     )
 }
 
@@ -42,42 +89,4 @@ async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use axum::body::Body;
-    use axum::http::{Request, StatusCode};
-    use tower::ServiceExt;
-
-    #[tokio::test]
-    async fn metrics_lists_the_required_series() {
-        let m = Arc::new(Metrics::new(["syslog0".to_string()]));
-        m.add_received(0, 3, 30);
-        let app = router(AppState { metrics: m });
-        let res = app
-            .clone()
-            .oneshot(Request::get("/metrics").body(Body::empty()).unwrap())
-            .await
-            .unwrap();
-        assert_eq!(res.status(), StatusCode::OK);
-        let body = axum::body::to_bytes(res.into_body(), 1 << 20)
-            .await
-            .unwrap();
-        let text = String::from_utf8(body.to_vec()).unwrap();
-        for name in [
-            "picket_frames_received_total{listener=\"syslog0\"} 3",
-            "picket_frames_dropped_total{reason=\"queue_full\"} 0",
-            "picket_frames_truncated_total 0",
-            "picket_events_parsed_total{parser=\"none\"} 0",
-            "picket_events_stored_total 0",
-            "picket_store_batch_seconds_bucket",
-            "picket_tcp_connections 0",
-        ] {
-            assert!(text.contains(name), "missing {name}");
-        }
-        let res = app
-            .oneshot(Request::get("/healthz").body(Body::empty()).unwrap())
-            .await
-            .unwrap();
-        assert_eq!(res.status(), StatusCode::OK);
-    }
-}
+mod tests;

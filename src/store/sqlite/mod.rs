@@ -156,6 +156,10 @@ impl EventReader for SqliteReader {
         registry::list(&self.dir, days)
     }
 
+    fn get(&self, id: i64) -> Result<Option<StoredEvent>, Error> {
+        queries::get(&read_catalog(&self.catalog), id)
+    }
+
     fn received_since(&self, since: i64, limit: usize) -> Result<Vec<StoredEvent>, Error> {
         queries::received_since(&read_catalog(&self.catalog), since, limit)
     }

@@ -457,3 +457,25 @@ pub fn received_since(
     out.drain(..skip);
     Ok(out)
 }
+
+/// One event by id (segment in the high 32 bits, rowid in the low).
+pub fn get(catalog: &[SegmentInfo], id: i64) -> Result<Option<StoredEvent>, Error> {
+    let seg_id = u32::try_from(id >> 32).unwrap_or(u32::MAX);
+    let rowid = id & 0xFFFF_FFFF;
+    let Some(seg) = catalog.iter().find(|s| s.id == seg_id) else {
+        return Ok(None);
+    };
+    let conn = match segment::open_read_only(&seg.path) {
+        Ok(c) => c,
+        Err(_) if !seg.path.exists() => return Ok(None),
+        Err(err) => return Err(err),
+    };
+    let e = db_err(&seg.path);
+    conn.query_row(
+        &format!("SELECT {} FROM events WHERE id = ?1", select_list()),
+        [rowid],
+        |r| row_to_event(r, seg.id),
+    )
+    .optional()
+    .map_err(e)
+}

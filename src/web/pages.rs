@@ -1,0 +1,607 @@
+//! Dashboard pages and forms.
+
+use super::{AppState, Dashboard};
+use crate::alerts::{Alert, State as AlertState};
+use crate::auth::{Role, Session};
+use crate::model::event::format_micros;
+use crate::query::SearchQuery;
+use crate::store::StoredEvent;
+use askama::Template;
+use axum::extract::{ConnectInfo, Form, FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use std::net::SocketAddr;
+
+const COOKIE: &str = "picket_session";
+const RANGES: [&str; 5] = ["15m", "1h", "24h", "7d", "30d"];
+const PAGE: usize = 200;
+
+/// The peer's address, when the server knows it.
+pub struct PeerIp(String);
+
+impl<S: Send + Sync> FromRequestParts<S> for PeerIp {
+    type Rejection = std::convert::Infallible;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(PeerIp(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map_or_else(|| "unknown".to_string(), |c| c.0.ip().to_string()),
+        ))
+    }
+}
+
+fn no_dashboard() -> Response {
+    StatusCode::NOT_FOUND.into_response()
+}
+
+fn cookie_token(h: &HeaderMap) -> Option<String> {
+    h.get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|kv| {
+            let (k, v) = kv.trim().split_once('=')?;
+            (k == COOKIE && !v.is_empty()).then(|| v.to_string())
+        })
+}
+
+/// The session, or a redirect to the login page.
+async fn session(d: &Dashboard, h: &HeaderMap) -> Result<(String, Session), Response> {
+    let Some(token) = cookie_token(h) else {
+        return Err(Redirect::to("/login").into_response());
+    };
+    let users = d.users.clone();
+    let t = token.clone();
+    match tokio::task::spawn_blocking(move || users.session(&t)).await {
+        Ok(Ok(Some(s))) => Ok((token, s)),
+        Ok(Ok(None)) => Err(Redirect::to("/login").into_response()),
+        Ok(Err(e)) => Err(internal(e)),
+        Err(e) => Err(internal(e)),
+    }
+}
+
+fn internal(e: impl std::fmt::Display) -> Response {
+    tracing::error!(error = %e, "A web request failed.");
+    (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
+}
+
+fn page(t: impl Template) -> Response {
+    match t.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => internal(e),
+    }
+}
+
+fn forbidden(why: &str) -> Response {
+    (StatusCode::FORBIDDEN, why.to_string()).into_response()
+}
+
+/// Constant-time comparison of CSRF tokens.
+fn csrf_ok(s: &Session, given: &str) -> bool {
+    let (a, b) = (s.csrf.as_bytes(), given.as_bytes());
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    user: Option<String>,
+    role: &'static str,
+    csrf: String,
+    error: Option<String>,
+}
+
+pub async fn login_form() -> Response {
+    page(LoginPage {
+        user: None,
+        role: "",
+        csrf: String::new(),
+        error: None,
+    })
+}
+
+#[derive(serde::Deserialize)]
+pub struct LoginForm {
+    user: String,
+    password: String,
+}
+
+pub async fn login(
+    State(s): State<AppState>,
+    PeerIp(ip): PeerIp,
+    Form(f): Form<LoginForm>,
+) -> Response {
+    let Some(d) = s.dash.clone() else {
+        return no_dashboard();
+    };
+    let users = d.users.clone();
+    let r = tokio::task::spawn_blocking(move || users.login(&f.user, &f.password, &ip)).await;
+    match r {
+        Ok(Ok(Some((token, _)))) => {
+            let mut cookie = format!("{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict");
+            if d.secure_cookie {
+                cookie.push_str("; Secure");
+            }
+            let mut res = Redirect::to("/").into_response();
+            match HeaderValue::from_str(&cookie) {
+                Ok(v) => {
+                    res.headers_mut().insert(header::SET_COOKIE, v);
+                    res
+                }
+                Err(e) => internal(e),
+            }
+        }
+        Ok(Ok(None)) => {
+            let mut res = page(LoginPage {
+                user: None,
+                role: "",
+                csrf: String::new(),
+                error: Some(
+                    "Wrong user or password, or too many attempts: wait a few minutes.".into(),
+                ),
+            });
+            *res.status_mut() = StatusCode::UNAUTHORIZED;
+            res
+        }
+        Ok(Err(e)) => internal(e),
+        Err(e) => internal(e),
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+pub async fn logout(State(s): State<AppState>, h: HeaderMap, Form(f): Form<CsrfForm>) -> Response {
+    let Some(d) = s.dash.as_ref() else {
+        return no_dashboard();
+    };
+    let (token, sess) = match session(d, &h).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    if !csrf_ok(&sess, &f.csrf) {
+        return forbidden("missing or wrong CSRF token");
+    }
+    if let Err(e) = d.users.logout(&token, &sess.user.name) {
+        return internal(e);
+    }
+    let mut res = Redirect::to("/login").into_response();
+    res.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_static("picket_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"),
+    );
+    res
+}
+
+struct AlertRow {
+    id: i64,
+    title: String,
+    level: String,
+    group: String,
+    state: String,
+    count: i64,
+    first: String,
+    last: String,
+    rule_id: String,
+}
+
+fn alert_row(a: &Alert) -> AlertRow {
+    AlertRow {
+        id: a.id,
+        title: a.title.clone(),
+        level: a.level.clone(),
+        group: a.group.clone(),
+        state: a.state.clone(),
+        count: a.count,
+        first: format_micros(a.first_seen),
+        last: format_micros(a.last_seen),
+        rule_id: a.rule_id.clone(),
+    }
+}
+
+struct SenderRow {
+    sender: String,
+    host: String,
+    parser: String,
+    events: i64,
+    last: String,
+    silent: bool,
+}
+
+#[derive(Template)]
+#[template(path = "overview.html")]
+struct OverviewPage {
+    user: Option<String>,
+    role: &'static str,
+    csrf: String,
+    stored: u64,
+    dropped: u64,
+    truncated: u64,
+    listeners: Vec<(String, u64, u64)>,
+    open_alerts: Vec<AlertRow>,
+    senders: Vec<SenderRow>,
+}
+
+pub async fn overview(State(s): State<AppState>, h: HeaderMap) -> Response {
+    let Some(d) = s.dash.clone() else {
+        return no_dashboard();
+    };
+    let (_, sess) = match session(&d, &h).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let m = s.metrics.clone();
+    let r = tokio::task::spawn_blocking(move || {
+        let open = match d.alerts.lock() {
+            Ok(a) => a.list(Some(AlertState::Open), 20),
+            Err(p) => p.into_inner().list(Some(AlertState::Open), 20),
+        }
+        .map_err(|e| e.to_string())?;
+        let senders = d.reader.senders(1).map_err(|e| e.to_string())?;
+        let stored = d.reader.count().map_err(|e| e.to_string())?;
+        Ok::<_, String>((open, senders, stored))
+    })
+    .await;
+    let (open, senders, stored) = match r {
+        Ok(Ok(x)) => x,
+        Ok(Err(e)) => return internal(e),
+        Err(e) => return internal(e),
+    };
+    use std::sync::atomic::Ordering::Relaxed;
+    let now = crate::ingest::now_micros();
+    page(OverviewPage {
+        user: Some(sess.user.name.clone()),
+        role: sess.user.role.as_str(),
+        csrf: sess.csrf.clone(),
+        stored,
+        dropped: m.dropped_total(),
+        truncated: m.truncated.load(Relaxed),
+        listeners: m
+            .listeners
+            .iter()
+            .map(|l| {
+                (
+                    l.name.clone(),
+                    l.received.load(Relaxed),
+                    l.received_bytes.load(Relaxed),
+                )
+            })
+            .collect(),
+        open_alerts: open.iter().map(alert_row).collect(),
+        senders: senders
+            .into_iter()
+            .take(50)
+            .map(|x| SenderRow {
+                silent: now - x.last_seen > 15 * 60 * 1_000_000,
+                sender: x.sender,
+                host: x.host.unwrap_or_default(),
+                parser: x.parser.unwrap_or_default(),
+                events: x.events,
+                last: format_micros(x.last_seen),
+            })
+            .collect(),
+    })
+}
+
+struct HitRow {
+    id: i64,
+    time: String,
+    sender: String,
+    host: String,
+    dataset: String,
+    message: String,
+}
+
+/// Text safe to show: control characters made visible (escaping is the template's job).
+fn visible(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_control() && c != '\t' {
+                format!("\\x{:02x}", u32::from(c))
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+fn hit_row(h: &StoredEvent) -> HitRow {
+    HitRow {
+        id: h.id,
+        time: format_micros(h.event.timestamp),
+        sender: h.event.peer.ip().to_string(),
+        host: h.event.host.clone().unwrap_or_default(),
+        dataset: h.event.dataset.to_string(),
+        message: visible(&h.event.message()),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "search.html")]
+struct SearchPage {
+    user: Option<String>,
+    role: &'static str,
+    csrf: String,
+    q: String,
+    ranges: Vec<(&'static str, bool)>,
+    error: Option<String>,
+    hits: Vec<HitRow>,
+    limit: usize,
+}
+
+#[derive(serde::Deserialize)]
+pub struct SearchParams {
+    #[serde(default)]
+    q: String,
+    range: Option<String>,
+}
+
+pub async fn search(
+    State(s): State<AppState>,
+    h: HeaderMap,
+    Query(p): Query<SearchParams>,
+) -> Response {
+    let Some(d) = s.dash.clone() else {
+        return no_dashboard();
+    };
+    let (_, sess) = match session(&d, &h).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let range = p
+        .range
+        .filter(|r| RANGES.contains(&r.as_str()))
+        .unwrap_or_else(|| "24h".into());
+    let now = crate::ingest::now_micros();
+    let (hits, error) = match SearchQuery::parse(&p.q, PAGE) {
+        Err(e) => (Vec::new(), Some(e.to_string())),
+        Ok(mut q) => {
+            q.from = crate::query::parse_time(&format!("-{range}"), now).ok();
+            let reader = d.reader.clone();
+            match tokio::task::spawn_blocking(move || reader.search(&q)).await {
+                Ok(Ok(hits)) => (hits.iter().map(hit_row).collect(), None),
+                Ok(Err(e)) => (Vec::new(), Some(e.to_string())),
+                Err(e) => return internal(e),
+            }
+        }
+    };
+    page(SearchPage {
+        user: Some(sess.user.name.clone()),
+        role: sess.user.role.as_str(),
+        csrf: sess.csrf.clone(),
+        q: p.q,
+        ranges: RANGES.iter().map(|r| (*r, *r == range)).collect(),
+        error,
+        hits,
+        limit: PAGE,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "event.html")]
+struct EventPage {
+    user: Option<String>,
+    role: &'static str,
+    csrf: String,
+    id: i64,
+    raw: String,
+    fields: Vec<(String, String)>,
+}
+
+pub async fn event(State(s): State<AppState>, h: HeaderMap, Path(id): Path<i64>) -> Response {
+    let Some(d) = s.dash.clone() else {
+        return no_dashboard();
+    };
+    let (_, sess) = match session(&d, &h).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let reader = d.reader.clone();
+    let found = match tokio::task::spawn_blocking(move || reader.get(id)).await {
+        Ok(Ok(x)) => x,
+        Ok(Err(e)) => return internal(e),
+        Err(e) => return internal(e),
+    };
+    let Some(ev) = found else {
+        return (StatusCode::NOT_FOUND, "no such event").into_response();
+    };
+    let mut fields: Vec<(String, String)> = ev
+        .event
+        .to_flat_json(&ev.listener)
+        .into_iter()
+        .filter(|(k, _)| k != "message")
+        .map(|(k, v)| {
+            let v = match v {
+                serde_json::Value::String(s) => s,
+                other => other.to_string(),
+            };
+            (k, visible(&v))
+        })
+        .collect();
+    fields.sort();
+    page(EventPage {
+        user: Some(sess.user.name.clone()),
+        role: sess.user.role.as_str(),
+        csrf: sess.csrf.clone(),
+        id,
+        raw: visible(&String::from_utf8_lossy(&ev.event.raw)),
+        fields,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "alerts.html")]
+struct AlertsPage {
+    user: Option<String>,
+    role: &'static str,
+    csrf: String,
+    state: String,
+    alerts: Vec<AlertRow>,
+}
+
+#[derive(serde::Deserialize)]
+pub struct AlertsParams {
+    state: Option<String>,
+}
+
+pub async fn alerts(
+    State(s): State<AppState>,
+    h: HeaderMap,
+    Query(p): Query<AlertsParams>,
+) -> Response {
+    let Some(d) = s.dash.clone() else {
+        return no_dashboard();
+    };
+    let (_, sess) = match session(&d, &h).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let state = p.state.as_deref().and_then(|x| AlertState::parse(x).ok());
+    let r = tokio::task::spawn_blocking(move || match d.alerts.lock() {
+        Ok(a) => a.list(state, 500),
+        Err(p) => p.into_inner().list(state, 500),
+    })
+    .await;
+    let list = match r {
+        Ok(Ok(x)) => x,
+        Ok(Err(e)) => return internal(e),
+        Err(e) => return internal(e),
+    };
+    page(AlertsPage {
+        user: Some(sess.user.name.clone()),
+        role: sess.user.role.as_str(),
+        csrf: sess.csrf.clone(),
+        state: state.map_or("", AlertState::as_str).to_string(),
+        alerts: list.iter().map(alert_row).collect(),
+    })
+}
+
+#[derive(Template)]
+#[template(path = "alert.html")]
+struct AlertPage {
+    user: Option<String>,
+    role: &'static str,
+    csrf: String,
+    a: AlertRow,
+    can_change: bool,
+    events: Vec<HitRow>,
+    audit: Vec<(String, String, String, String)>,
+}
+
+pub async fn alert(State(s): State<AppState>, h: HeaderMap, Path(id): Path<i64>) -> Response {
+    let Some(d) = s.dash.clone() else {
+        return no_dashboard();
+    };
+    let (_, sess) = match session(&d, &h).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let r = tokio::task::spawn_blocking(move || {
+        let (a, audit) = {
+            let g = match d.alerts.lock() {
+                Ok(g) => g,
+                Err(p) => p.into_inner(),
+            };
+            let a = g.get(id).map_err(|e| e.to_string())?;
+            let audit = g.audit(id).map_err(|e| e.to_string())?;
+            (a, audit)
+        };
+        let mut events = Vec::new();
+        if let Some(a) = &a {
+            for eid in a.events.iter().rev().take(50) {
+                if let Some(ev) = d.reader.get(*eid).map_err(|e| e.to_string())? {
+                    events.push(ev);
+                }
+            }
+        }
+        Ok::<_, String>((a, audit, events))
+    })
+    .await;
+    let (a, audit, events) = match r {
+        Ok(Ok(x)) => x,
+        Ok(Err(e)) => return internal(e),
+        Err(e) => return internal(e),
+    };
+    let Some(a) = a else {
+        return (StatusCode::NOT_FOUND, "no such alert").into_response();
+    };
+    page(AlertPage {
+        user: Some(sess.user.name.clone()),
+        role: sess.user.role.as_str(),
+        csrf: sess.csrf.clone(),
+        can_change: sess.user.role >= Role::Analyst,
+        a: alert_row(&a),
+        events: events.iter().map(hit_row).collect(),
+        audit: audit
+            .into_iter()
+            .map(|t| {
+                (
+                    format_micros(t.at),
+                    t.actor,
+                    t.action,
+                    t.comment.unwrap_or_default(),
+                )
+            })
+            .collect(),
+    })
+}
+
+#[derive(serde::Deserialize)]
+pub struct StateForm {
+    #[serde(default)]
+    csrf: String,
+    to: String,
+    #[serde(default)]
+    comment: String,
+}
+
+pub async fn alert_state(
+    State(s): State<AppState>,
+    h: HeaderMap,
+    Path(id): Path<i64>,
+    Form(f): Form<StateForm>,
+) -> Response {
+    let Some(d) = s.dash.clone() else {
+        return no_dashboard();
+    };
+    let (_, sess) = match session(&d, &h).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    if !csrf_ok(&sess, &f.csrf) {
+        return forbidden("missing or wrong CSRF token");
+    }
+    if sess.user.role < Role::Analyst {
+        return forbidden("your role cannot change alerts");
+    }
+    let to = match AlertState::parse(&f.to) {
+        Ok(t) => t,
+        Err(e) => return (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
+    };
+    let name = sess.user.name.clone();
+    let r = tokio::task::spawn_blocking(move || {
+        let comment = Some(f.comment.trim()).filter(|c| !c.is_empty());
+        let mut g = match d.alerts.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        g.set_state(id, to, &name, comment, d.router.as_ref())
+    })
+    .await;
+    match r {
+        Ok(Ok(_)) => Redirect::to(&format!("/alerts/{id}")).into_response(),
+        Ok(Err(e @ crate::alerts::Error::Transition { .. })) => {
+            (StatusCode::CONFLICT, e.to_string()).into_response()
+        }
+        Ok(Err(crate::alerts::Error::NotFound(_))) => {
+            (StatusCode::NOT_FOUND, "no such alert").into_response()
+        }
+        Ok(Err(e)) => internal(e),
+        Err(e) => internal(e),
+    }
+}

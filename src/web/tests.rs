@@ -1,0 +1,352 @@
+use super::*;
+use crate::alerts::{NoRoutes, Recorded};
+use crate::auth::Role;
+use crate::model::{Checkpoint, Frame, Transport};
+use crate::parse::{Chain, HeaderOptions};
+use crate::store::EventWriter;
+use crate::store::sqlite::{Options, SqliteStore};
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use tower::ServiceExt;
+
+#[tokio::test]
+async fn metrics_lists_the_required_series() {
+    let m = Arc::new(Metrics::new(["syslog0".to_string()]));
+    m.add_received(0, 3, 30);
+    let app = router(AppState {
+        metrics: m,
+        dash: None,
+    });
+    let res = app
+        .clone()
+        .oneshot(Request::get("/metrics").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let text = body(res).await;
+    for name in [
+        "picket_frames_received_total{listener=\"syslog0\"} 3",
+        "picket_frames_dropped_total{reason=\"queue_full\"} 0",
+        "picket_frames_truncated_total 0",
+        "picket_events_parsed_total{parser=\"none\"} 0",
+        "picket_events_stored_total 0",
+        "picket_store_batch_seconds_bucket",
+        "picket_tcp_connections 0",
+        "picket_rules_evaluated_total 0",
+        "picket_notify_dead_total 0",
+    ] {
+        assert!(text.contains(name), "missing {name}");
+    }
+    let res = app
+        .oneshot(Request::get("/healthz").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+}
+
+/// True when `page` holds `text` HTML-escaped (named or numeric entities).
+fn escaped(page: &str, text: &str) -> bool {
+    let named = text
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;");
+    let numeric = text
+        .replace('&', "&#38;")
+        .replace('<', "&#60;")
+        .replace('>', "&#62;");
+    page.contains(&named) || page.contains(&numeric)
+}
+
+async fn body(res: axum::response::Response) -> String {
+    let b = axum::body::to_bytes(res.into_body(), 16 << 20)
+        .await
+        .unwrap();
+    String::from_utf8(b.to_vec()).unwrap()
+}
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    app: Router,
+    dash: Dashboard,
+    alert_id: i64,
+}
+
+const XSS: &str = "<script>alert(1)</script>\"'&";
+
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("store"), Options::default()).unwrap();
+    let metrics = Arc::new(Metrics::new(["syslog0".to_string()]));
+    let mut w = store
+        .writer(vec!["syslog0".into()], metrics.clone())
+        .unwrap();
+    let chain = Chain::new(vec![HeaderOptions::default()]);
+    let ev = chain.parse(&Frame {
+        bytes: format!("<38>Nov 22 10:00:00 web1 sshd[1]: Failed password for {XSS} from 203.0.113.7 port 4000 ssh2 \u{7}bell").into(),
+        peer: "192.0.2.1:514".parse().unwrap(),
+        listener: 0,
+        transport: Transport::Udp,
+        received_at: crate::ingest::now_micros(),
+        truncated: false,
+    });
+    let mut ev = ev;
+    ev.timestamp = crate::ingest::now_micros();
+    let first = w.write_batch(&[ev], Checkpoint::default()).unwrap();
+    let users = Arc::new(Users::open(dir.path()).unwrap());
+    for (n, r) in [
+        ("ana", Role::Analyst),
+        ("vic", Role::Viewer),
+        ("adm", Role::Admin),
+    ] {
+        users.add(n, "password-1234", r, "test").unwrap();
+    }
+    let mut alerts = Alerts::open(dir.path()).unwrap();
+    let Recorded::Raised(alert_id) = alerts
+        .record(
+            &crate::rules::Firing {
+                rule_id: "r".into(),
+                title: format!("Rule {XSS}"),
+                level: crate::rules::Level::High,
+                tags: vec![],
+                kind: "detection",
+                group: vec![("source.ip".into(), "203.0.113.7".into())],
+                events: vec![first],
+                count: 1,
+                at: crate::ingest::now_micros(),
+                trigger: first,
+            },
+            0,
+            50,
+            &NoRoutes,
+        )
+        .unwrap()
+    else {
+        panic!("not raised")
+    };
+    let dash = Dashboard {
+        users,
+        reader: Arc::new(store.reader()),
+        alerts: Arc::new(Mutex::new(alerts)),
+        router: Arc::new(NoRoutes),
+        secure_cookie: false,
+    };
+    let app = router(AppState {
+        metrics,
+        dash: Some(dash.clone()),
+    });
+    Fixture {
+        _dir: dir,
+        app,
+        dash,
+        alert_id,
+    }
+}
+
+async fn login(f: &Fixture, user: &str) -> (String, String) {
+    let res = f
+        .app
+        .clone()
+        .oneshot(
+            Request::post("/login")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(Body::from(format!("user={user}&password=password-1234")))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let cookie = res
+        .headers()
+        .get("set-cookie")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"));
+    let token = cookie
+        .split(';')
+        .next()
+        .unwrap()
+        .trim_start_matches("picket_session=")
+        .to_string();
+    let csrf = f.dash.users.session(&token).unwrap().unwrap().csrf;
+    (format!("picket_session={token}"), csrf)
+}
+
+async fn get(f: &Fixture, path: &str, cookie: Option<&str>) -> (StatusCode, String) {
+    let mut r = Request::get(path);
+    if let Some(c) = cookie {
+        r = r.header("cookie", c);
+    }
+    let res = f
+        .app
+        .clone()
+        .oneshot(r.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let st = res.status();
+    (st, body(res).await)
+}
+
+async fn post(f: &Fixture, path: &str, cookie: &str, form: &str) -> StatusCode {
+    f.app
+        .clone()
+        .oneshot(
+            Request::post(path)
+                .header("cookie", cookie)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(Body::from(form.to_string()))
+                .unwrap(),
+        )
+        .await
+        .unwrap()
+        .status()
+}
+
+#[tokio::test]
+async fn every_page_needs_a_session() {
+    let f = fixture();
+    for p in [
+        "/",
+        "/search?q=x",
+        "/alerts",
+        &format!("/alerts/{}", f.alert_id),
+        "/events/1",
+    ] {
+        let res = f
+            .app
+            .clone()
+            .oneshot(Request::get(p).body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "{p}");
+        assert_eq!(res.headers().get("location").unwrap(), "/login", "{p}");
+    }
+    let (st, _) = get(&f, "/", Some("picket_session=forged")).await;
+    assert_eq!(st, StatusCode::SEE_OTHER);
+    let (st, page) = get(&f, "/login", None).await;
+    assert_eq!(st, StatusCode::OK);
+    assert!(page.contains("<form method=\"post\" action=\"/login\">"));
+    let res = f
+        .app
+        .clone()
+        .oneshot(
+            Request::post("/login")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(Body::from("user=ana&password=wrong-password"))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn pages_render_with_a_session_and_escape_what_they_show() {
+    let f = fixture();
+    let (cookie, _) = login(&f, "vic").await;
+    let (st, page) = get(&f, "/", Some(&cookie)).await;
+    assert_eq!(st, StatusCode::OK);
+    assert!(page.contains("Overview") && page.contains("192.0.2.1"));
+    // The query, the stored message and the alert title are escaped, control bytes shown.
+    let (st, page) = get(
+        &f,
+        "/search?q=password+%3Cscript%3Ealert(2)%3C%2Fscript%3E",
+        Some(&cookie),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK);
+    assert!(!page.contains("<script>alert(2)</script>"), "{page}");
+    assert!(escaped(&page, "<script>alert(2)"), "{page}");
+    let (_, page) = get(&f, "/search?q=password", Some(&cookie)).await;
+    assert!(page.contains("1 event(s)"), "{page}");
+    assert!(!page.contains("<script>alert(1)"), "{page}");
+    assert!(escaped(&page, "<script>alert(1)</script>"), "{page}");
+    assert!(page.contains("\\x07bell"));
+    let (_, page) = get(&f, "/alerts", Some(&cookie)).await;
+    assert!(escaped(&page, "Rule <script>") && !page.contains("Rule <script>"));
+    let (st, page) = get(&f, &format!("/alerts/{}", f.alert_id), Some(&cookie)).await;
+    assert_eq!(st, StatusCode::OK);
+    assert!(escaped(&page, "Failed password for <script>"), "{page}");
+    assert!(!page.contains("Acknowledge"), "a viewer gets no buttons");
+    // SQL injection in a field value is just a value; a bad field is a clear error.
+    let (st, page) = get(
+        &f,
+        "/search?q=host.name%3A%22x%27+OR+1%3D1+--%22",
+        Some(&cookie),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK);
+    assert!(page.contains("0 event(s)"));
+    let (_, page) = get(&f, "/search?q=nosuch.field%3A1", Some(&cookie)).await;
+    assert!(page.contains("unknown field"));
+}
+
+#[tokio::test]
+async fn changing_an_alert_needs_csrf_and_the_analyst_role() {
+    let f = fixture();
+    let path = format!("/alerts/{}/state", f.alert_id);
+    let (viewer, vcsrf) = login(&f, "vic").await;
+    let (analyst, acsrf) = login(&f, "ana").await;
+    assert_eq!(
+        post(&f, &path, &analyst, "to=acknowledged").await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        post(
+            &f,
+            &path,
+            &analyst,
+            &format!("to=acknowledged&csrf={vcsrf}")
+        )
+        .await,
+        StatusCode::FORBIDDEN,
+        "another session's token"
+    );
+    assert_eq!(
+        post(&f, &path, &viewer, &format!("to=acknowledged&csrf={vcsrf}")).await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        post(
+            &f,
+            &path,
+            &analyst,
+            &format!("to=acknowledged&csrf={acsrf}&comment=mine")
+        )
+        .await,
+        StatusCode::SEE_OTHER
+    );
+    let a = f
+        .dash
+        .alerts
+        .lock()
+        .unwrap()
+        .get(f.alert_id)
+        .unwrap()
+        .unwrap();
+    assert_eq!(a.state, "acknowledged");
+    let trail = f.dash.alerts.lock().unwrap().audit(f.alert_id).unwrap();
+    assert_eq!(trail.last().unwrap().actor, "ana");
+    assert_eq!(
+        post(
+            &f,
+            &path,
+            &analyst,
+            &format!("to=acknowledged&csrf={acsrf}")
+        )
+        .await,
+        StatusCode::CONFLICT
+    );
+    // Logging out needs the token too, and ends the session.
+    assert_eq!(
+        post(&f, "/logout", &analyst, "").await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        post(&f, "/logout", &analyst, &format!("csrf={acsrf}")).await,
+        StatusCode::SEE_OTHER
+    );
+    let (st, _) = get(&f, "/", Some(&analyst)).await;
+    assert_eq!(st, StatusCode::SEE_OTHER);
+}

@@ -1,0 +1,155 @@
+//! The dashboard end to end over HTTP: the first-start admin password from the log, login,
+//! a `logger` message found on the search page, an alert acknowledged through its form.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+mod common;
+
+use common::{Picket, logger};
+use std::time::{Duration, Instant};
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .max_redirects(0)
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(10)))
+        .build()
+        .into()
+}
+
+fn admin_password(p: &Picket) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let log = p.stderr();
+        if let Some(pw) = log
+            .split("password=")
+            .nth(1)
+            .and_then(|r| r.split_whitespace().next())
+        {
+            return pw.to_string();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no admin password in the log: {log}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn log_in_search_and_acknowledge_an_alert() {
+    let p = Picket::start(&[]);
+    let base = format!("http://{}", p.web);
+    let a = agent();
+    // No session: every page sends to the login page.
+    let r = a.get(&format!("{base}/search")).call().unwrap();
+    assert_eq!(r.status().as_u16(), 303);
+    assert_eq!(r.headers().get("location").unwrap(), "/login");
+
+    let pw = admin_password(&p);
+    let bad = a
+        .post(&format!("{base}/login"))
+        .content_type("application/x-www-form-urlencoded")
+        .send("user=admin&password=wrong-one-here")
+        .unwrap();
+    assert_eq!(bad.status().as_u16(), 401);
+    let r = a
+        .post(&format!("{base}/login"))
+        .content_type("application/x-www-form-urlencoded")
+        .send(format!("user=admin&password={pw}"))
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 303);
+    let cookie = r
+        .headers()
+        .get("set-cookie")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+
+    let port = p.udp.port().to_string();
+    for _ in 0..5 {
+        logger(&[
+            "--udp",
+            "-n",
+            "127.0.0.1",
+            "-P",
+            &port,
+            "-t",
+            "sshd",
+            "Failed password for root from 203.0.113.50 port 4242 ssh2",
+        ]);
+    }
+    logger(&[
+        "--udp",
+        "-n",
+        "127.0.0.1",
+        "-P",
+        &port,
+        "-t",
+        "app",
+        "webcheck <b>bold</b> marker",
+    ]);
+    assert_eq!(p.wait_stored(6, Duration::from_secs(10)), 6);
+    let mut r = a
+        .get(&format!("{base}/search?q=marker&range=1h"))
+        .header("cookie", &cookie)
+        .call()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let page = r.body_mut().read_to_string().unwrap();
+    assert!(
+        page.contains("webcheck") && !page.contains("<b>bold</b>"),
+        "{page}"
+    );
+
+    // The brute-force alert, acknowledged through the page's form with its CSRF token.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let (id, csrf) = loop {
+        let mut r = a
+            .get(&format!("{base}/alerts?state=open"))
+            .header("cookie", &cookie)
+            .call()
+            .unwrap();
+        let page = r.body_mut().read_to_string().unwrap();
+        if let Some(id) = page
+            .split("href=\"/alerts/")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+        {
+            let mut r = a
+                .get(&format!("{base}/alerts/{id}"))
+                .header("cookie", &cookie)
+                .call()
+                .unwrap();
+            let detail = r.body_mut().read_to_string().unwrap();
+            let csrf = detail
+                .split("name=\"csrf\" value=\"")
+                .nth(1)
+                .and_then(|r| r.split('"').next())
+                .unwrap()
+                .to_string();
+            break (id.to_string(), csrf);
+        }
+        assert!(Instant::now() < deadline, "no alert listed: {page}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let r = a
+        .post(&format!("{base}/alerts/{id}/state"))
+        .header("cookie", &cookie)
+        .content_type("application/x-www-form-urlencoded")
+        .send(format!("csrf={csrf}&to=acknowledged&comment=looking"))
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 303);
+    let mut r = a
+        .get(&format!("{base}/alerts/{id}"))
+        .header("cookie", &cookie)
+        .call()
+        .unwrap();
+    let detail = r.body_mut().read_to_string().unwrap();
+    assert!(
+        detail.contains("acknowledged") && detail.contains("looking") && detail.contains("admin")
+    );
+}
