@@ -105,6 +105,40 @@ fn log_in_search_and_acknowledge_an_alert() {
         "{page}"
     );
 
+    // Live tail: a message sent with logger arrives within a second.
+    let mut r = a
+        .get(&format!("{base}/tail/stream?q=tailcheck"))
+        .header("cookie", &cookie)
+        .call()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        let reader = std::io::BufReader::new(r.body_mut().as_reader());
+        for line in reader.lines().map_while(Result::ok) {
+            if line.contains("tailcheck") {
+                tx.send(Instant::now()).unwrap_or(());
+                return;
+            }
+        }
+    });
+    std::thread::sleep(Duration::from_millis(700));
+    let sent = Instant::now();
+    logger(&[
+        "--udp",
+        "-n",
+        "127.0.0.1",
+        "-P",
+        &port,
+        "-t",
+        "app",
+        "tailcheck live",
+    ]);
+    let got = rx.recv_timeout(Duration::from_secs(5)).expect("tail event");
+    let took = got.duration_since(sent);
+    assert!(took < Duration::from_secs(1), "live tail took {took:?}");
+
     // The brute-force alert, acknowledged through the page's form with its CSRF token.
     let deadline = Instant::now() + Duration::from_secs(10);
     let (id, csrf) = loop {

@@ -6,6 +6,7 @@
 //! changing an alert needs the analyst role.
 
 mod pages;
+mod stream;
 
 use crate::alerts::Alerts;
 use crate::auth::Users;
@@ -51,6 +52,9 @@ pub fn router(state: AppState) -> Router {
             .route("/logout", post(pages::logout))
             .route("/", get(pages::overview))
             .route("/search", get(pages::search))
+            .route("/tail", get(stream::tail_page))
+            .route("/tail/stream", get(stream::tail_stream))
+            .route("/export", get(stream::export))
             .route("/events/{id}", get(pages::event))
             .route("/alerts", get(pages::alerts))
             .route("/alerts/{id}", get(pages::alert))

@@ -32,7 +32,7 @@ impl<S: Send + Sync> FromRequestParts<S> for PeerIp {
     }
 }
 
-fn no_dashboard() -> Response {
+pub(super) fn no_dashboard() -> Response {
     StatusCode::NOT_FOUND.into_response()
 }
 
@@ -48,7 +48,7 @@ fn cookie_token(h: &HeaderMap) -> Option<String> {
 }
 
 /// The session, or a redirect to the login page.
-async fn session(d: &Dashboard, h: &HeaderMap) -> Result<(String, Session), Response> {
+pub(super) async fn session(d: &Dashboard, h: &HeaderMap) -> Result<(String, Session), Response> {
     let Some(token) = cookie_token(h) else {
         return Err(Redirect::to("/login").into_response());
     };
@@ -62,12 +62,12 @@ async fn session(d: &Dashboard, h: &HeaderMap) -> Result<(String, Session), Resp
     }
 }
 
-fn internal(e: impl std::fmt::Display) -> Response {
+pub(super) fn internal(e: impl std::fmt::Display) -> Response {
     tracing::error!(error = %e, "A web request failed.");
     (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
 }
 
-fn page(t: impl Template) -> Response {
+pub(super) fn page(t: impl Template) -> Response {
     match t.render() {
         Ok(html) => Html(html).into_response(),
         Err(e) => internal(e),
@@ -298,7 +298,7 @@ struct HitRow {
 }
 
 /// Text safe to show: control characters made visible (escaping is the template's job).
-fn visible(s: &str) -> String {
+pub(super) fn visible(s: &str) -> String {
     s.chars()
         .map(|c| {
             if c.is_control() && c != '\t' {
@@ -328,6 +328,7 @@ struct SearchPage {
     role: &'static str,
     csrf: String,
     q: String,
+    range: String,
     ranges: Vec<(&'static str, bool)>,
     error: Option<String>,
     hits: Vec<HitRow>,
@@ -376,6 +377,7 @@ pub async fn search(
         csrf: sess.csrf.clone(),
         q: p.q,
         ranges: RANGES.iter().map(|r| (*r, *r == range)).collect(),
+        range,
         error,
         hits,
         limit: PAGE,

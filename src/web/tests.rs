@@ -65,7 +65,7 @@ async fn body(res: axum::response::Response) -> String {
 }
 
 struct Fixture {
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     app: Router,
     dash: Dashboard,
     alert_id: i64,
@@ -135,7 +135,7 @@ fn fixture() -> Fixture {
         dash: Some(dash.clone()),
     });
     Fixture {
-        _dir: dir,
+        dir,
         app,
         dash,
         alert_id,
@@ -349,4 +349,87 @@ async fn changing_an_alert_needs_csrf_and_the_analyst_role() {
     );
     let (st, _) = get(&f, "/", Some(&analyst)).await;
     assert_eq!(st, StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn export_streams_csv_and_ndjson_with_escaping() {
+    let f = fixture();
+    let (cookie, _) = login(&f, "vic").await;
+    let (st, _) = get(&f, "/export?format=csv&q=password", None).await;
+    assert_eq!(st, StatusCode::SEE_OTHER);
+    let (st, csv) = get(&f, "/export?format=csv&q=password&range=24h", Some(&cookie)).await;
+    assert_eq!(st, StatusCode::OK);
+    let lines: Vec<&str> = csv.split("\r\n").filter(|l| !l.is_empty()).collect();
+    assert_eq!(lines.len(), 2, "{csv}");
+    assert!(lines[0].starts_with("@timestamp,observer.ip,host.name"));
+    // The message has a quote and a comma-free payload: quoted with doubled quotes.
+    assert!(
+        lines[1].contains("\"Failed password for <script>alert(1)</script>\"\"'&"),
+        "{csv}"
+    );
+    let (st, nd) = get(&f, "/export?format=ndjson&q=password", Some(&cookie)).await;
+    assert_eq!(st, StatusCode::OK);
+    let v: serde_json::Value = serde_json::from_str(nd.lines().next().unwrap()).unwrap();
+    assert_eq!(v["source.ip"], "203.0.113.7");
+    let (st, _) = get(&f, "/export?format=csv&q=nosuch.field%3A1", Some(&cookie)).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn live_tail_sends_new_events_only() {
+    use futures_util::StreamExt;
+    let f = fixture();
+    let (cookie, _) = login(&f, "vic").await;
+    let (st, page) = get(&f, "/tail?q=%3C%2Fscript%3E", Some(&cookie)).await;
+    assert_eq!(st, StatusCode::OK);
+    assert!(
+        !page.contains("var q = \"</script>"),
+        "the query cannot close the script"
+    );
+    let res = f
+        .app
+        .clone()
+        .oneshot(
+            Request::get("/tail/stream?q=tailmarker")
+                .header("cookie", &cookie)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        res.headers().get("content-type").unwrap(),
+        "text/event-stream"
+    );
+    let mut body = res.into_body().into_data_stream();
+    // A new event after the stream started.
+    let store = SqliteStore::open(&f.dir.path().join("store"), Options::default()).unwrap();
+    let m = Arc::new(Metrics::new(["syslog0".to_string()]));
+    let mut w = store.writer(vec!["syslog0".into()], m).unwrap();
+    let chain = Chain::new(vec![HeaderOptions::default()]);
+    let mut ev = chain.parse(&Frame {
+        bytes: "<14>Nov 22 10:00:00 h app: tailmarker one".into(),
+        peer: "192.0.2.2:514".parse().unwrap(),
+        listener: 0,
+        transport: Transport::Udp,
+        received_at: crate::ingest::now_micros(),
+        truncated: false,
+    });
+    ev.timestamp = crate::ingest::now_micros();
+    w.write_batch(&[ev], Checkpoint::default()).unwrap();
+    let mut got = String::new();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !got.contains("tailmarker one") {
+        let chunk = tokio::time::timeout_at(deadline, body.next()).await;
+        match chunk {
+            Ok(Some(Ok(b))) => got.push_str(&String::from_utf8_lossy(&b)),
+            other => panic!("no tail event: {got} {other:?}"),
+        }
+    }
+    assert!(got.contains("event: event"));
+    assert!(
+        !got.contains("Failed password"),
+        "older events are not sent"
+    );
 }
