@@ -121,7 +121,8 @@ enum Command {
         #[command(subcommand)]
         command: crate::cli_rules::NotifyCommand,
     },
-    /// Dashboard users: add, passwd, list, disable, enable.
+    /// Dashboard users (add, passwd, list, disable, enable) and API tokens (token-add,
+    /// token-list, token-revoke).
     User {
         #[command(subcommand)]
         command: UserCommand,
@@ -166,6 +167,25 @@ enum UserCommand {
     },
     /// Enable a disabled user.
     Enable {
+        name: String,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Create an API token with a role; the token is printed once.
+    TokenAdd {
+        name: String,
+        #[arg(long, default_value = "viewer")]
+        role: String,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// List API tokens (JSON lines; never the tokens themselves).
+    TokenList {
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Revoke an API token.
+    TokenRevoke {
         name: String,
         #[command(flatten)]
         common: Common,
@@ -559,7 +579,10 @@ fn user(cmd: UserCommand) -> Result<ExitCode> {
         | UserCommand::Passwd { common, .. }
         | UserCommand::List { common }
         | UserCommand::Disable { common, .. }
-        | UserCommand::Enable { common, .. } => common.clone(),
+        | UserCommand::Enable { common, .. }
+        | UserCommand::TokenAdd { common, .. }
+        | UserCommand::TokenList { common }
+        | UserCommand::TokenRevoke { common, .. } => common.clone(),
     };
     let config = load(&common, &overrides(&common))?;
     std::fs::create_dir_all(&config.data_dir)
@@ -605,6 +628,22 @@ fn user(cmd: UserCommand) -> Result<ExitCode> {
         UserCommand::Enable { name, .. } => {
             users.set_disabled(&name, false, actor)?;
             println!("user {name} enabled");
+        }
+        UserCommand::TokenAdd { name, role, .. } => {
+            let role = crate::auth::Role::parse(&role)?;
+            let token = users.add_token(&name, role, actor)?;
+            println!("API token {name} ({}): {token}", role.as_str());
+        }
+        UserCommand::TokenList { .. } => {
+            let mut out = std::io::stdout().lock();
+            for t in users.tokens()? {
+                serde_json::to_writer(&mut out, &t).context("writing stdout")?;
+                out.write_all(b"\n").context("writing stdout")?;
+            }
+        }
+        UserCommand::TokenRevoke { name, .. } => {
+            users.revoke_token(&name, actor)?;
+            println!("API token {name} revoked");
         }
     }
     Ok(ExitCode::SUCCESS)

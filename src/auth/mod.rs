@@ -32,6 +32,14 @@ CREATE TABLE IF NOT EXISTS sessions (
     created_at INTEGER NOT NULL,
     last_seen  INTEGER NOT NULL
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS api_tokens (
+    id         INTEGER PRIMARY KEY,
+    name       TEXT NOT NULL UNIQUE,
+    token_hash TEXT NOT NULL UNIQUE,     -- hex SHA-256 of the token
+    role       TEXT NOT NULL,            -- what the token may do
+    created_at INTEGER NOT NULL,
+    last_used  INTEGER
+);
 CREATE TABLE IF NOT EXISTS security_audit (
     id     INTEGER PRIMARY KEY,
     at     INTEGER NOT NULL,
@@ -452,6 +460,88 @@ impl Users {
         })?;
         self.audit(name, "logout", "");
         Ok(())
+    }
+}
+
+/// An API token as listed (never the token itself).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Token {
+    pub name: String,
+    pub role: Role,
+    pub created_at: i64,
+    pub last_used: Option<i64>,
+}
+
+impl Users {
+    /// Creates an API token with a role; returns the token, shown once (stored hashed).
+    pub fn add_token(&self, name: &str, role: Role, actor: &str) -> Result<String, Error> {
+        check_name(name)?;
+        let token = format!("pk_{}", random_hex(32)?);
+        let n = self.with(|c| {
+            c.execute(
+                "INSERT OR IGNORE INTO api_tokens (name, token_hash, role, created_at) VALUES (?1, ?2, ?3, ?4)",
+                params![name, sha256_hex(&token), role.as_str(), now_micros()],
+            )
+        })?;
+        if n == 0 {
+            return Err(Error::Exists(name.into()));
+        }
+        self.audit(
+            actor,
+            "token_added",
+            &format!("{name} as {}", role.as_str()),
+        );
+        Ok(token)
+    }
+
+    /// Deletes an API token.
+    pub fn revoke_token(&self, name: &str, actor: &str) -> Result<(), Error> {
+        let n = self.with(|c| c.execute("DELETE FROM api_tokens WHERE name = ?1", [name]))?;
+        if n == 0 {
+            return Err(Error::NoUser(name.into()));
+        }
+        self.audit(actor, "token_revoked", name);
+        Ok(())
+    }
+
+    /// Every API token.
+    pub fn tokens(&self) -> Result<Vec<Token>, Error> {
+        self.with(|c| {
+            let mut q = c.prepare(
+                "SELECT name, role, created_at, last_used FROM api_tokens ORDER BY name",
+            )?;
+            q.query_map([], |r| {
+                let role: String = r.get(1)?;
+                Ok(Token {
+                    name: r.get(0)?,
+                    role: Role::parse(&role).unwrap_or(Role::Viewer),
+                    created_at: r.get(2)?,
+                    last_used: r.get(3)?,
+                })
+            })?
+            .collect()
+        })
+    }
+
+    /// The name and role of a bearer token, if valid.
+    pub fn token(&self, token: &str) -> Result<Option<(String, Role)>, Error> {
+        let th = sha256_hex(token);
+        self.with(|c| {
+            let t: Option<(String, String)> = c
+                .query_row(
+                    "SELECT name, role FROM api_tokens WHERE token_hash = ?1",
+                    [&th],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            if t.is_some() {
+                c.execute(
+                    "UPDATE api_tokens SET last_used = ?2 WHERE token_hash = ?1",
+                    params![th, now_micros()],
+                )?;
+            }
+            Ok(t.map(|(n, r)| (n, Role::parse(&r).unwrap_or(Role::Viewer))))
+        })
     }
 }
 

@@ -5,6 +5,7 @@
 //! redirects to `/login`. Every form that changes state carries the session's CSRF token, and
 //! changing an alert needs the analyst role.
 
+mod api;
 mod pages;
 mod stream;
 
@@ -59,6 +60,14 @@ pub fn router(state: AppState) -> Router {
             .route("/alerts", get(pages::alerts))
             .route("/alerts/{id}", get(pages::alert))
             .route("/alerts/{id}/state", post(pages::alert_state))
+            .route("/api/v1/openapi.json", get(api::openapi_json))
+            .route("/api/v1/events", get(api::events))
+            .route("/api/v1/events/{id}", get(api::event))
+            .route("/api/v1/alerts", get(api::alerts))
+            .route("/api/v1/alerts/{id}", get(api::alert))
+            .route("/api/v1/alerts/{id}/state", post(api::alert_state))
+            .route("/api/v1/senders", get(api::senders))
+            .route("/api/v1/metrics", get(api::metrics))
     } else {
         r
     };

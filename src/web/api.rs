@@ -1,0 +1,354 @@
+//! The JSON API under `/api/v1`: bearer tokens (`picket token add`), scoped by role. Its
+//! OpenAPI document is generated from [`ROUTES`], the same table the router is built from
+//! (a test calls every route).
+
+use super::AppState;
+use crate::alerts::State as AlertState;
+use crate::auth::Role;
+use crate::query::SearchQuery;
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+/// Every API route: (method, path, what it does, role needed).
+pub const ROUTES: &[(&str, &str, &str, Role)] = &[
+    (
+        "get",
+        "/api/v1/events",
+        "Search events (query language of the search page), newest first.",
+        Role::Viewer,
+    ),
+    (
+        "get",
+        "/api/v1/events/{id}",
+        "One event by id.",
+        Role::Viewer,
+    ),
+    (
+        "get",
+        "/api/v1/alerts",
+        "Alerts, newest first, optionally in one state.",
+        Role::Viewer,
+    ),
+    (
+        "get",
+        "/api/v1/alerts/{id}",
+        "One alert with its audit trail.",
+        Role::Viewer,
+    ),
+    (
+        "post",
+        "/api/v1/alerts/{id}/state",
+        "Acknowledge, resolve or reopen an alert.",
+        Role::Analyst,
+    ),
+    (
+        "get",
+        "/api/v1/senders",
+        "The registry of senders.",
+        Role::Viewer,
+    ),
+    (
+        "get",
+        "/api/v1/metrics",
+        "The Prometheus metrics text.",
+        Role::Viewer,
+    ),
+];
+
+fn err(status: StatusCode, msg: impl std::fmt::Display) -> Response {
+    (status, Json(json!({ "error": msg.to_string() }))).into_response()
+}
+
+/// The token's name and role, or a 401/403 response.
+fn auth(s: &AppState, h: &HeaderMap, need: Role) -> Result<(String, Role), Response> {
+    let Some(d) = &s.dash else {
+        return Err(err(StatusCode::NOT_FOUND, "no API"));
+    };
+    let token = h
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty());
+    let Some(token) = token else {
+        return Err(err(
+            StatusCode::UNAUTHORIZED,
+            "an API token is required (Authorization: Bearer ...)",
+        ));
+    };
+    match d.users.token(token) {
+        Ok(Some((name, role))) if role >= need => Ok((name, role)),
+        Ok(Some(_)) => Err(err(
+            StatusCode::FORBIDDEN,
+            format!("this token's role cannot do this (needs {})", need.as_str()),
+        )),
+        Ok(None) => Err(err(StatusCode::UNAUTHORIZED, "unknown API token")),
+        Err(e) => Err(err(StatusCode::INTERNAL_SERVER_ERROR, e)),
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, String> + Send + 'static,
+) -> Result<T, Response> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(err(StatusCode::INTERNAL_SERVER_ERROR, e)),
+        Err(e) => Err(err(StatusCode::INTERNAL_SERVER_ERROR, e)),
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub struct EventsParams {
+    #[serde(default)]
+    q: String,
+    from: Option<String>,
+    to: Option<String>,
+    limit: Option<usize>,
+}
+
+pub async fn events(
+    State(s): State<AppState>,
+    h: HeaderMap,
+    Query(p): Query<EventsParams>,
+) -> Response {
+    if let Err(r) = auth(&s, &h, Role::Viewer) {
+        return r;
+    }
+    let Some(d) = s.dash.clone() else {
+        return err(StatusCode::NOT_FOUND, "no API");
+    };
+    let now = crate::ingest::now_micros();
+    let mut q = match SearchQuery::parse(&p.q, p.limit.unwrap_or(100).clamp(1, 10_000)) {
+        Ok(q) => q,
+        Err(e) => return err(StatusCode::BAD_REQUEST, e),
+    };
+    for (slot, v) in [(&mut q.from, &p.from), (&mut q.to, &p.to)] {
+        if let Some(t) = v {
+            match crate::query::parse_time(t, now) {
+                Ok(t) => *slot = Some(t),
+                Err(e) => return err(StatusCode::BAD_REQUEST, e),
+            }
+        }
+    }
+    match blocking(move || d.reader.search(&q).map_err(|e| e.to_string())).await {
+        Ok(hits) => {
+            let events: Vec<Value> = hits
+                .iter()
+                .map(|h| {
+                    let mut m = h.event.to_flat_json(&h.listener);
+                    m.insert(crate::model::fields::PICKET_ID.into(), Value::from(h.id));
+                    Value::Object(m)
+                })
+                .collect();
+            Json(json!({ "events": events })).into_response()
+        }
+        Err(r) => r,
+    }
+}
+
+pub async fn event(State(s): State<AppState>, h: HeaderMap, Path(id): Path<i64>) -> Response {
+    if let Err(r) = auth(&s, &h, Role::Viewer) {
+        return r;
+    }
+    let Some(d) = s.dash.clone() else {
+        return err(StatusCode::NOT_FOUND, "no API");
+    };
+    match blocking(move || d.reader.get(id).map_err(|e| e.to_string())).await {
+        Ok(Some(h)) => {
+            let mut m = h.event.to_flat_json(&h.listener);
+            m.insert(crate::model::fields::PICKET_ID.into(), Value::from(h.id));
+            Json(Value::Object(m)).into_response()
+        }
+        Ok(None) => err(StatusCode::NOT_FOUND, "no such event"),
+        Err(r) => r,
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub struct AlertsParams {
+    state: Option<String>,
+    limit: Option<usize>,
+}
+
+pub async fn alerts(
+    State(s): State<AppState>,
+    h: HeaderMap,
+    Query(p): Query<AlertsParams>,
+) -> Response {
+    if let Err(r) = auth(&s, &h, Role::Viewer) {
+        return r;
+    }
+    let Some(d) = s.dash.clone() else {
+        return err(StatusCode::NOT_FOUND, "no API");
+    };
+    let state = match p.state.as_deref().map(AlertState::parse).transpose() {
+        Ok(s) => s,
+        Err(e) => return err(StatusCode::BAD_REQUEST, e),
+    };
+    let limit = p.limit.unwrap_or(100).clamp(1, 10_000);
+    match blocking(move || {
+        let g = d.alerts.lock().map_err(|e| e.to_string())?;
+        g.list(state, limit).map_err(|e| e.to_string())
+    })
+    .await
+    {
+        Ok(list) => Json(json!({ "alerts": list })).into_response(),
+        Err(r) => r,
+    }
+}
+
+pub async fn alert(State(s): State<AppState>, h: HeaderMap, Path(id): Path<i64>) -> Response {
+    if let Err(r) = auth(&s, &h, Role::Viewer) {
+        return r;
+    }
+    let Some(d) = s.dash.clone() else {
+        return err(StatusCode::NOT_FOUND, "no API");
+    };
+    match blocking(move || {
+        let g = d.alerts.lock().map_err(|e| e.to_string())?;
+        let a = g.get(id).map_err(|e| e.to_string())?;
+        let audit = g.audit(id).map_err(|e| e.to_string())?;
+        Ok((a, audit))
+    })
+    .await
+    {
+        Ok((Some(a), audit)) => Json(json!({ "alert": a, "audit": audit })).into_response(),
+        Ok((None, _)) => err(StatusCode::NOT_FOUND, "no such alert"),
+        Err(r) => r,
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub struct StateBody {
+    to: String,
+    #[serde(default)]
+    comment: Option<String>,
+}
+
+pub async fn alert_state(
+    State(s): State<AppState>,
+    h: HeaderMap,
+    Path(id): Path<i64>,
+    body: Option<Json<StateBody>>,
+) -> Response {
+    let (name, _) = match auth(&s, &h, Role::Analyst) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let Some(Json(b)) = body else {
+        return err(
+            StatusCode::BAD_REQUEST,
+            "expected a JSON body {\"to\": \"acknowledged|resolved|open\", \"comment\": \"...\"}",
+        );
+    };
+    let Some(d) = s.dash.clone() else {
+        return err(StatusCode::NOT_FOUND, "no API");
+    };
+    let to = match AlertState::parse(&b.to) {
+        Ok(t) => t,
+        Err(e) => return err(StatusCode::BAD_REQUEST, e),
+    };
+    let actor = format!("token:{name}");
+    let r = tokio::task::spawn_blocking(move || {
+        let mut g = match d.alerts.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        g.set_state(id, to, &actor, b.comment.as_deref(), d.router.as_ref())
+    })
+    .await;
+    match r {
+        Ok(Ok(a)) => Json(json!({ "alert": a })).into_response(),
+        Ok(Err(e @ crate::alerts::Error::Transition { .. })) => err(StatusCode::CONFLICT, e),
+        Ok(Err(crate::alerts::Error::NotFound(_))) => err(StatusCode::NOT_FOUND, "no such alert"),
+        Ok(Err(e)) => err(StatusCode::INTERNAL_SERVER_ERROR, e),
+        Err(e) => err(StatusCode::INTERNAL_SERVER_ERROR, e),
+    }
+}
+
+pub async fn senders(State(s): State<AppState>, h: HeaderMap) -> Response {
+    if let Err(r) = auth(&s, &h, Role::Viewer) {
+        return r;
+    }
+    let Some(d) = s.dash.clone() else {
+        return err(StatusCode::NOT_FOUND, "no API");
+    };
+    match blocking(move || d.reader.senders(7).map_err(|e| e.to_string())).await {
+        Ok(list) => Json(json!({ "senders": list })).into_response(),
+        Err(r) => r,
+    }
+}
+
+pub async fn metrics(State(s): State<AppState>, h: HeaderMap) -> Response {
+    if let Err(r) = auth(&s, &h, Role::Viewer) {
+        return r;
+    }
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        s.metrics.render(),
+    )
+        .into_response()
+}
+
+/// The OpenAPI 3.1 document, generated from [`ROUTES`].
+pub fn openapi() -> Value {
+    let mut paths = serde_json::Map::new();
+    for (method, path, summary, role) in ROUTES {
+        let mut params = Vec::new();
+        if path.contains("{id}") {
+            params.push(json!({"name": "id", "in": "path", "required": true, "schema": {"type": "integer", "format": "int64"}}));
+        }
+        let query: &[(&str, &str)] = match *path {
+            "/api/v1/events" => &[
+                ("q", "string"),
+                ("from", "string"),
+                ("to", "string"),
+                ("limit", "integer"),
+            ],
+            "/api/v1/alerts" => &[("state", "string"), ("limit", "integer")],
+            _ => &[],
+        };
+        for (n, t) in query {
+            params
+                .push(json!({"name": n, "in": "query", "required": false, "schema": {"type": t}}));
+        }
+        let mut op = json!({
+            "summary": summary,
+            "description": format!("Needs a token with the {} role or higher.", role.as_str()),
+            "parameters": params,
+            "security": [{"bearer": []}],
+            "responses": {
+                "200": {"description": "OK"},
+                "400": {"description": "Bad request: the reason is in `error`."},
+                "401": {"description": "No or unknown token."},
+                "403": {"description": "The token's role is not enough."},
+                "404": {"description": "Not found."}
+            }
+        });
+        if *method == "post" {
+            op["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["to"],
+                "properties": {"to": {"type": "string", "enum": ["acknowledged", "resolved", "open"]}, "comment": {"type": "string"}}
+            }}}});
+            op["responses"]["409"] = json!({"description": "The alert cannot go to that state."});
+        }
+        let entry = paths.entry(path.to_string()).or_insert_with(|| json!({}));
+        entry[*method] = op;
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {"title": "Picket API", "version": env!("CARGO_PKG_VERSION")},
+        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+        "paths": paths,
+    })
+}
+
+pub async fn openapi_json() -> Response {
+    Json(openapi()).into_response()
+}
