@@ -63,9 +63,19 @@ fn err(status: StatusCode, msg: impl std::fmt::Display) -> Response {
 }
 
 /// The token's name and role, or a 401/403 response.
-fn auth(s: &AppState, h: &HeaderMap, need: Role) -> Result<(String, Role), Response> {
+/// An API error: status and reason.
+pub struct ApiError(StatusCode, String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        err(self.0, self.1)
+    }
+}
+
+fn auth(s: &AppState, h: &HeaderMap, need: Role) -> Result<(String, Role), ApiError> {
+    let fail = |st: StatusCode, m: &str| Err(ApiError(st, m.to_string()));
     let Some(d) = &s.dash else {
-        return Err(err(StatusCode::NOT_FOUND, "no API"));
+        return fail(StatusCode::NOT_FOUND, "no API");
     };
     let token = h
         .get(header::AUTHORIZATION)
@@ -74,19 +84,19 @@ fn auth(s: &AppState, h: &HeaderMap, need: Role) -> Result<(String, Role), Respo
         .map(str::trim)
         .filter(|t| !t.is_empty());
     let Some(token) = token else {
-        return Err(err(
+        return fail(
             StatusCode::UNAUTHORIZED,
             "an API token is required (Authorization: Bearer ...)",
-        ));
+        );
     };
     match d.users.token(token) {
         Ok(Some((name, role))) if role >= need => Ok((name, role)),
-        Ok(Some(_)) => Err(err(
+        Ok(Some(_)) => fail(
             StatusCode::FORBIDDEN,
-            format!("this token's role cannot do this (needs {})", need.as_str()),
-        )),
-        Ok(None) => Err(err(StatusCode::UNAUTHORIZED, "unknown API token")),
-        Err(e) => Err(err(StatusCode::INTERNAL_SERVER_ERROR, e)),
+            &format!("this token's role cannot do this (needs {})", need.as_str()),
+        ),
+        Ok(None) => fail(StatusCode::UNAUTHORIZED, "unknown API token"),
+        Err(e) => fail(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
     }
 }
 
@@ -115,7 +125,7 @@ pub async fn events(
     Query(p): Query<EventsParams>,
 ) -> Response {
     if let Err(r) = auth(&s, &h, Role::Viewer) {
-        return r;
+        return r.into_response();
     }
     let Some(d) = s.dash.clone() else {
         return err(StatusCode::NOT_FOUND, "no API");
@@ -151,7 +161,7 @@ pub async fn events(
 
 pub async fn event(State(s): State<AppState>, h: HeaderMap, Path(id): Path<i64>) -> Response {
     if let Err(r) = auth(&s, &h, Role::Viewer) {
-        return r;
+        return r.into_response();
     }
     let Some(d) = s.dash.clone() else {
         return err(StatusCode::NOT_FOUND, "no API");
@@ -179,7 +189,7 @@ pub async fn alerts(
     Query(p): Query<AlertsParams>,
 ) -> Response {
     if let Err(r) = auth(&s, &h, Role::Viewer) {
-        return r;
+        return r.into_response();
     }
     let Some(d) = s.dash.clone() else {
         return err(StatusCode::NOT_FOUND, "no API");
@@ -202,7 +212,7 @@ pub async fn alerts(
 
 pub async fn alert(State(s): State<AppState>, h: HeaderMap, Path(id): Path<i64>) -> Response {
     if let Err(r) = auth(&s, &h, Role::Viewer) {
-        return r;
+        return r.into_response();
     }
     let Some(d) = s.dash.clone() else {
         return err(StatusCode::NOT_FOUND, "no API");
@@ -236,7 +246,7 @@ pub async fn alert_state(
 ) -> Response {
     let (name, _) = match auth(&s, &h, Role::Analyst) {
         Ok(x) => x,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let Some(Json(b)) = body else {
         return err(
@@ -271,7 +281,7 @@ pub async fn alert_state(
 
 pub async fn senders(State(s): State<AppState>, h: HeaderMap) -> Response {
     if let Err(r) = auth(&s, &h, Role::Viewer) {
-        return r;
+        return r.into_response();
     }
     let Some(d) = s.dash.clone() else {
         return err(StatusCode::NOT_FOUND, "no API");
@@ -284,7 +294,7 @@ pub async fn senders(State(s): State<AppState>, h: HeaderMap) -> Response {
 
 pub async fn metrics(State(s): State<AppState>, h: HeaderMap) -> Response {
     if let Err(r) = auth(&s, &h, Role::Viewer) {
-        return r;
+        return r.into_response();
     }
     (
         [(
