@@ -5,6 +5,7 @@
 //! redirects to `/login`. Every form that changes state carries the session's CSRF token, and
 //! changing an alert needs the analyst role.
 
+mod admin;
 mod api;
 mod pages;
 mod stream;
@@ -60,6 +61,10 @@ pub fn router(state: AppState) -> Router {
             .route("/alerts", get(pages::alerts))
             .route("/alerts/{id}", get(pages::alert))
             .route("/alerts/{id}/state", post(pages::alert_state))
+            .route("/users", get(admin::users).post(admin::add_user))
+            .route("/users/{name}/{what}", post(admin::set_user))
+            .route("/tokens", post(admin::add_token))
+            .route("/tokens/{name}/revoke", post(admin::revoke_token))
             .route("/api/v1/openapi.json", get(api::openapi_json))
             .route("/api/v1/events", get(api::events))
             .route("/api/v1/events/{id}", get(api::event))

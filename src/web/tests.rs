@@ -553,3 +553,83 @@ async fn the_api_needs_a_token_scoped_by_role_and_matches_its_openapi_document()
     assert_eq!(st, StatusCode::OK, "the table is still there");
     assert_eq!(f.dash.users.tokens().unwrap().len(), 2);
 }
+
+#[tokio::test]
+async fn only_admins_manage_users_and_tokens() {
+    let f = fixture();
+    let (analyst, acsrf) = login(&f, "ana").await;
+    let (admin, csrf) = login(&f, "adm").await;
+    let (st, _) = get(&f, "/users", Some(&analyst)).await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+    assert_eq!(
+        post(
+            &f,
+            "/users",
+            &analyst,
+            &format!("csrf={acsrf}&name=eve&role=admin&password=password-1234")
+        )
+        .await,
+        StatusCode::FORBIDDEN,
+        "an analyst cannot manage users"
+    );
+    assert_eq!(
+        post(
+            &f,
+            "/users",
+            &admin,
+            "name=eve&role=viewer&password=password-1234"
+        )
+        .await,
+        StatusCode::FORBIDDEN,
+        "no CSRF token"
+    );
+    let (st, page) = get(&f, "/users", Some(&admin)).await;
+    assert_eq!(st, StatusCode::OK);
+    assert!(page.contains("ana") && page.contains("Security log"));
+    assert_eq!(
+        post(
+            &f,
+            "/users",
+            &admin,
+            &format!("csrf={csrf}&name=eve&role=viewer&password=password-1234")
+        )
+        .await,
+        StatusCode::OK
+    );
+    assert!(f.dash.users.list().unwrap().iter().any(|u| u.name == "eve"));
+    assert_eq!(
+        post(&f, "/users/ana/disable", &admin, &format!("csrf={csrf}")).await,
+        StatusCode::OK
+    );
+    let (st, _) = get(&f, "/", Some(&analyst)).await;
+    assert_eq!(st, StatusCode::SEE_OTHER, "a disabled user's session ends");
+    assert_eq!(
+        post(
+            &f,
+            "/tokens",
+            &admin,
+            &format!("csrf={csrf}&name=ci&role=viewer")
+        )
+        .await,
+        StatusCode::OK
+    );
+    assert_eq!(f.dash.users.tokens().unwrap().len(), 1);
+    assert_eq!(
+        post(&f, "/tokens/ci/revoke", &admin, &format!("csrf={csrf}")).await,
+        StatusCode::OK
+    );
+    assert!(f.dash.users.tokens().unwrap().is_empty());
+    let log = f.dash.users.audit_log(50).unwrap();
+    for action in [
+        "user_added",
+        "user_disabled",
+        "token_added",
+        "token_revoked",
+        "login",
+    ] {
+        assert!(
+            log.iter().any(|(_, _, a, _)| a == action),
+            "{action} not audited"
+        );
+    }
+}
