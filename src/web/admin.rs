@@ -1,7 +1,7 @@
 //! Users and API tokens, for admins.
 
 use super::AppState;
-use super::pages::{internal, no_dashboard, page, session};
+use super::pages::{internal, no_dashboard, page, signed_in};
 use crate::auth::{Role, Session};
 use crate::model::event::format_micros;
 use askama::Template;
@@ -23,10 +23,7 @@ struct UsersPage {
 
 /// The admin's session, or the response to send instead (login redirect or 403).
 async fn admin(s: &AppState, h: &HeaderMap) -> Result<Session, Response> {
-    let Some(d) = s.dash.clone() else {
-        return Err(no_dashboard());
-    };
-    let (_, sess) = session(&d, h).await?;
+    let (_, sess) = signed_in(s, h).await?;
     if sess.user.role < Role::Admin {
         return Err((StatusCode::FORBIDDEN, "only admins manage users").into_response());
     }

@@ -62,6 +62,18 @@ pub(super) async fn session(d: &Dashboard, h: &HeaderMap) -> Result<(String, Ses
     }
 }
 
+/// The dashboard and the session of a signed-in request, or the response to send instead.
+pub(super) async fn signed_in(
+    s: &AppState,
+    h: &HeaderMap,
+) -> Result<(Dashboard, Session), Response> {
+    let Some(d) = s.dash.clone() else {
+        return Err(no_dashboard());
+    };
+    let (_, sess) = session(&d, h).await?;
+    Ok((d, sess))
+}
+
 pub(super) fn internal(e: impl std::fmt::Display) -> Response {
     tracing::error!(error = %e, "A web request failed.");
     (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
@@ -228,10 +240,7 @@ struct OverviewPage {
 }
 
 pub async fn overview(State(s): State<AppState>, h: HeaderMap) -> Response {
-    let Some(d) = s.dash.clone() else {
-        return no_dashboard();
-    };
-    let (_, sess) = match session(&d, &h).await {
+    let (d, sess) = match signed_in(&s, &h).await {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -347,10 +356,7 @@ pub async fn search(
     h: HeaderMap,
     Query(p): Query<SearchParams>,
 ) -> Response {
-    let Some(d) = s.dash.clone() else {
-        return no_dashboard();
-    };
-    let (_, sess) = match session(&d, &h).await {
+    let (d, sess) = match signed_in(&s, &h).await {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -396,10 +402,7 @@ struct EventPage {
 }
 
 pub async fn event(State(s): State<AppState>, h: HeaderMap, Path(id): Path<i64>) -> Response {
-    let Some(d) = s.dash.clone() else {
-        return no_dashboard();
-    };
-    let (_, sess) = match session(&d, &h).await {
+    let (d, sess) = match signed_in(&s, &h).await {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -456,10 +459,7 @@ pub async fn alerts(
     h: HeaderMap,
     Query(p): Query<AlertsParams>,
 ) -> Response {
-    let Some(d) = s.dash.clone() else {
-        return no_dashboard();
-    };
-    let (_, sess) = match session(&d, &h).await {
+    let (d, sess) = match signed_in(&s, &h).await {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -496,10 +496,7 @@ struct AlertPage {
 }
 
 pub async fn alert(State(s): State<AppState>, h: HeaderMap, Path(id): Path<i64>) -> Response {
-    let Some(d) = s.dash.clone() else {
-        return no_dashboard();
-    };
-    let (_, sess) = match session(&d, &h).await {
+    let (d, sess) = match signed_in(&s, &h).await {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -568,10 +565,7 @@ pub async fn alert_state(
     Path(id): Path<i64>,
     Form(f): Form<StateForm>,
 ) -> Response {
-    let Some(d) = s.dash.clone() else {
-        return no_dashboard();
-    };
-    let (_, sess) = match session(&d, &h).await {
+    let (d, sess) = match signed_in(&s, &h).await {
         Ok(x) => x,
         Err(r) => return r,
     };

@@ -1,7 +1,7 @@
 //! Live tail (server-sent events) and streamed exports (CSV, NDJSON).
 
 use super::AppState;
-use super::pages::{no_dashboard, page, session, visible};
+use super::pages::{page, signed_in, visible};
 use crate::model::event::format_micros;
 use crate::query::SearchQuery;
 use crate::store::{EventReader, StoredEvent};
@@ -41,10 +41,7 @@ pub async fn tail_page(
     h: HeaderMap,
     Query(p): Query<TailParams>,
 ) -> Response {
-    let Some(d) = s.dash.clone() else {
-        return no_dashboard();
-    };
-    let (_, sess) = match session(&d, &h).await {
+    let (_, sess) = match signed_in(&s, &h).await {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -89,12 +86,10 @@ pub async fn tail_stream(
     h: HeaderMap,
     Query(p): Query<TailParams>,
 ) -> Response {
-    let Some(d) = s.dash.clone() else {
-        return no_dashboard();
+    let (d, _) = match signed_in(&s, &h).await {
+        Ok(x) => x,
+        Err(r) => return r,
     };
-    if let Err(r) = session(&d, &h).await {
-        return r;
-    }
     let q = match SearchQuery::parse(&p.q, 1000) {
         Ok(q) => q,
         Err(e) => return (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
@@ -240,12 +235,10 @@ pub async fn export(
     h: HeaderMap,
     Query(p): Query<ExportParams>,
 ) -> Response {
-    let Some(d) = s.dash.clone() else {
-        return no_dashboard();
+    let (d, _) = match signed_in(&s, &h).await {
+        Ok(x) => x,
+        Err(r) => return r,
     };
-    if let Err(r) = session(&d, &h).await {
-        return r;
-    }
     let ndjson = p.format == "ndjson";
     let mut q = match SearchQuery::parse(&p.q, EXPORT_PAGE) {
         Ok(q) => q,
