@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Picket, logger};
+use common::Picket;
 use std::time::Duration;
 
 #[test]
@@ -24,17 +24,7 @@ fn events_carry_geo_asn_and_threat_fields_and_lists_reload_on_sighup() {
     )
     .unwrap();
     let p = Picket::start_in(dir, &["--config", "test.toml"]);
-    let port = p.udp.port().to_string();
-    logger(&[
-        "--udp",
-        "-n",
-        "127.0.0.1",
-        "-P",
-        &port,
-        "-t",
-        "fw",
-        "srcip=89.160.20.156 dstip=10.0.0.7 action=deny one",
-    ]);
+    p.log_udp("fw", "srcip=89.160.20.156 dstip=10.0.0.7 action=deny one");
     assert_eq!(p.wait_stored(1, Duration::from_secs(10)), 1);
     let e = &p.search("one", &[])[0];
     assert_eq!(e["source.geo.country_iso_code"], "SE");
@@ -52,16 +42,7 @@ fn events_carry_geo_asn_and_threat_fields_and_lists_reload_on_sighup() {
     while !p.stderr().contains("Enrichment data reloaded") && std::time::Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
     }
-    logger(&[
-        "--udp",
-        "-n",
-        "127.0.0.1",
-        "-P",
-        &port,
-        "-t",
-        "fw",
-        "srcip=89.160.20.156 dstip=10.0.0.7 action=deny two",
-    ]);
+    p.log_udp("fw", "srcip=89.160.20.156 dstip=10.0.0.7 action=deny two");
     assert_eq!(p.wait_stored(2, Duration::from_secs(10)), 2);
     let e = &p.search("two", &[])[0];
     assert_eq!(e["threat.feed.name"], "blocklist");

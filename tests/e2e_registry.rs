@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{Picket, bin, logger, run_ok};
+use common::{Picket, bin, run_ok};
 use std::net::UdpSocket;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -36,17 +36,7 @@ fn senders_are_listed_and_forget_host_deletes_one_while_ingest_goes_on() {
     )
     .unwrap();
     let p = Picket::start_in(dir, &["--config", "test.toml"]);
-    let port = p.udp.port().to_string();
-    logger(&[
-        "--udp",
-        "-n",
-        "127.0.0.1",
-        "-P",
-        &port,
-        "-t",
-        "sshd",
-        "from logger",
-    ]);
+    p.log_udp("sshd", "from logger");
     // 2500 events of 127.0.0.2 (spread over several segments, most of them indexed) and 2500
     // of 127.0.0.3, interleaved.
     for round in 0..25 {

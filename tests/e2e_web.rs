@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Picket, logger};
+use common::Picket;
 use std::time::{Duration, Instant};
 
 fn agent() -> ureq::Agent {
@@ -69,29 +69,13 @@ fn log_in_search_and_acknowledge_an_alert() {
         .unwrap()
         .to_string();
 
-    let port = p.udp.port().to_string();
     for _ in 0..5 {
-        logger(&[
-            "--udp",
-            "-n",
-            "127.0.0.1",
-            "-P",
-            &port,
-            "-t",
+        p.log_udp(
             "sshd",
             "Failed password for root from 203.0.113.50 port 4242 ssh2",
-        ]);
+        );
     }
-    logger(&[
-        "--udp",
-        "-n",
-        "127.0.0.1",
-        "-P",
-        &port,
-        "-t",
-        "app",
-        "webcheck <b>bold</b> marker",
-    ]);
+    p.log_udp("app", "webcheck <b>bold</b> marker");
     assert_eq!(p.wait_stored(6, Duration::from_secs(10)), 6);
     let mut r = a
         .get(&format!("{base}/search?q=marker&range=1h"))
@@ -125,16 +109,7 @@ fn log_in_search_and_acknowledge_an_alert() {
     });
     std::thread::sleep(Duration::from_millis(700));
     let sent = Instant::now();
-    logger(&[
-        "--udp",
-        "-n",
-        "127.0.0.1",
-        "-P",
-        &port,
-        "-t",
-        "app",
-        "tailcheck live",
-    ]);
+    p.log_udp("app", "tailcheck live");
     let got = rx.recv_timeout(Duration::from_secs(5)).expect("tail event");
     let took = got.duration_since(sent);
     assert!(took < Duration::from_secs(1), "live tail took {took:?}");

@@ -189,6 +189,12 @@ impl Picket {
         }
     }
 
+    /// Sends one message with util-linux `logger` over UDP to this instance.
+    pub fn log_udp(&self, tag: &str, msg: &str) {
+        let port = self.udp.port().to_string();
+        logger(&["--udp", "-n", "127.0.0.1", "-P", &port, "-t", tag, msg]);
+    }
+
     /// Runs `picket search` on this instance's data directory; returns the JSON lines.
     pub fn search(&self, query: &str, extra: &[&str]) -> Vec<serde_json::Value> {
         search_dir(&self.data_dir(), query, extra)
