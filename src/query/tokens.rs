@@ -120,6 +120,49 @@ pub fn contains_all(text: &str, wanted: &[String]) -> bool {
     left == 0
 }
 
+/// True when the tokens of `text` contain `wanted` consecutively, the last one only as a
+/// prefix when `prefix` (what a free-text term or phrase of the query means).
+pub fn matches_text(text: &str, wanted: &[String], prefix: bool) -> bool {
+    let Some((last, whole)) = wanted.split_last() else {
+        return true;
+    };
+    // Rule most rows out on bytes before tokenizing.
+    if !wanted
+        .iter()
+        .all(|w| contains_ignore_case(text.as_bytes(), w.as_bytes()))
+    {
+        return false;
+    }
+    if !prefix && whole.is_empty() {
+        return contains_all(text, wanted);
+    }
+    let mut seen: Vec<String> = Vec::new();
+    let mut found = false;
+    for_each_token(text, |t| {
+        if found {
+            return;
+        }
+        seen.push(t.to_owned());
+        let n = wanted.len();
+        let Some(window) = seen.len().checked_sub(n).and_then(|s| seen.get(s..)) else {
+            return;
+        };
+        let head_ok = window.iter().zip(whole).all(|(a, b)| a == b);
+        let tail_ok = window.last().is_some_and(|t| {
+            if prefix {
+                t.starts_with(last.as_str())
+            } else {
+                t == last
+            }
+        });
+        found = head_ok && tail_ok;
+        if seen.len() > 4 * n + 64 {
+            seen.drain(..seen.len() - n);
+        }
+    });
+    found
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,6 +194,35 @@ mod tests {
             &["root".into(), "failed".into()]
         ));
         assert!(!contains_all("rootkit", &["root".into()]));
+    }
+
+    #[test]
+    fn phrases_are_consecutive_tokens_and_prefixes_start_one() {
+        let w = |s: &str| tokens(s);
+        assert!(matches_text(
+            "Failed password for root",
+            &w("failed password"),
+            false
+        ));
+        assert!(!matches_text(
+            "password Failed for root",
+            &w("failed password"),
+            false
+        ));
+        assert!(matches_text("user=admin01 ok", &w("admin"), true));
+        assert!(!matches_text("user=admin01 ok", &w("admin"), false));
+        assert!(matches_text(
+            "srcip=10.1.2.3 x",
+            &w("srcip=10.1.2.3"),
+            false
+        ));
+        assert!(!matches_text(
+            "srcip 9 10.1.2.3",
+            &w("srcip=10.1.2.3"),
+            false
+        ));
+        let long: String = (0..500).map(|i| format!("w{i} ")).collect();
+        assert!(matches_text(&format!("{long} a b"), &w("a b"), false));
     }
 
     #[test]

@@ -17,6 +17,7 @@ mod forget;
 mod queries;
 mod registry;
 mod segment;
+pub mod sql;
 mod writer;
 
 pub use forget::{ForgetOptions, ForgetReport};

@@ -4,14 +4,14 @@
 //! matches, which are merged. Once `limit` events are in hand, a segment whose newest event
 //! is older than the oldest kept one cannot contribute, and the search stops.
 
-use super::columns::{self, Kind, PROMOTED};
+use super::columns::{self, PROMOTED};
 use super::db_err;
 use super::segment::{self, SegmentInfo, SegmentState};
+use super::sql;
 use crate::model::{Event, FieldValue, MessageText, Transport};
-use crate::query::{Field, SearchQuery, tokens};
+use crate::query::{Expr, SearchQuery};
 use crate::store::{Error, StoredEvent};
 use rusqlite::OptionalExtension;
-use rusqlite::functions::FunctionFlags;
 use rusqlite::types::Value;
 use std::borrow::Cow;
 use std::cmp::Reverse;
@@ -24,24 +24,14 @@ fn select_list() -> &'static str {
     LIST.as_str()
 }
 
-fn column(f: Field) -> &'static str {
-    match f {
-        Field::Sender => "sender",
-        Field::Host => "host",
-        Field::SourceIp => "source_ip",
-        Field::DestinationIp => "destination_ip",
-        Field::Process => "app",
-        Field::Dataset => "dataset",
-        Field::Ecs(name) => columns::promoted(name)
-            .and_then(|i| PROMOTED.get(i))
-            .map_or("NULL", |p| p.column),
-    }
-}
-
 /// Runs `q` over the segments of `catalog`.
 pub fn search(catalog: &[SegmentInfo], q: &SearchQuery) -> Result<Vec<StoredEvent>, Error> {
     let from = q.from.unwrap_or(i64::MIN);
-    let to = q.to.unwrap_or(i64::MAX);
+    let mut to = q.to.unwrap_or(i64::MAX);
+    if let Some(c) = q.before {
+        // Nothing newer than the cursor's time can come after it.
+        to = to.min(c.ts.saturating_add(1));
+    }
     let mut segs: Vec<&SegmentInfo> = catalog
         .iter()
         .filter(|s| s.rows > 0 && s.max_ts >= from && s.min_ts < to)
@@ -151,32 +141,21 @@ fn search_segment(
         Err(_) if !p.exists() => return Ok(()),
         Err(err) => return Err(err),
     };
-    let mut cond = String::from("ts >= ?1 AND ts < ?2");
+    sql::register(&conn).map_err(&e)?;
     let mut args: Vec<Value> = vec![Value::Integer(from), Value::Integer(to)];
-    for (field, value) in &q.filters {
-        let int_column = matches!(field, Field::Ecs(name) if columns::promoted(name)
-            .and_then(|i| PROMOTED.get(i))
-            .is_some_and(|p| p.kind == Kind::Int));
-        args.push(match value.parse::<i64>() {
-            Ok(n) if int_column => Value::Integer(n),
-            _ => Value::Text(value.clone()),
-        });
-        cond.push_str(&format!(" AND {} = ?{}", column(*field), args.len()));
-    }
+    let mut cond = String::from("ts >= ?1 AND ts < ?2");
+    cursor_condition(seg, q, &mut cond, &mut args);
     let indexed = seg.state == SegmentState::Indexed;
     let ordered = seg.disorder != i64::MAX;
-    if !q.terms.is_empty() && !indexed {
-        register_match(&conn).map_err(&e)?;
-        args.push(Value::Text(q.terms.join(" ")));
-        cond.push_str(&format!(
-            " AND picket_match(raw, msg_off, message, ?{})",
-            args.len()
-        ));
-    }
     let seg_id = seg.id;
     if !indexed && ordered {
         // No secondary index here: walk rows newest-first and stop as soon as no older row
         // can rank among the k newest (see `SegmentInfo::disorder`).
+        let target = sql::Target {
+            indexed,
+            required_done: false,
+        };
+        push_condition(&q.expr, target, &mut cond, &mut args);
         let sql = format!(
             "SELECT {} FROM events WHERE {cond} ORDER BY id DESC",
             select_list()
@@ -193,19 +172,25 @@ fn search_segment(
         }
         return Ok(());
     }
-    if !q.terms.is_empty() && indexed {
-        // Each token quoted: FTS5 reads `"a" "b"` as a AND b, and tokens contain no quotes.
-        let m: Vec<String> = q.terms.iter().map(|t| format!("\"{t}\"")).collect();
-        let m = m.join(" ");
-        if ordered && stream_fts(&conn, seg, &m, &cond, &args, from, top).map_err(&e)? {
+    let required = q.expr.required_texts();
+    if indexed && ordered && !required.is_empty() {
+        let mut lookup_cond = cond.clone();
+        let mut lookup_args = args.clone();
+        let target = sql::Target {
+            indexed,
+            required_done: true,
+        };
+        push_condition(&q.expr, target, &mut lookup_cond, &mut lookup_args);
+        let m = sql::fts_match(&required);
+        if stream_fts(&conn, seg, &m, &lookup_cond, &lookup_args, from, top).map_err(&e)? {
             return Ok(());
         }
-        args.push(Value::Text(m));
-        cond.push_str(&format!(
-            " AND id IN (SELECT rowid FROM fts WHERE fts MATCH ?{})",
-            args.len()
-        ));
     }
+    let target = sql::Target {
+        indexed,
+        required_done: false,
+    };
+    push_condition(&q.expr, target, &mut cond, &mut args);
     args.push(Value::Integer(i64::try_from(top.k).unwrap_or(i64::MAX)));
     let sql = format!(
         "SELECT {} FROM events WHERE {cond} ORDER BY ts DESC, id DESC LIMIT ?{}",
@@ -222,6 +207,37 @@ fn search_segment(
         top.push(r.map_err(&e)?);
     }
     Ok(())
+}
+
+/// Appends ` AND (expr)` unless the expression matches everything.
+fn push_condition(expr: &Expr, t: sql::Target, cond: &mut String, args: &mut Vec<Value>) {
+    if !expr.is_all() {
+        let c = sql::condition(expr, t, args);
+        cond.push_str(" AND ");
+        cond.push_str(&c);
+    }
+}
+
+/// Keyset paging: rows strictly before the cursor in (`@timestamp`, id) order. Ids order by
+/// segment first, so in an older segment every row at the cursor's time comes before it, in a
+/// newer one none does, and in the cursor's own segment the rowid decides.
+fn cursor_condition(seg: &SegmentInfo, q: &SearchQuery, cond: &mut String, args: &mut Vec<Value>) {
+    let Some(c) = q.before else { return };
+    let cseg = c.id >> 32;
+    let crow = c.id & 0xFFFF_FFFF;
+    args.push(Value::Integer(c.ts));
+    let ts = args.len();
+    match i64::from(seg.id).cmp(&cseg) {
+        std::cmp::Ordering::Less => {}
+        std::cmp::Ordering::Greater => cond.push_str(&format!(" AND ts < ?{ts}")),
+        std::cmp::Ordering::Equal => {
+            args.push(Value::Integer(crow));
+            cond.push_str(&format!(
+                " AND (ts < ?{ts} OR (ts = ?{ts} AND id < ?{}))",
+                args.len()
+            ));
+        }
+    }
 }
 
 /// Full-text matches newest-first (FTS5 yields rowids in descending order cheaply), each
@@ -267,47 +283,6 @@ fn stream_fts(
         }
     }
     Ok(true)
-}
-
-/// `picket_match(raw, msg_off, message, terms)`: true when every space-separated term is a
-/// token of the message. Used on segments whose full-text index is not built yet.
-fn register_match(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
-    conn.create_scalar_function(
-        "picket_match",
-        4,
-        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
-        |ctx| {
-            // The terms are the same for every row of a statement: split them once.
-            let wanted = ctx.get_or_create_aux(
-                3,
-                |v| -> Result<Vec<String>, rusqlite::types::FromSqlError> {
-                    Ok(v.as_str()?
-                        .split(' ')
-                        .filter(|t| !t.is_empty())
-                        .map(str::to_owned)
-                        .collect())
-                },
-            )?;
-            let message = ctx.get_raw(2);
-            let bytes: &[u8] = match message.as_str_or_null() {
-                Ok(Some(m)) => m.as_bytes(),
-                _ => {
-                    let off = ctx.get::<Option<i64>>(1)?.unwrap_or(0);
-                    let raw = ctx.get_raw(0).as_blob().unwrap_or_default();
-                    raw.get(usize::try_from(off).unwrap_or(0)..)
-                        .unwrap_or_default()
-                }
-            };
-            // Rule most rows out on the raw bytes, before any UTF-8 work.
-            if !tokens::may_contain_all(bytes, &wanted) {
-                return Ok(false);
-            }
-            Ok(tokens::contains_all(
-                &String::from_utf8_lossy(bytes),
-                &wanted,
-            ))
-        },
-    )
 }
 
 fn row_to_event(r: &rusqlite::Row<'_>, seg: u32) -> rusqlite::Result<StoredEvent> {
