@@ -101,8 +101,39 @@ pub struct SenderInfo {
     pub per_day: Vec<(i64, i64)>,
 }
 
+/// One of the heaviest values of a kind (sender, source address, action) over a period.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Top {
+    /// The value.
+    pub value: String,
+    /// Events with it.
+    pub events: i64,
+    /// For source addresses, the country (ISO code) when known.
+    pub extra: Option<String>,
+}
+
+/// What arrived over a period, from the pre-aggregated counters.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct Activity {
+    /// (minute start in microseconds, severity 0..7 or 8 for none, events), oldest first.
+    pub per_minute: Vec<(i64, u8, i64)>,
+    /// The busiest senders.
+    pub senders: Vec<Top>,
+    /// The most frequent source addresses.
+    pub source_ips: Vec<Top>,
+    /// The most frequent actions (`event.action`).
+    pub actions: Vec<Top>,
+}
+
 /// The read side.
 pub trait EventReader: Send + Sync {
+    /// Events received since `since` (microseconds), per minute by severity, and the `top`
+    /// heaviest senders, source addresses and actions, from pre-aggregated counters (they
+    /// trail ingest by a few seconds).
+    fn activity(&self, since: i64, top: usize) -> Result<Activity, Error>;
+    /// Matches of the query (its time range, cursor and limit ignored but for the range)
+    /// per `bucket_us` of `@timestamp`: (bucket start, events), oldest first.
+    fn histogram(&self, query: &SearchQuery, bucket_us: i64) -> Result<Vec<(i64, u64)>, Error>;
     /// Events matching the query, newest `@timestamp` first.
     fn search(&self, query: &SearchQuery) -> Result<Vec<StoredEvent>, Error>;
     /// Number of events stored.

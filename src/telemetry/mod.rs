@@ -133,6 +133,8 @@ pub struct Metrics {
     pub spool_full: std::sync::atomic::AtomicBool,
     /// Segments sealed and indexed.
     pub segments_indexed: AtomicU64,
+    /// Distinct values the overview's counters did not keep (too many in one flush interval).
+    pub stats_overflow: AtomicU64,
     /// Seconds spent building segment indexes.
     pub index_seconds: Histogram,
     /// SNMP notifications accepted, by version (1, 2c, 3).
@@ -201,6 +203,7 @@ impl Metrics {
             spool_backlog_bytes: AtomicI64::new(0),
             spool_full: std::sync::atomic::AtomicBool::new(false),
             segments_indexed: AtomicU64::new(0),
+            stats_overflow: AtomicU64::new(0),
             snmp_accepted: Default::default(),
             snmp_rejected: Default::default(),
             snmp_informs_answered: AtomicU64::new(0),
@@ -442,6 +445,13 @@ impl Metrics {
             "picket_store_segments_indexed_total",
             "Store segments sealed and indexed.",
             self.segments_indexed.load(Relaxed),
+        );
+        simple(
+            w,
+            "counter",
+            "picket_stats_overflow_total",
+            "Values (senders, addresses, actions) the overview's counters did not keep.",
+            self.stats_overflow.load(Relaxed),
         );
         writeln!(
             w,

@@ -18,6 +18,7 @@ mod queries;
 mod registry;
 mod segment;
 pub mod sql;
+mod stats;
 mod writer;
 
 pub use forget::{ForgetOptions, ForgetReport};
@@ -163,6 +164,14 @@ impl EventReader for SqliteReader {
 
     fn received_since(&self, since: i64, limit: usize) -> Result<Vec<StoredEvent>, Error> {
         queries::received_since(&read_catalog(&self.catalog), since, limit)
+    }
+
+    fn activity(&self, since: i64, top: usize) -> Result<crate::store::Activity, Error> {
+        stats::activity(&self.dir, since, top)
+    }
+
+    fn histogram(&self, query: &SearchQuery, bucket_us: i64) -> Result<Vec<(i64, u64)>, Error> {
+        queries::histogram(&read_catalog(&self.catalog), query, bucket_us)
     }
 
     fn count(&self) -> Result<u64, Error> {

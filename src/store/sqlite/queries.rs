@@ -50,6 +50,62 @@ pub fn search(catalog: &[SegmentInfo], q: &SearchQuery) -> Result<Vec<StoredEven
     Ok(top.into_sorted())
 }
 
+/// Matches per `bucket_us` of `@timestamp` within the query's range (and before its cursor),
+/// summed over the segments: one grouped count per segment, using the same plans' indexes.
+pub fn histogram(
+    catalog: &[SegmentInfo],
+    q: &SearchQuery,
+    bucket_us: i64,
+) -> Result<Vec<(i64, u64)>, Error> {
+    let bucket = bucket_us.max(1);
+    let from = q.from.unwrap_or(i64::MIN);
+    let mut to = q.to.unwrap_or(i64::MAX);
+    if let Some(c) = q.before {
+        to = to.min(c.ts.saturating_add(1));
+    }
+    let mut counts: std::collections::BTreeMap<i64, u64> = std::collections::BTreeMap::new();
+    for seg in catalog
+        .iter()
+        .filter(|s| s.rows > 0 && s.max_ts >= from && s.min_ts < to)
+    {
+        let p = &seg.path;
+        let e = db_err(p);
+        let conn = match segment::open_read_only(p) {
+            Ok(c) => c,
+            Err(_) if !p.exists() => continue,
+            Err(err) => return Err(err),
+        };
+        sql::register(&conn).map_err(&e)?;
+        let mut args: Vec<Value> = vec![
+            Value::Integer(from),
+            Value::Integer(to),
+            Value::Integer(bucket),
+        ];
+        let mut cond = String::from("ts >= ?1 AND ts < ?2");
+        cursor_condition(seg, q, &mut cond, &mut args);
+        let target = sql::Target {
+            indexed: seg.state == SegmentState::Indexed,
+            required_done: false,
+        };
+        push_condition(&q.expr, target, &mut cond, &mut args);
+        let mut stmt = conn
+            .prepare(&format!(
+                "SELECT ts - (ts % ?3) - (CASE WHEN ts % ?3 < 0 THEN ?3 ELSE 0 END), count(*) FROM events WHERE {cond} GROUP BY 1"
+            ))
+            .map_err(&e)?;
+        let rows = stmt
+            .query_map(rusqlite::params_from_iter(args), |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+            })
+            .map_err(&e)?;
+        for r in rows {
+            let (b, n) = r.map_err(&e)?;
+            *counts.entry(b).or_insert(0) += u64::try_from(n).unwrap_or(0);
+        }
+    }
+    Ok(counts.into_iter().collect())
+}
+
 /// The `k` newest events seen so far, by (`@timestamp`, id).
 struct TopK {
     k: usize,

@@ -49,6 +49,8 @@ struct Seen<'a> {
 pub struct Registry {
     conn: Connection,
     path: PathBuf,
+    /// The overview's counters, folded in every few seconds.
+    stats: super::stats::Stats,
 }
 
 const DAY_US: i64 = 86_400_000_000;
@@ -63,7 +65,13 @@ impl Registry {
         conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")
             .map_err(db_err(&p))?;
         conn.execute_batch(SCHEMA).map_err(db_err(&p))?;
-        Ok(Registry { conn, path: p })
+        conn.execute_batch(super::stats::SCHEMA)
+            .map_err(db_err(&p))?;
+        Ok(Registry {
+            conn,
+            path: p,
+            stats: super::stats::Stats::default(),
+        })
     }
 
     /// Folds a batch of events into the registry.
@@ -74,6 +82,7 @@ impl Registry {
     ) -> Result<(), Error> {
         let mut seen: HashMap<IpAddr, Seen<'a>> = HashMap::new();
         for ev in events {
+            self.stats.count(ev);
             let day = ev.ingested.div_euclid(DAY_US);
             let s = seen.entry(ev.peer.ip()).or_insert_with(|| Seen {
                 first: ev.ingested,
@@ -138,7 +147,27 @@ impl Registry {
                 }
             }
         }
+        if self.stats.due() {
+            self.stats
+                .flush(&tx, chrono::Utc::now().timestamp_micros())
+                .map_err(&e)?;
+        }
         tx.commit().map_err(&e)
+    }
+
+    /// Folds the counters still in memory into the tables (on close).
+    pub fn flush(&mut self) -> Result<(), Error> {
+        let e = db_err(&self.path);
+        let tx = self.conn.transaction().map_err(&e)?;
+        self.stats
+            .flush(&tx, chrono::Utc::now().timestamp_micros())
+            .map_err(&e)?;
+        tx.commit().map_err(&e)
+    }
+
+    /// Values the counters could not keep (see `stats::MAX_VALUES`).
+    pub fn stats_overflow(&self) -> u64 {
+        self.stats.overflow
     }
 }
 
@@ -201,7 +230,20 @@ pub fn forget(dir: &Path, host: &str) -> Result<usize, Error> {
         .map_err(&e)?;
     conn.execute_batch("PRAGMA secure_delete = ON;")
         .map_err(&e)?;
+    conn.execute_batch(super::stats::SCHEMA).map_err(&e)?;
     let tx = conn.transaction().map_err(&e)?;
+    let addresses: Vec<String> = {
+        let mut st = tx
+            .prepare("SELECT sender FROM senders WHERE sender = ?1 OR host = ?1")
+            .map_err(&e)?;
+        st.query_map([host], |r| r.get(0))
+            .map_err(&e)?
+            .collect::<Result<_, _>>()
+            .map_err(&e)?
+    };
+    for a in addresses.iter().map(String::as_str).chain([host]) {
+        super::stats::forget(&tx, a).map_err(&e)?;
+    }
     tx.execute(
         "DELETE FROM sender_days WHERE sender IN (SELECT sender FROM senders WHERE sender = ?1 OR host = ?1) OR sender = ?1",
         [host],

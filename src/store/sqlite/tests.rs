@@ -458,3 +458,49 @@ fn query_language_and_keyset_paging_across_segments() {
     }
     assert_eq!(paged, all.iter().map(|h| h.id).collect::<Vec<_>>());
 }
+
+#[test]
+fn activity_counters_and_histogram() {
+    let dir = tempfile::tempdir().unwrap();
+    let st = store(dir.path(), 100);
+    let mut w = writer(&st);
+    let now = chrono::Utc::now().timestamp_micros();
+    let mut evs = events(350, 1_000_000);
+    for e in &mut evs {
+        e.ingested = now - 3_600_000_000;
+    }
+    w.write_batch(&evs, Checkpoint::default()).unwrap();
+    // Counters reach the tables every few seconds, and on close.
+    w.close().unwrap();
+    let r = st.reader();
+    let a = r.activity(now - 2 * 3_600_000_000, 5).unwrap();
+    assert_eq!(a.per_minute.iter().map(|m| m.2).sum::<i64>(), 350);
+    assert!(a.per_minute.iter().all(|m| m.1 == 5), "{:?}", a.per_minute);
+    assert_eq!(a.senders[0].value, "127.0.0.1");
+    assert_eq!(a.senders[0].events, 350);
+    assert_eq!(a.source_ips.len(), 5);
+    assert_eq!(a.source_ips[0].events, 50);
+    assert_eq!(a.actions[0].value, "deny");
+    assert_eq!(a.actions[0].events, 350);
+    // Nothing before the period.
+    assert!(r.activity(now, 5).unwrap().per_minute.is_empty());
+    let h = r
+        .histogram(&SearchQuery::parse("common", 1).unwrap(), 100)
+        .unwrap();
+    assert_eq!(
+        h,
+        vec![
+            (1_000_000, 100),
+            (1_000_100, 100),
+            (1_000_200, 100),
+            (1_000_300, 50)
+        ]
+    );
+    let h = r
+        .histogram(&SearchQuery::parse("host.name:fw1", 1).unwrap(), 1000)
+        .unwrap();
+    assert_eq!(h, vec![(1_000_000, 117)]);
+    // forget-host removes the sender's counters too.
+    crate::store::sqlite::registry::forget(dir.path(), "127.0.0.1").unwrap();
+    assert!(r.activity(0, 5).unwrap().senders.is_empty());
+}

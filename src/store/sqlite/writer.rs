@@ -29,6 +29,7 @@ pub struct SqliteWriter {
     json: String,
     /// The registry of senders.
     registry: super::registry::Registry,
+    metrics: Arc<Metrics>,
     /// The INSERT statement (built once from the column table).
     insert_sql: String,
 }
@@ -71,7 +72,7 @@ impl SqliteWriter {
             None => segment::create(dir, 1, checkpoint)?,
         };
         upsert(&catalog, seg.clone());
-        let indexer = Indexer::spawn(dir.to_path_buf(), catalog.clone(), metrics)?;
+        let indexer = Indexer::spawn(dir.to_path_buf(), catalog.clone(), metrics.clone())?;
         for s in snapshot.iter().filter(|s| s.state == SegmentState::Sealed) {
             // A full queue only delays indexing to the next start.
             if indexer.tx.try_send(s.id).is_err() {
@@ -92,6 +93,7 @@ impl SqliteWriter {
             indexer: Some(indexer),
             json: String::new(),
             registry: super::registry::Registry::open(dir)?,
+            metrics,
             insert_sql: columns::insert_sql(),
         })
     }
@@ -258,6 +260,9 @@ impl EventWriter for SqliteWriter {
             .record(parts.iter().flat_map(|p| p.iter()), |i| {
                 names.get(usize::from(i)).map_or("unknown", String::as_str)
             })?;
+        self.metrics
+            .stats_overflow
+            .store(self.registry.stats_overflow(), Relaxed);
         if let Some(ix) = &self.indexer {
             ix.busy.store(count >= BUSY_BATCH, Relaxed);
         }
@@ -299,6 +304,7 @@ impl EventWriter for SqliteWriter {
                 tracing::error!("The indexer thread panicked.");
             }
         }
+        self.registry.flush()?;
         let p = self.seg.path.clone();
         self.conn
             .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
