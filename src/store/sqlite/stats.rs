@@ -45,10 +45,13 @@ const SENDER: u8 = 0;
 const SOURCE_IP: u8 = 1;
 const ACTION: u8 = 2;
 
+/// Per value: events and the extra (country).
+type Values = FxHashMap<String, (i64, Option<String>)>;
+
 /// Counts not yet in the tables.
 pub struct Stats {
     minutes: FxHashMap<(i64, u8), i64>,
-    tops: FxHashMap<(i64, u8), FxHashMap<String, (i64, Option<String>)>>,
+    tops: FxHashMap<(i64, u8), Values>,
     values: usize,
     last_flush: Instant,
     /// Values not counted because [`MAX_VALUES`] was reached.
@@ -76,7 +79,7 @@ impl Stats {
             .minutes
             .entry((minute, ev.severity.filter(|s| *s < 8).unwrap_or(8)))
             .or_insert(0) += 1;
-        let mut ip_buf = itoa_ip(ev);
+        let mut ip_buf = ev.peer.ip().to_string();
         self.add(hour, SENDER, &ip_buf, None);
         if let Some(FieldValue::Str(ip)) = ev.field(f::SOURCE_IP) {
             let country = match ev.field("source.geo.country_iso_code") {
@@ -152,12 +155,6 @@ impl Stats {
     }
 }
 
-fn itoa_ip(ev: &Event) -> String {
-    use std::fmt::Write;
-    let mut s = String::with_capacity(40);
-    let _ = write!(s, "{}", ev.peer.ip());
-    s
-}
 
 /// The activity since `since` (microseconds): events per minute by severity and the `top`
 /// heaviest senders, source addresses and actions.
