@@ -8,6 +8,7 @@
 mod admin;
 mod api;
 mod pages;
+mod search;
 mod stream;
 
 use crate::alerts::Alerts;
@@ -53,7 +54,8 @@ pub fn router(state: AppState) -> Router {
         r.route("/login", get(pages::login_form).post(pages::login))
             .route("/logout", post(pages::logout))
             .route("/", get(pages::overview))
-            .route("/search", get(pages::search))
+            .route("/search", get(search::search))
+            .route("/search/histogram.svg", get(search::histogram))
             .route("/tail", get(stream::tail_page))
             .route("/tail/stream", get(stream::tail_stream))
             .route("/export", get(stream::export))

@@ -4,7 +4,6 @@ use super::{AppState, Dashboard};
 use crate::alerts::{Alert, State as AlertState};
 use crate::auth::{Role, Session};
 use crate::model::event::format_micros;
-use crate::query::SearchQuery;
 use crate::store::StoredEvent;
 use askama::Template;
 use axum::extract::{ConnectInfo, Form, FromRequestParts, Path, Query, State};
@@ -14,8 +13,6 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use std::net::SocketAddr;
 
 const COOKIE: &str = "picket_session";
-const RANGES: [&str; 5] = ["15m", "1h", "24h", "7d", "30d"];
-const PAGE: usize = 200;
 
 /// The peer's address, when the server knows it.
 pub struct PeerIp(String);
@@ -301,8 +298,6 @@ struct HitRow {
     id: i64,
     time: String,
     sender: String,
-    host: String,
-    dataset: String,
     message: String,
 }
 
@@ -324,70 +319,8 @@ fn hit_row(h: &StoredEvent) -> HitRow {
         id: h.id,
         time: format_micros(h.event.timestamp),
         sender: h.event.peer.ip().to_string(),
-        host: h.event.host.clone().unwrap_or_default(),
-        dataset: h.event.dataset.to_string(),
         message: visible(&h.event.message()),
     }
-}
-
-#[derive(Template)]
-#[template(path = "search.html")]
-struct SearchPage {
-    user: Option<String>,
-    role: &'static str,
-    csrf: String,
-    q: String,
-    range: String,
-    ranges: Vec<(&'static str, bool)>,
-    error: Option<String>,
-    hits: Vec<HitRow>,
-    limit: usize,
-}
-
-#[derive(serde::Deserialize)]
-pub struct SearchParams {
-    #[serde(default)]
-    q: String,
-    range: Option<String>,
-}
-
-pub async fn search(
-    State(s): State<AppState>,
-    h: HeaderMap,
-    Query(p): Query<SearchParams>,
-) -> Response {
-    let (d, sess) = match signed_in(&s, &h).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    let range = p
-        .range
-        .filter(|r| RANGES.contains(&r.as_str()))
-        .unwrap_or_else(|| "24h".into());
-    let now = crate::ingest::now_micros();
-    let (hits, error) = match SearchQuery::parse(&p.q, PAGE) {
-        Err(e) => (Vec::new(), Some(e.to_string())),
-        Ok(mut q) => {
-            q.from = crate::query::parse_time(&format!("-{range}"), now).ok();
-            let reader = d.reader.clone();
-            match tokio::task::spawn_blocking(move || reader.search(&q)).await {
-                Ok(Ok(hits)) => (hits.iter().map(hit_row).collect(), None),
-                Ok(Err(e)) => (Vec::new(), Some(e.to_string())),
-                Err(e) => return internal(e),
-            }
-        }
-    };
-    page(SearchPage {
-        user: Some(sess.user.name.clone()),
-        role: sess.user.role.as_str(),
-        csrf: sess.csrf.clone(),
-        q: p.q,
-        ranges: RANGES.iter().map(|r| (*r, *r == range)).collect(),
-        range,
-        error,
-        hits,
-        limit: PAGE,
-    })
 }
 
 #[derive(Template)]

@@ -2,8 +2,9 @@
 
 use super::AppState;
 use super::pages::{page, signed_in, visible};
+use super::search::SearchParams;
 use crate::model::event::format_micros;
-use crate::query::SearchQuery;
+use crate::query::{Cursor, SearchQuery};
 use crate::store::{EventReader, StoredEvent};
 use askama::Template;
 use axum::body::{Body, Bytes};
@@ -11,7 +12,6 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -152,9 +152,8 @@ pub async fn tail_stream(
 
 #[derive(serde::Deserialize)]
 pub struct ExportParams {
-    #[serde(default)]
-    q: String,
-    range: Option<String>,
+    #[serde(flatten)]
+    search: SearchParams,
     #[serde(default)]
     format: String,
 }
@@ -210,23 +209,16 @@ fn csv_row(h: &StoredEvent) -> String {
     out
 }
 
-/// One page of the export, newest first, strictly older than the previous page: keyset paging
-/// on (`@timestamp`, id), never an offset.
+/// One page of the export, newest first, strictly older than the previous page's last row:
+/// keyset paging on (`@timestamp`, id), never an offset.
 fn export_page(
     reader: &dyn EventReader,
     q: &SearchQuery,
-    before: Option<(i64, HashSet<i64>)>,
+    before: Option<Cursor>,
 ) -> Result<Vec<StoredEvent>, String> {
     let mut q = q.clone();
     q.limit = EXPORT_PAGE;
-    if let Some((ts, seen)) = &before {
-        // Events at the boundary time that were already sent are skipped.
-        q.to = Some(ts + 1);
-        q.limit = EXPORT_PAGE + seen.len();
-        let mut hits = reader.search(&q).map_err(|e| e.to_string())?;
-        hits.retain(|h| h.event.timestamp < *ts || !seen.contains(&h.id));
-        return Ok(hits);
-    }
+    q.before = before;
     reader.search(&q).map_err(|e| e.to_string())
 }
 
@@ -240,14 +232,8 @@ pub async fn export(
         Err(r) => return r,
     };
     let ndjson = p.format == "ndjson";
-    let mut q = match SearchQuery::parse(&p.q, EXPORT_PAGE) {
+    let q = match p.search.query(EXPORT_PAGE, crate::ingest::now_micros()) {
         Ok(q) => q,
-        Err(e) => return (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
-    };
-    let now = crate::ingest::now_micros();
-    let range = p.range.unwrap_or_else(|| "24h".into());
-    q.from = match crate::query::parse_time(&format!("-{range}"), now) {
-        Ok(t) => Some(t),
         Err(e) => return (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
     };
     let reader: Arc<dyn EventReader> = d.reader.clone();
@@ -258,13 +244,7 @@ pub async fn export(
         format!("{}\r\n", CSV_COLUMNS.join(","))
     };
     let stream = futures_util::stream::unfold(
-        (
-            reader,
-            q,
-            None::<(i64, HashSet<i64>)>,
-            Some(header_line),
-            false,
-        ),
+        (reader, q, None::<Cursor>, Some(header_line), false),
         move |(reader, q, before, head, done)| async move {
             if let Some(hl) = head {
                 return Some((
@@ -275,7 +255,7 @@ pub async fn export(
             if done {
                 return None;
             }
-            let (r, q2, b2) = (reader.clone(), q.clone(), before.clone());
+            let (r, q2, b2) = (reader.clone(), q.clone(), before);
             let hits =
                 match tokio::task::spawn_blocking(move || export_page(r.as_ref(), &q2, b2)).await {
                     Ok(Ok(h)) => h,
@@ -306,25 +286,12 @@ pub async fn export(
                     chunk.push_str(&csv_row(h));
                 }
             }
-            let last_ts = hits
-                .iter()
-                .map(|h| h.event.timestamp)
-                .min()
-                .unwrap_or(i64::MIN);
-            let mut seen: HashSet<i64> = match &before {
-                Some((ts, s)) if *ts == last_ts => s.clone(),
-                _ => HashSet::new(),
-            };
-            seen.extend(
-                hits.iter()
-                    .filter(|h| h.event.timestamp == last_ts)
-                    .map(|h| h.id),
-            );
+            let next = hits.last().map(|h| Cursor {
+                ts: h.event.timestamp,
+                id: h.id,
+            });
             let done = hits.len() < EXPORT_PAGE;
-            Some((
-                Ok(Bytes::from(chunk)),
-                (reader, q, Some((last_ts, seen)), None, done),
-            ))
+            Some((Ok(Bytes::from(chunk)), (reader, q, next, None, done)))
         },
     );
     let (ctype, ext) = if ndjson {

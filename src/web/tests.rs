@@ -261,6 +261,7 @@ async fn pages_render_with_a_session_and_escape_what_they_show() {
     assert!(escaped(&page, "<script>alert(2)"), "{page}");
     let (_, page) = get(&f, "/search?q=password", Some(&cookie)).await;
     assert!(page.contains("1 event(s)"), "{page}");
+    assert!(!escaped(&page, "value=\"<script>"));
     assert!(!page.contains("<script>alert(1)"), "{page}");
     assert!(escaped(&page, "<script>alert(1)</script>"), "{page}");
     assert!(page.contains("\\x07bell"));
@@ -278,7 +279,7 @@ async fn pages_render_with_a_session_and_escape_what_they_show() {
     )
     .await;
     assert_eq!(st, StatusCode::OK);
-    assert!(page.contains("0 event(s)"));
+    assert!(page.contains("No events"));
     let (_, page) = get(&f, "/search?q=source.port%3Aabc", Some(&cookie)).await;
     assert!(page.contains("holds numbers"));
 }
@@ -632,4 +633,96 @@ async fn only_admins_manage_users_and_tokens() {
             "{action} not audited"
         );
     }
+}
+
+#[tokio::test]
+async fn search_page_columns_filters_cursor_histogram_and_errors() {
+    let f = fixture();
+    let (cookie, _) = login(&f, "vic").await;
+    // Chosen columns, each value a link that adds it as a filter.
+    let (st, page) = get(
+        &f,
+        "/search?q=password&cols=host.name,source.ip,user.name",
+        Some(&cookie),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK);
+    assert!(page.contains("<th>source.ip</th>"), "{page}");
+    assert!(
+        page.contains("href=\"/search?q=password%20source.ip%3A%22203.0.113.7%22"),
+        "{page}"
+    );
+    assert!(page.contains("/search/histogram.svg?q=password"), "{page}");
+    // The filter link finds the event.
+    let (_, page) = get(
+        &f,
+        "/search?q=password%20source.ip%3A%22203.0.113.7%22",
+        Some(&cookie),
+    )
+    .await;
+    assert!(page.contains("1 event(s)"), "{page}");
+    // Keyset cursor: nothing is older than the only event.
+    let ev = f
+        .dash
+        .reader
+        .search(&crate::query::SearchQuery::parse("password", 1).unwrap())
+        .unwrap()
+        .remove(0);
+    let cur = format!("{}_{}", ev.event.timestamp, ev.id);
+    let (_, page) = get(
+        &f,
+        &format!("/search?q=password&before={cur}"),
+        Some(&cookie),
+    )
+    .await;
+    assert!(
+        page.contains("No events") && page.contains("newest"),
+        "{page}"
+    );
+    let later = format!("{}_{}", ev.event.timestamp + 1, ev.id);
+    let (_, page) = get(
+        &f,
+        &format!("/search?q=password&before={later}"),
+        Some(&cookie),
+    )
+    .await;
+    assert!(page.contains("1 older event(s)"), "{page}");
+    // Absolute range that excludes the event.
+    let (_, page) = get(
+        &f,
+        "/search?q=password&from=2001-01-01&to=2001-01-02",
+        Some(&cookie),
+    )
+    .await;
+    assert!(page.contains("No events"), "{page}");
+    // The histogram: one bar, linking to the search narrowed to its bucket.
+    let (st, svg) = get(
+        &f,
+        "/search/histogram.svg?q=password&range=1h",
+        Some(&cookie),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(svg.matches("<rect").count(), 1, "{svg}");
+    assert!(
+        svg.contains("target=\"_top\"") && svg.contains("&amp;from="),
+        "{svg}"
+    );
+    assert!(svg.contains(": 1</title>"), "{svg}");
+    let (_, svg) = get(
+        &f,
+        "/search/histogram.svg?q=nomatch&range=1h",
+        Some(&cookie),
+    )
+    .await;
+    assert_eq!(svg.matches("<rect").count(), 0);
+    let (st, _) = get(&f, "/search/histogram.svg?q=password", None).await;
+    assert_eq!(st, StatusCode::SEE_OTHER);
+    // A query error says where, with a caret under the place.
+    let (_, page) = get(&f, "/search?q=a%20AND%20(b", Some(&cookie)).await;
+    assert!(page.contains("never closed (at character 6)"), "{page}");
+    assert!(
+        page.contains("<pre class=\"caret\">a AND (b\n      ^</pre>"),
+        "{page}"
+    );
 }

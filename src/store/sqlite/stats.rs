@@ -155,7 +155,6 @@ impl Stats {
     }
 }
 
-
 /// The activity since `since` (microseconds): events per minute by severity and the `top`
 /// heaviest senders, source addresses and actions.
 pub fn activity(dir: &Path, since: i64, top: usize) -> Result<Activity, Error> {
