@@ -420,6 +420,15 @@ pub async fn serve(
         dash: Some(dashboard),
     })
     .into_make_service_with_connect_info::<SocketAddr>();
+    // Samples the listeners' counters so the overview can show rates.
+    let m_rates = metrics.clone();
+    let rate_task = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
+        loop {
+            tick.tick().await;
+            let _sampled = m_rates.listener_rates();
+        }
+    });
     let web_cancel = CancellationToken::new();
     let wc = web_cancel.clone();
     let web_task = tokio::spawn(async move {
@@ -445,6 +454,7 @@ pub async fn serve(
     });
     shutdown.await;
     hup_task.abort();
+    rate_task.abort();
     stop_watch.store(true, Relaxed);
     if watch_thread.join().is_err() {
         tracing::error!("The enrichment watcher panicked.");

@@ -25,7 +25,7 @@ pub enum DropReason {
 }
 
 impl DropReason {
-    const ALL: [DropReason; 4] = [
+    pub const ALL: [DropReason; 4] = [
         DropReason::QueueFull,
         DropReason::SpoolError,
         DropReason::SpoolCorrupt,
@@ -106,6 +106,8 @@ pub struct Metrics {
     /// One entry per listener, indexed by `ListenerId`.
     pub listeners: Vec<ListenerMetrics>,
     dropped: [AtomicU64; DropReason::ALL.len()],
+    /// (when, frames received per listener), the last minute or so (see `listener_rates`).
+    rate_samples: Mutex<std::collections::VecDeque<(std::time::Instant, Vec<u64>)>>,
     /// Frames cut at the maximum frame size.
     pub truncated: AtomicU64,
     /// Frames that were not valid UTF-8.
@@ -189,6 +191,7 @@ impl Metrics {
                 })
                 .collect(),
             dropped: Default::default(),
+            rate_samples: Mutex::new(std::collections::VecDeque::new()),
             truncated: AtomicU64::new(0),
             invalid_utf8: AtomicU64::new(0),
             clamped: AtomicU64::new(0),
@@ -250,6 +253,49 @@ impl Metrics {
     }
 
     /// Frames dropped for this reason so far.
+    /// Takes a sample of each listener's frame counter (at most one per second is kept, for
+    /// 70 seconds) and returns frames per second per listener over the sampled span, up to a
+    /// minute; `None` until two samples a second apart exist. A task calls this every few
+    /// seconds so that the dashboard has rates at once.
+    pub fn listener_rates(&self) -> Option<Vec<f64>> {
+        let now = std::time::Instant::now();
+        let current: Vec<u64> = self
+            .listeners
+            .iter()
+            .map(|l| l.received.load(Relaxed))
+            .collect();
+        let mut g = match self.rate_samples.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        let keep_new = g
+            .back()
+            .is_none_or(|(t, _)| now.duration_since(*t).as_secs_f64() >= 1.0);
+        if keep_new {
+            g.push_back((now, current.clone()));
+        }
+        while g
+            .front()
+            .is_some_and(|(t, _)| now.duration_since(*t).as_secs() > 70)
+        {
+            g.pop_front();
+        }
+        let (t0, old) = g
+            .iter()
+            .find(|(t, _)| now.duration_since(*t).as_secs() <= 60)?;
+        let secs = now.duration_since(*t0).as_secs_f64();
+        if secs < 1.0 {
+            return None;
+        }
+        Some(
+            current
+                .iter()
+                .zip(old)
+                .map(|(c, o)| c.saturating_sub(*o) as f64 / secs)
+                .collect(),
+        )
+    }
+
     /// Frames dropped before storage, all reasons.
     pub fn dropped_total(&self) -> u64 {
         self.dropped.iter().map(|c| c.load(Relaxed)).sum()

@@ -7,6 +7,7 @@
 
 mod admin;
 mod api;
+mod overview;
 mod pages;
 mod search;
 mod stream;
@@ -53,7 +54,7 @@ pub fn router(state: AppState) -> Router {
     let r = if state.dash.is_some() {
         r.route("/login", get(pages::login_form).post(pages::login))
             .route("/logout", post(pages::logout))
-            .route("/", get(pages::overview))
+            .route("/", get(overview::overview))
             .route("/search", get(search::search))
             .route("/search/histogram.svg", get(search::histogram))
             .route("/tail", get(stream::tail_page))

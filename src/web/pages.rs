@@ -187,19 +187,19 @@ pub async fn logout(State(s): State<AppState>, h: HeaderMap, Form(f): Form<CsrfF
     res
 }
 
-struct AlertRow {
-    id: i64,
-    title: String,
-    level: String,
-    group: String,
-    state: String,
-    count: i64,
-    first: String,
-    last: String,
-    rule_id: String,
+pub(super) struct AlertRow {
+    pub(super) id: i64,
+    pub(super) title: String,
+    pub(super) level: String,
+    pub(super) group: String,
+    pub(super) state: String,
+    pub(super) count: i64,
+    pub(super) first: String,
+    pub(super) last: String,
+    pub(super) rule_id: String,
 }
 
-fn alert_row(a: &Alert) -> AlertRow {
+pub(super) fn alert_row(a: &Alert) -> AlertRow {
     AlertRow {
         id: a.id,
         title: a.title.clone(),
@@ -211,87 +211,6 @@ fn alert_row(a: &Alert) -> AlertRow {
         last: format_micros(a.last_seen),
         rule_id: a.rule_id.clone(),
     }
-}
-
-struct SenderRow {
-    sender: String,
-    host: String,
-    parser: String,
-    events: i64,
-    last: String,
-    silent: bool,
-}
-
-#[derive(Template)]
-#[template(path = "overview.html")]
-struct OverviewPage {
-    user: Option<String>,
-    role: &'static str,
-    csrf: String,
-    stored: u64,
-    dropped: u64,
-    truncated: u64,
-    listeners: Vec<(String, u64, u64)>,
-    open_alerts: Vec<AlertRow>,
-    senders: Vec<SenderRow>,
-}
-
-pub async fn overview(State(s): State<AppState>, h: HeaderMap) -> Response {
-    let (d, sess) = match signed_in(&s, &h).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    let m = s.metrics.clone();
-    let r = tokio::task::spawn_blocking(move || {
-        let open = match d.alerts.lock() {
-            Ok(a) => a.list(Some(AlertState::Open), 20),
-            Err(p) => p.into_inner().list(Some(AlertState::Open), 20),
-        }
-        .map_err(|e| e.to_string())?;
-        let senders = d.reader.senders(1).map_err(|e| e.to_string())?;
-        let stored = d.reader.count().map_err(|e| e.to_string())?;
-        Ok::<_, String>((open, senders, stored))
-    })
-    .await;
-    let (open, senders, stored) = match r {
-        Ok(Ok(x)) => x,
-        Ok(Err(e)) => return internal(e),
-        Err(e) => return internal(e),
-    };
-    use std::sync::atomic::Ordering::Relaxed;
-    let now = crate::ingest::now_micros();
-    page(OverviewPage {
-        user: Some(sess.user.name.clone()),
-        role: sess.user.role.as_str(),
-        csrf: sess.csrf.clone(),
-        stored,
-        dropped: m.dropped_total(),
-        truncated: m.truncated.load(Relaxed),
-        listeners: m
-            .listeners
-            .iter()
-            .map(|l| {
-                (
-                    l.name.clone(),
-                    l.received.load(Relaxed),
-                    l.received_bytes.load(Relaxed),
-                )
-            })
-            .collect(),
-        open_alerts: open.iter().map(alert_row).collect(),
-        senders: senders
-            .into_iter()
-            .take(50)
-            .map(|x| SenderRow {
-                silent: now - x.last_seen > 15 * 60 * 1_000_000,
-                sender: x.sender,
-                host: x.host.unwrap_or_default(),
-                parser: x.parser.unwrap_or_default(),
-                events: x.events,
-                last: format_micros(x.last_seen),
-            })
-            .collect(),
-    })
 }
 
 struct HitRow {

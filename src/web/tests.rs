@@ -93,6 +93,8 @@ fn fixture() -> Fixture {
     let mut ev = ev;
     ev.timestamp = crate::ingest::now_micros();
     let first = w.write_batch(&[ev], Checkpoint::default()).unwrap();
+    // Closing folds the overview's counters into their tables.
+    Box::new(w).close().unwrap();
     let users = Arc::new(Users::open(dir.path()).unwrap());
     for (n, r) in [
         ("ana", Role::Analyst),
@@ -249,6 +251,12 @@ async fn pages_render_with_a_session_and_escape_what_they_show() {
     let (st, page) = get(&f, "/", Some(&cookie)).await;
     assert_eq!(st, StatusCode::OK);
     assert!(page.contains("Overview") && page.contains("192.0.2.1"));
+    // The chart has the event, and the top lists link to searches.
+    assert!(page.contains("<rect class=\"sev-i\""), "{page}");
+    assert!(
+        page.contains("q=source.ip%3A%22203.0.113.7%22\">203.0.113.7</a>"),
+        "{page}"
+    );
     // The query, the stored message and the alert title are escaped, control bytes shown.
     let (st, page) = get(
         &f,
