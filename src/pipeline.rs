@@ -149,8 +149,19 @@ pub async fn serve(
     };
     // Rules after the store (events carry their ids), then back to the parse thread.
     let (wake_tx, wake_rx) = sync_channel::<()>(1);
+    let disabled: crate::rules::run::Disabled = Arc::new(std::sync::RwLock::new(
+        crate::alerts::Alerts::open(data)?.disabled_rules()?,
+    ));
+    let mut book = crate::web::RuleBook {
+        running: config.rules.enabled,
+        disabled: disabled.clone(),
+        ..crate::web::RuleBook::default()
+    };
     let (rules_tx, rules_thread) = if config.rules.enabled {
         let (mut rules, problems) = crate::rules::Rules::load(&config.rules);
+        book.meta = rules.meta.clone();
+        book.sources = rules.sources.clone();
+        book.problems = problems.clone();
         rules.set_max_links(config.rules.max_linked_events);
         for p in &problems {
             tracing::error!(problem = %p, "A rule could not be loaded; the others are in use.");
@@ -165,6 +176,7 @@ pub async fn serve(
             metrics: metrics.clone(),
             wake: wake_tx.clone(),
             recycle: Some(recycle_tx.clone()),
+            disabled,
         };
         let (tx, rx) = sync_channel::<crate::store::StoredBatch>(RULES_QUEUE);
         (
@@ -192,6 +204,7 @@ pub async fn serve(
         alerts: Arc::new(std::sync::Mutex::new(crate::alerts::Alerts::open(data)?)),
         router: config.notify.clone(),
         secure_cookie: config.web_secure_cookie,
+        rules: Arc::new(book),
     };
     let stop_notify = Arc::new(AtomicBool::new(false));
     let (dir, notifier, sn, m) = (

@@ -48,3 +48,9 @@ CREATE TABLE IF NOT EXISTS outbox (
     sent_at    INTEGER
 );
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox(state, next_at);
+CREATE TABLE IF NOT EXISTS rule_settings (
+    rule_id    TEXT PRIMARY KEY,
+    enabled    INTEGER NOT NULL,
+    changed_by TEXT NOT NULL,
+    changed_at INTEGER NOT NULL
+) WITHOUT ROWID;

@@ -13,7 +13,10 @@
 //! firing whose completing event is not newer than that is ignored, so rebuilding the rules'
 //! windows from the store after a restart never fires twice.
 
+mod rules_state;
+
 use crate::rules::{Firing, Level};
+pub use rules_state::{Filter, RuleRecord};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::{Path, PathBuf};
 
@@ -396,26 +399,13 @@ impl Alerts {
 
     /// Alerts, newest first, optionally in one state.
     pub fn list(&self, state: Option<State>, limit: usize) -> Result<Vec<Alert>, Error> {
-        let e = self.err();
-        let ids: Vec<i64> = {
-            let mut q = self
-                .conn
-                .prepare("SELECT id FROM alerts WHERE ?1 IS NULL OR state = ?1 ORDER BY id DESC LIMIT ?2")
-                .map_err(&e)?;
-            q.query_map(params![state.map(State::as_str), limit as i64], |r| {
-                r.get(0)
-            })
-            .map_err(&e)?
-            .collect::<Result<_, _>>()
-            .map_err(&e)?
-        };
-        let mut out = Vec::new();
-        for id in ids {
-            if let Some(a) = get_in(&self.conn, id).map_err(&e)? {
-                out.push(a);
-            }
-        }
-        Ok(out)
+        self.list_filtered(
+            &Filter {
+                state,
+                ..Filter::default()
+            },
+            limit,
+        )
     }
 
     /// The audit trail of an alert, oldest first.

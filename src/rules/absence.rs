@@ -87,6 +87,16 @@ fn strings(v: Option<&serde_yaml_ng::Value>, key: &str) -> Result<Vec<String>, S
 }
 
 impl Absence {
+    /// Its rule id (what alerts carry).
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Its level.
+    pub fn level(&self) -> super::Level {
+        self.level
+    }
+
     /// Reads one absence document.
     pub fn from_yaml(doc: &serde_yaml_ng::Value) -> Result<Absence, String> {
         let title = doc

@@ -265,8 +265,27 @@ struct Core {
     id: Option<u16>,
 }
 
+/// What the dashboard shows of a loaded rule.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RuleMeta {
+    /// The id alerts carry.
+    pub id: String,
+    /// Its title.
+    pub title: String,
+    /// Its level.
+    pub level: &'static str,
+    /// `detection`, `correlation` or `absence`.
+    pub kind: &'static str,
+    /// The file it came from.
+    pub file: String,
+}
+
 /// The loaded rules and their window state.
 pub struct Rules {
+    /// Every rule that loaded, in load order.
+    pub meta: Vec<RuleMeta>,
+    /// The text of every rule file read, by file name.
+    pub sources: HashMap<String, String>,
     rules: Vec<Rule>,
     corr_rules: Vec<CorrRule>,
     corrs: Vec<window::Corr>,
@@ -357,6 +376,7 @@ impl Rules {
     ) -> (Rules, Vec<Problem>) {
         let mut problems = Vec::new();
         let mut rules = Rules::empty(max_keys, pipelines);
+        rules.sources = files.iter().cloned().collect();
         let parsed: Vec<(String, Parsed)> = files
             .into_iter()
             .filter_map(|(name, text)| match parse_file(&text) {
@@ -376,31 +396,53 @@ impl Rules {
         // Detection rules first: correlations refer to them.
         for (file, p) in &parsed {
             for r in &p.rules {
-                if let Err(reason) = rules.add_rule(r, None) {
-                    problems.push(Problem {
+                match rules.add_rule(r, None) {
+                    Ok(()) => rules.meta.push(RuleMeta {
+                        id: rule_key(r.id.as_deref(), &r.title),
+                        title: r.title.clone(),
+                        level: Level::from_sigma(r.level.as_ref()).as_str(),
+                        kind: "detection",
+                        file: file.clone(),
+                    }),
+                    Err(reason) => problems.push(Problem {
                         file: file.clone(),
                         reason: format!("rule {:?}: {reason}", r.title),
-                    });
+                    }),
                 }
             }
         }
         for (file, p) in &parsed {
             for c in &p.correlations {
-                if let Err(reason) = rules.add_correlation(c) {
-                    problems.push(Problem {
+                match rules.add_correlation(c) {
+                    Ok(()) => rules.meta.push(RuleMeta {
+                        id: rule_key(c.id.as_deref(), &c.title),
+                        title: c.title.clone(),
+                        level: Level::from_sigma(c.level.as_ref()).as_str(),
+                        kind: "correlation",
+                        file: file.clone(),
+                    }),
+                    Err(reason) => problems.push(Problem {
                         file: file.clone(),
                         reason: format!("correlation {:?}: {reason}", c.title),
-                    });
+                    }),
                 }
             }
         }
         for (file, p) in parsed {
             for a in p.absence {
-                if let Err(reason) = rules.add_absence(a) {
-                    problems.push(Problem {
+                let meta = RuleMeta {
+                    id: a.id().to_owned(),
+                    title: a.title.clone(),
+                    level: a.level().as_str(),
+                    kind: "absence",
+                    file: file.clone(),
+                };
+                match rules.add_absence(a) {
+                    Ok(()) => rules.meta.push(meta),
+                    Err(reason) => problems.push(Problem {
                         file: file.clone(),
                         reason: format!("absence rule: {reason}"),
-                    });
+                    }),
                 }
             }
         }
@@ -411,6 +453,8 @@ impl Rules {
     fn empty(max_keys: usize, pipelines: Vec<rsigma_eval::Pipeline>) -> Rules {
         let fields = Fields::default();
         Rules {
+            meta: Vec::new(),
+            sources: HashMap::new(),
             rules: Vec::new(),
             corr_rules: Vec::new(),
             corrs: Vec::new(),

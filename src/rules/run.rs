@@ -33,12 +33,30 @@ pub struct Context {
     pub wake: SyncSender<()>,
     /// Where evaluated batches go back for reuse.
     pub recycle: Option<SyncSender<Vec<Event>>>,
+    /// Rules switched off on the dashboard: they are evaluated but raise nothing.
+    pub disabled: Disabled,
 }
+
+/// The ids of rules switched off, shared with the dashboard.
+pub type Disabled = Arc<std::sync::RwLock<std::collections::HashSet<String>>>;
 
 /// Records firings as alerts; true when a notification may have been queued.
 fn record(ctx: &mut Context, firings: Vec<Firing>) -> bool {
     let suppress = i64::try_from(ctx.settings.suppress_secs).unwrap_or(0) * 1_000_000;
     let mut queued = false;
+    if firings.is_empty() {
+        return false;
+    }
+    let firings: Vec<Firing> = {
+        let off = match ctx.disabled.read() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        firings
+            .into_iter()
+            .filter(|f| !off.contains(&f.rule_id))
+            .collect()
+    };
     for f in firings {
         match ctx.alerts.record(
             &f,

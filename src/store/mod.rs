@@ -145,6 +145,9 @@ pub trait EventReader: Send + Sync {
     /// Events received at or after `since` (`event.ingested`), oldest first, the newest
     /// `limit` of them (the rules replay their windows from this after a restart).
     fn received_since(&self, since: i64, limit: usize) -> Result<Vec<StoredEvent>, Error>;
+    /// Deletes every event of a sender (address or host name) and its registry entry, in
+    /// small transactions beside the running writer; returns (events, senders) removed.
+    fn forget(&self, host: &str) -> Result<(u64, usize), Error>;
 }
 
 /// A batch of parsed events and the spool checkpoint after the last one.

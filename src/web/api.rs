@@ -46,6 +46,18 @@ pub const ROUTES: &[(&str, &str, &str, Role)] = &[
     ),
     (
         "get",
+        "/api/v1/rules",
+        "The loaded rules: on or off, alerts raised, last fired; and the load errors.",
+        Role::Viewer,
+    ),
+    (
+        "post",
+        "/api/v1/rules/{id}/enabled",
+        "Switch a rule on or off.",
+        Role::Analyst,
+    ),
+    (
+        "get",
         "/api/v1/senders",
         "The registry of senders.",
         Role::Viewer,
@@ -117,6 +129,8 @@ pub struct EventsParams {
     from: Option<String>,
     to: Option<String>,
     limit: Option<usize>,
+    /// Keyset cursor from the previous page's `next`.
+    before: Option<String>,
 }
 
 pub async fn events(
@@ -143,8 +157,27 @@ pub async fn events(
             }
         }
     }
+    if let Some(b) = p.before.as_deref() {
+        match b
+            .split_once('_')
+            .and_then(|(t, i)| Some((t.parse().ok()?, i.parse().ok()?)))
+        {
+            Some((ts, id)) => q.before = Some(crate::query::Cursor { ts, id }),
+            None => {
+                return err(
+                    StatusCode::BAD_REQUEST,
+                    "before must be a cursor from `next`",
+                );
+            }
+        }
+    }
+    let limit = q.limit;
     match blocking(move || d.reader.search(&q).map_err(|e| e.to_string())).await {
         Ok(hits) => {
+            let next = (hits.len() == limit)
+                .then(|| hits.last())
+                .flatten()
+                .map(|h| format!("{}_{}", h.event.timestamp, h.id));
             let events: Vec<Value> = hits
                 .iter()
                 .map(|h| {
@@ -153,7 +186,7 @@ pub async fn events(
                     Value::Object(m)
                 })
                 .collect();
-            Json(json!({ "events": events })).into_response()
+            Json(json!({ "events": events, "next": next })).into_response()
         }
         Err(r) => r,
     }
@@ -279,6 +312,61 @@ pub async fn alert_state(
     }
 }
 
+pub async fn rules(State(s): State<AppState>, h: HeaderMap) -> Response {
+    if let Err(r) = auth(&s, &h, Role::Viewer) {
+        return r.into_response();
+    }
+    let Some(d) = s.dash.clone() else {
+        return err(StatusCode::NOT_FOUND, "no API");
+    };
+    let rows = match super::manage::rule_rows(&d).await {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    let rules: Vec<Value> = rows
+        .iter()
+        .map(|r| {
+            json!({
+                "id": r.id, "title": r.title, "level": r.level, "kind": r.kind,
+                "file": r.file, "enabled": r.enabled, "alerts": r.alerts,
+                "matches": r.matches, "last_fired": r.last_fired,
+            })
+        })
+        .collect();
+    let problems: Vec<Value> = d
+        .rules
+        .problems
+        .iter()
+        .map(|p| json!({"file": p.file, "reason": p.reason}))
+        .collect();
+    Json(json!({ "running": d.rules.running, "rules": rules, "problems": problems }))
+        .into_response()
+}
+
+#[derive(serde::Deserialize)]
+pub struct EnableBody {
+    to: String,
+}
+
+pub async fn rule_enabled(
+    State(s): State<AppState>,
+    h: HeaderMap,
+    Path(id): Path<String>,
+    Json(b): Json<EnableBody>,
+) -> Response {
+    let who = match auth(&s, &h, Role::Analyst) {
+        Ok((name, _)) => name,
+        Err(r) => return r.into_response(),
+    };
+    let Some(d) = s.dash.clone() else {
+        return err(StatusCode::NOT_FOUND, "no API");
+    };
+    match super::manage::change_rule(&d, &id, &b.to, &format!("token:{who}")).await {
+        Ok(()) => Json(json!({ "id": id, "enabled": b.to == "on" })).into_response(),
+        Err(r) => r,
+    }
+}
+
 pub async fn senders(State(s): State<AppState>, h: HeaderMap) -> Response {
     if let Err(r) = auth(&s, &h, Role::Viewer) {
         return r.into_response();
@@ -312,7 +400,12 @@ pub fn openapi() -> Value {
     for (method, path, summary, role) in ROUTES {
         let mut params = Vec::new();
         if path.contains("{id}") {
-            params.push(json!({"name": "id", "in": "path", "required": true, "schema": {"type": "integer", "format": "int64"}}));
+            let schema = if path.starts_with("/api/v1/rules") {
+                json!({"type": "string"})
+            } else {
+                json!({"type": "integer", "format": "int64"})
+            };
+            params.push(json!({"name": "id", "in": "path", "required": true, "schema": schema}));
         }
         let query: &[(&str, &str)] = match *path {
             "/api/v1/events" => &[
@@ -320,6 +413,7 @@ pub fn openapi() -> Value {
                 ("from", "string"),
                 ("to", "string"),
                 ("limit", "integer"),
+                ("before", "string"),
             ],
             "/api/v1/alerts" => &[("state", "string"), ("limit", "integer")],
             _ => &[],
@@ -341,7 +435,12 @@ pub fn openapi() -> Value {
                 "404": {"description": "Not found."}
             }
         });
-        if *method == "post" {
+        if *method == "post" && path.starts_with("/api/v1/rules") {
+            op["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["to"],
+                "properties": {"to": {"type": "string", "enum": ["on", "off"]}}
+            }}}});
+        } else if *method == "post" {
             op["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": {
                 "type": "object", "required": ["to"],
                 "properties": {"to": {"type": "string", "enum": ["acknowledged", "resolved", "open"]}, "comment": {"type": "string"}}

@@ -7,6 +7,7 @@
 
 mod admin;
 mod api;
+mod manage;
 mod overview;
 mod pages;
 mod search;
@@ -41,6 +42,23 @@ pub struct Dashboard {
     pub router: Arc<dyn crate::alerts::Router + Send + Sync>,
     /// Mark the session cookie `Secure` (set when Picket is served over HTTPS).
     pub secure_cookie: bool,
+    /// The rules loaded at start, their problems, and which are switched off.
+    pub rules: Arc<RuleBook>,
+}
+
+/// What the rules page shows and changes.
+#[derive(Default)]
+pub struct RuleBook {
+    /// The rules engine runs (`rules.enabled`).
+    pub running: bool,
+    /// Every rule that loaded.
+    pub meta: Vec<crate::rules::RuleMeta>,
+    /// Rule file texts by file name.
+    pub sources: std::collections::HashMap<String, String>,
+    /// Files or rules that did not load, and why.
+    pub problems: Vec<crate::rules::Problem>,
+    /// Rules switched off, shared with the rules thread.
+    pub disabled: crate::rules::run::Disabled,
 }
 
 const STYLE: &str = include_str!("../../static/style.css");
@@ -64,6 +82,12 @@ pub fn router(state: AppState) -> Router {
             .route("/alerts", get(pages::alerts))
             .route("/alerts/{id}", get(pages::alert))
             .route("/alerts/{id}/state", post(pages::alert_state))
+            .route("/rules", get(manage::rules))
+            .route("/rules/{id}", get(manage::rule))
+            .route("/rules/{id}/enabled", post(manage::set_rule))
+            .route("/senders", get(manage::senders))
+            .route("/senders/forget", post(manage::forget))
+            .route("/snmp", get(manage::snmp))
             .route("/users", get(admin::users).post(admin::add_user))
             .route("/users/{name}/{what}", post(admin::set_user))
             .route("/tokens", post(admin::add_token))
@@ -74,6 +98,8 @@ pub fn router(state: AppState) -> Router {
             .route("/api/v1/alerts", get(api::alerts))
             .route("/api/v1/alerts/{id}", get(api::alert))
             .route("/api/v1/alerts/{id}/state", post(api::alert_state))
+            .route("/api/v1/rules", get(api::rules))
+            .route("/api/v1/rules/{id}/enabled", post(api::rule_enabled))
             .route("/api/v1/senders", get(api::senders))
             .route("/api/v1/metrics", get(api::metrics))
     } else {

@@ -83,12 +83,12 @@ pub(super) fn page(t: impl Template) -> Response {
     }
 }
 
-fn forbidden(why: &str) -> Response {
+pub(super) fn forbidden(why: &str) -> Response {
     (StatusCode::FORBIDDEN, why.to_string()).into_response()
 }
 
 /// Constant-time comparison of CSRF tokens.
-fn csrf_ok(s: &Session, given: &str) -> bool {
+pub(super) fn csrf_ok(s: &Session, given: &str) -> bool {
     let (a, b) = (s.csrf.as_bytes(), given.as_bytes());
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
@@ -298,12 +298,17 @@ struct AlertsPage {
     role: &'static str,
     csrf: String,
     state: String,
+    level: String,
+    rule: String,
+    levels: Vec<(&'static str, bool)>,
     alerts: Vec<AlertRow>,
 }
 
 #[derive(serde::Deserialize)]
 pub struct AlertsParams {
     state: Option<String>,
+    level: Option<String>,
+    rule: Option<String>,
 }
 
 pub async fn alerts(
@@ -315,10 +320,15 @@ pub async fn alerts(
         Ok(x) => x,
         Err(r) => return r,
     };
-    let state = p.state.as_deref().and_then(|x| AlertState::parse(x).ok());
+    let filter = crate::alerts::Filter {
+        state: p.state.as_deref().and_then(|x| AlertState::parse(x).ok()),
+        level: p.level.filter(|l| crate::rules::Level::parse(l).is_some()),
+        rule: p.rule.filter(|r| !r.is_empty()),
+    };
+    let f2 = filter.clone();
     let r = tokio::task::spawn_blocking(move || match d.alerts.lock() {
-        Ok(a) => a.list(state, 500),
-        Err(p) => p.into_inner().list(state, 500),
+        Ok(a) => a.list_filtered(&f2, 500),
+        Err(p) => p.into_inner().list_filtered(&f2, 500),
     })
     .await;
     let list = match r {
@@ -330,7 +340,13 @@ pub async fn alerts(
         user: Some(sess.user.name.clone()),
         role: sess.user.role.as_str(),
         csrf: sess.csrf.clone(),
-        state: state.map_or("", AlertState::as_str).to_string(),
+        state: filter.state.map_or("", AlertState::as_str).to_string(),
+        levels: ["informational", "low", "medium", "high", "critical"]
+            .into_iter()
+            .map(|l| (l, filter.level.as_deref() == Some(l)))
+            .collect(),
+        level: filter.level.unwrap_or_default(),
+        rule: filter.rule.unwrap_or_default(),
         alerts: list.iter().map(alert_row).collect(),
     })
 }

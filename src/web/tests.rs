@@ -132,6 +132,7 @@ fn fixture() -> Fixture {
         alerts: Arc::new(Mutex::new(alerts)),
         router: Arc::new(NoRoutes),
         secure_cookie: false,
+        rules: Arc::new(rule_book()),
     };
     let app = router(AppState {
         metrics,
@@ -142,6 +143,20 @@ fn fixture() -> Fixture {
         app,
         dash,
         alert_id,
+    }
+}
+
+/// The starter rules and one broken file.
+fn rule_book() -> RuleBook {
+    let mut files: Vec<(&str, &str)> = crate::rules::STARTER_RULES.to_vec();
+    files.push(("broken.yml", "title: broken\ndetection: ["));
+    let (rules, problems) = crate::rules::Rules::from_yaml(&files, 1000);
+    RuleBook {
+        running: true,
+        meta: rules.meta.clone(),
+        sources: rules.sources.clone(),
+        problems,
+        disabled: Default::default(),
     }
 }
 
@@ -547,7 +562,7 @@ async fn the_api_needs_a_token_scoped_by_role_and_matches_its_openapi_document()
     )
     .await;
     assert_eq!(st, StatusCode::OK);
-    assert_eq!(text, "{\"events\":[]}");
+    assert_eq!(text, "{\"events\":[],\"next\":null}");
     let (st, text) = api(
         &f,
         "GET",
@@ -733,4 +748,120 @@ async fn search_page_columns_filters_cursor_histogram_and_errors() {
         page.contains("<pre class=\"caret\">a AND (b\n      ^</pre>"),
         "{page}"
     );
+}
+
+#[tokio::test]
+async fn rules_page_lists_switches_and_shows_sources_and_errors() {
+    let f = fixture();
+    let (viewer, vcsrf) = login(&f, "vic").await;
+    let (st, page) = get(&f, "/rules", Some(&viewer)).await;
+    assert_eq!(st, StatusCode::OK);
+    let first = &f.dash.rules.meta[0];
+    assert!(escaped(&page, &first.title), "{page}");
+    assert!(
+        page.contains("broken.yml"),
+        "the load error is listed: {page}"
+    );
+    let (st, page) = get(&f, &format!("/rules/{}", first.id), Some(&viewer)).await;
+    assert_eq!(st, StatusCode::OK);
+    assert!(page.contains("detection:"), "the source is shown: {page}");
+    assert!(!page.contains("Switch off"), "a viewer gets no button");
+    let (st, _) = get(&f, "/rules/no-such-rule", Some(&viewer)).await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+    let path = format!("/rules/{}/enabled", first.id);
+    // A viewer cannot switch rules; nobody can without the CSRF token.
+    assert_eq!(
+        post(&f, &path, &viewer, &format!("csrf={vcsrf}&to=off")).await,
+        StatusCode::FORBIDDEN
+    );
+    let (analyst, acsrf) = login(&f, "ana").await;
+    assert_eq!(
+        post(&f, &path, &analyst, "to=off").await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        post(&f, &path, &analyst, &format!("csrf={acsrf}&to=off")).await,
+        StatusCode::SEE_OTHER
+    );
+    assert!(f.dash.rules.disabled.read().unwrap().contains(&first.id));
+    // Kept across restarts, and audited.
+    let stored = Alerts::open(f.dir.path())
+        .unwrap()
+        .disabled_rules()
+        .unwrap();
+    assert!(stored.contains(&first.id));
+    let log = f.dash.users.audit_log(20).unwrap();
+    assert!(
+        log.iter().any(|l| l.2 == "rule_disable" && l.3 == first.id),
+        "{log:?}"
+    );
+    let (_, page) = get(&f, &format!("/rules/{}", first.id), Some(&analyst)).await;
+    assert!(page.contains("Switch on"), "{page}");
+    assert_eq!(
+        post(&f, &path, &analyst, &format!("csrf={acsrf}&to=on")).await,
+        StatusCode::SEE_OTHER
+    );
+    assert!(f.dash.rules.disabled.read().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn senders_page_and_forgetting_a_sender_is_for_admins() {
+    let f = fixture();
+    let (viewer, vcsrf) = login(&f, "vic").await;
+    let (st, page) = get(&f, "/senders", Some(&viewer)).await;
+    assert_eq!(st, StatusCode::OK);
+    assert!(
+        page.contains("192.0.2.1") && !page.contains("Forget"),
+        "{page}"
+    );
+    let form = |csrf: &str| format!("csrf={csrf}&sender=192.0.2.1&confirm=192.0.2.1");
+    assert_eq!(
+        post(&f, "/senders/forget", &viewer, &form(&vcsrf)).await,
+        StatusCode::FORBIDDEN
+    );
+    let (admin, acsrf) = login(&f, "adm").await;
+    let (_, page) = get(&f, "/senders", Some(&admin)).await;
+    assert!(page.contains("Forget"), "{page}");
+    assert_eq!(
+        post(
+            &f,
+            "/senders/forget",
+            &admin,
+            "sender=192.0.2.1&confirm=192.0.2.1"
+        )
+        .await,
+        StatusCode::FORBIDDEN,
+        "no CSRF token"
+    );
+    assert_eq!(
+        post(
+            &f,
+            "/senders/forget",
+            &admin,
+            &format!("csrf={acsrf}&sender=192.0.2.1&confirm=192.0.2.9")
+        )
+        .await,
+        StatusCode::BAD_REQUEST,
+        "the confirmation must repeat the sender"
+    );
+    assert_eq!(
+        post(&f, "/senders/forget", &admin, &form(&acsrf)).await,
+        StatusCode::SEE_OTHER
+    );
+    let left = f
+        .dash
+        .reader
+        .search(&crate::query::SearchQuery::parse("*", 10).unwrap())
+        .unwrap();
+    assert!(left.is_empty());
+    assert!(f.dash.reader.senders(1).unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn snmp_page_groups_traps_by_device_and_type() {
+    let f = fixture();
+    let (cookie, _) = login(&f, "vic").await;
+    let (st, page) = get(&f, "/snmp", Some(&cookie)).await;
+    assert_eq!(st, StatusCode::OK);
+    assert!(page.contains("No traps"), "{page}");
 }

@@ -174,6 +174,17 @@ impl EventReader for SqliteReader {
         queries::histogram(&read_catalog(&self.catalog), query, bucket_us)
     }
 
+    fn forget(&self, host: &str) -> Result<(u64, usize), Error> {
+        let r = forget::forget(
+            &self.dir,
+            &read_catalog(&self.catalog),
+            host,
+            &ForgetOptions::default(),
+            |_| {},
+        )?;
+        Ok((r.events, r.senders))
+    }
+
     fn count(&self) -> Result<u64, Error> {
         Ok(read_catalog(&self.catalog).iter().map(|s| s.rows).sum())
     }
