@@ -250,7 +250,9 @@ struct EventPage {
     csrf: String,
     id: i64,
     raw: String,
-    fields: Vec<(String, String)>,
+    message: String,
+    groups: Vec<FieldGroup>,
+    related: Vec<(String, String)>,
 }
 
 pub async fn event(State(s): State<AppState>, h: HeaderMap, Path(id): Path<i64>) -> Response {
@@ -267,28 +269,136 @@ pub async fn event(State(s): State<AppState>, h: HeaderMap, Path(id): Path<i64>)
     let Some(ev) = found else {
         return (StatusCode::NOT_FOUND, "no such event").into_response();
     };
-    let mut fields: Vec<(String, String)> = ev
-        .event
-        .to_flat_json(&ev.listener)
-        .into_iter()
-        .filter(|(k, _)| k != "message")
-        .map(|(k, v)| {
-            let v = match v {
-                serde_json::Value::String(s) => s,
-                other => other.to_string(),
-            };
-            (k, visible(&v))
+    let flat = ev.event.to_flat_json(&ev.listener);
+    let text = |k: &str| match flat.get(k) {
+        Some(serde_json::Value::String(s)) => Some(s.clone()),
+        Some(serde_json::Value::Null) | None => None,
+        Some(other) => Some(other.to_string()),
+    };
+    // Related events: ±5 minutes around this one, by source address, sender and host.
+    let t = ev.event.timestamp;
+    let (from, to) = (
+        format_micros(t - 300_000_000),
+        format_micros(t + 300_000_001),
+    );
+    let mut related = Vec::new();
+    for (label, field) in [
+        ("Same source address", "source.ip"),
+        ("Same sender", "observer.ip"),
+        ("Same host", "host.name"),
+        ("Same user", "user.name"),
+    ] {
+        if let Some(v) = text(field) {
+            let q = super::search::add_filter("", field, &v);
+            related.push((
+                format!("{label} ({v}), ±5 min"),
+                format!(
+                    "/search?q={}&from={}&to={}",
+                    super::search::encode(&q),
+                    super::search::encode(&from),
+                    super::search::encode(&to)
+                ),
+            ));
+        }
+    }
+    let mut groups: Vec<FieldGroup> = GROUPS
+        .iter()
+        .map(|(name, _)| FieldGroup {
+            name,
+            fields: Vec::new(),
         })
         .collect();
-    fields.sort();
+    for (k, v) in flat.iter().filter(|(k, _)| k.as_str() != "message") {
+        let v = match v {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        let g = GROUPS
+            .iter()
+            .position(|(_, test)| test(k))
+            .unwrap_or(GROUPS.len() - 1);
+        let href = format!(
+            "/search?q={}",
+            super::search::encode(&super::search::add_filter("", k, &v))
+        );
+        if let Some(group) = groups.get_mut(g) {
+            group.fields.push((k.clone(), visible(&v), href));
+        }
+    }
+    for g in &mut groups {
+        g.fields.sort();
+    }
+    groups.retain(|g| !g.fields.is_empty());
     page(EventPage {
         user: Some(sess.user.name.clone()),
         role: sess.user.role.as_str(),
         csrf: sess.csrf.clone(),
         id,
-        raw: visible(&String::from_utf8_lossy(&ev.event.raw)),
-        fields,
+        raw: visible_bytes(&ev.event.raw),
+        message: visible(&ev.event.message()),
+        groups,
+        related,
     })
+}
+
+/// A group of the event page's fields: its name and (field, value, filter link).
+struct FieldGroup {
+    name: &'static str,
+    fields: Vec<(String, String, String)>,
+}
+
+type GroupTest = fn(&str) -> bool;
+
+/// The event page's field groups, in order; a field goes to the first that takes it.
+const GROUPS: [(&str, GroupTest); 8] = [
+    ("Threat", |k| k.starts_with("threat.")),
+    ("Geo and AS", |k| k.contains(".geo.") || k.contains(".as.")),
+    ("Network", |k| {
+        [
+            "source.",
+            "destination.",
+            "network.",
+            "client.",
+            "server.",
+            "nat.",
+        ]
+        .iter()
+        .any(|p| k.starts_with(p))
+    }),
+    ("User", |k| {
+        k.starts_with("user.") || k.starts_with("group.")
+    }),
+    ("Event", |k| {
+        (k.starts_with("event.") && k != "event.ingested") || k.starts_with("rule.")
+    }),
+    ("Syslog header and source", |k| {
+        [
+            "log.",
+            "host.",
+            "process.",
+            "observer.",
+            "picket.",
+            "@timestamp",
+            "event.ingested",
+        ]
+        .iter()
+        .any(|p| k.starts_with(p))
+    }),
+    ("SNMP", |k| k.starts_with("snmp.")),
+    ("Other", |_| true),
+];
+
+/// Raw bytes safe to show: valid UTF-8 with control characters made visible, every byte
+/// that is not UTF-8 as `\xNN`.
+pub(super) fn visible_bytes(b: &[u8]) -> String {
+    let mut out = String::with_capacity(b.len());
+    for chunk in b.utf8_chunks() {
+        out.push_str(&visible(chunk.valid()));
+        for x in chunk.invalid() {
+            out.push_str(&format!("\\x{x:02x}"));
+        }
+    }
+    out
 }
 
 #[derive(Template)]

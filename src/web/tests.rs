@@ -1,4 +1,5 @@
 use super::api;
+use super::pages;
 use super::*;
 use crate::alerts::{NoRoutes, Recorded};
 use crate::auth::Role;
@@ -710,6 +711,27 @@ async fn search_page_columns_filters_cursor_histogram_and_errors() {
     )
     .await;
     assert!(page.contains("1 older event(s)"), "{page}");
+    // The event page: fields grouped, related searches ±5 minutes, raw bytes shown safely.
+    let (st, page) = get(&f, &format!("/events/{}", ev.id), Some(&cookie)).await;
+    assert_eq!(st, StatusCode::OK);
+    assert!(
+        page.contains("<h2>Network</h2>") && page.contains("<h2>Syslog header and source</h2>"),
+        "{page}"
+    );
+    assert!(
+        page.contains("Same source address (203.0.113.7), ±5 min"),
+        "{page}"
+    );
+    assert!(
+        page.contains("q=source.ip%3A%22203.0.113.7%22&amp;from=")
+            || page.contains("q=source.ip%3A%22203.0.113.7%22&#38;from="),
+        "{page}"
+    );
+    assert!(
+        page.contains("\\x07bell") && !page.contains("\u{7}"),
+        "{page}"
+    );
+    assert_eq!(pages::visible_bytes(b"a\xff\x1bb\xc3\xa9"), "a\\xff\\x1bbé");
     // Absolute range that excludes the event.
     let (_, page) = get(
         &f,
