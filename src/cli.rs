@@ -171,6 +171,12 @@ enum UserCommand {
         #[command(flatten)]
         common: Common,
     },
+    /// Remove a user's second factor (when the phone is lost).
+    TotpOff {
+        name: String,
+        #[command(flatten)]
+        common: Common,
+    },
     /// Create an API token with a role; the token is printed once.
     TokenAdd {
         name: String,
@@ -580,6 +586,7 @@ fn user(cmd: UserCommand) -> Result<ExitCode> {
         | UserCommand::List { common }
         | UserCommand::Disable { common, .. }
         | UserCommand::Enable { common, .. }
+        | UserCommand::TotpOff { common, .. }
         | UserCommand::TokenAdd { common, .. }
         | UserCommand::TokenList { common }
         | UserCommand::TokenRevoke { common, .. } => common.clone(),
@@ -628,6 +635,11 @@ fn user(cmd: UserCommand) -> Result<ExitCode> {
         UserCommand::Enable { name, .. } => {
             users.set_disabled(&name, false, actor)?;
             println!("user {name} enabled");
+        }
+        UserCommand::TotpOff { name, .. } => {
+            users.session_user_id(&name)?;
+            users.totp_off(&name, actor)?;
+            println!("second factor of {name} removed");
         }
         UserCommand::TokenAdd { name, role, .. } => {
             let role = crate::auth::Role::parse(&role)?;

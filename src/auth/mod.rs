@@ -4,6 +4,8 @@
 //! to the browser once and stored only as their SHA-256; each session has its own CSRF token.
 //! Failed logins are limited per address and per user name in memory.
 
+pub mod totp;
+
 use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -39,6 +41,12 @@ CREATE TABLE IF NOT EXISTS api_tokens (
     role       TEXT NOT NULL,            -- what the token may do
     created_at INTEGER NOT NULL,
     last_used  INTEGER
+);
+CREATE TABLE IF NOT EXISTS totp (
+    user_id   INTEGER PRIMARY KEY,
+    secret    TEXT NOT NULL,             -- base32; needed to check codes, so not hashed
+    enabled   INTEGER NOT NULL,          -- 0 until a first good code confirms it
+    last_step INTEGER NOT NULL           -- newest step used: a code is good once
 );
 CREATE TABLE IF NOT EXISTS security_audit (
     id     INTEGER PRIMARY KEY,
@@ -361,6 +369,17 @@ impl Users {
         password: &str,
         ip: &str,
     ) -> Result<Option<(String, Session)>, Error> {
+        self.login_code(name, password, "", ip)
+    }
+
+    /// [`Users::login`] with the code of the user's second factor, when it has one in use.
+    pub fn login_code(
+        &self,
+        name: &str,
+        password: &str,
+        code: &str,
+        ip: &str,
+    ) -> Result<Option<(String, Session)>, Error> {
         let keys = [format!("ip:{ip}"), format!("user:{name}")];
         if self.limited(&keys) {
             self.audit(
@@ -391,6 +410,15 @@ impl Users {
             self.audit(name, "login_failed", &format!("from {ip}"));
             return Ok(None);
         };
+        if !self.totp_passes(id, code)? {
+            self.failed(&keys);
+            self.audit(
+                name,
+                "login_failed",
+                &format!("wrong or missing second-factor code, from {ip}"),
+            );
+            return Ok(None);
+        }
         let token = random_hex(32)?;
         let csrf = random_hex(16)?;
         let now = now_micros();

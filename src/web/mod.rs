@@ -5,6 +5,7 @@
 //! redirects to `/login`. Every form that changes state carries the session's CSRF token, and
 //! changing an alert needs the analyst role.
 
+mod account;
 mod admin;
 mod api;
 mod manage;
@@ -82,6 +83,8 @@ pub fn router(state: AppState) -> Router {
             .route("/alerts", get(pages::alerts))
             .route("/alerts/{id}", get(pages::alert))
             .route("/alerts/{id}/state", post(pages::alert_state))
+            .route("/account", get(account::account))
+            .route("/account/totp", post(account::totp))
             .route("/rules", get(manage::rules))
             .route("/rules/{id}", get(manage::rule))
             .route("/rules/{id}/enabled", post(manage::set_rule))

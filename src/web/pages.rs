@@ -115,6 +115,9 @@ pub async fn login_form() -> Response {
 pub struct LoginForm {
     user: String,
     password: String,
+    /// The second-factor code, for users who set one up.
+    #[serde(default)]
+    code: String,
 }
 
 pub async fn login(
@@ -126,7 +129,9 @@ pub async fn login(
         return no_dashboard();
     };
     let users = d.users.clone();
-    let r = tokio::task::spawn_blocking(move || users.login(&f.user, &f.password, &ip)).await;
+    let r =
+        tokio::task::spawn_blocking(move || users.login_code(&f.user, &f.password, &f.code, &ip))
+            .await;
     match r {
         Ok(Ok(Some((token, _)))) => {
             let mut cookie = format!("{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict");
@@ -148,7 +153,8 @@ pub async fn login(
                 role: "",
                 csrf: String::new(),
                 error: Some(
-                    "Wrong user or password, or too many attempts: wait a few minutes.".into(),
+                    "Wrong user, password or code, or too many attempts: wait a few minutes."
+                        .into(),
                 ),
             });
             *res.status_mut() = StatusCode::UNAUTHORIZED;

@@ -887,3 +887,118 @@ async fn snmp_page_groups_traps_by_device_and_type() {
     assert_eq!(st, StatusCode::OK);
     assert!(page.contains("No traps"), "{page}");
 }
+
+async fn login_with(f: &Fixture, user: &str, code: &str) -> StatusCode {
+    f.app
+        .clone()
+        .oneshot(
+            Request::post("/login")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(Body::from(format!(
+                    "user={user}&password=password-1234&code={code}"
+                )))
+                .unwrap(),
+        )
+        .await
+        .unwrap()
+        .status()
+}
+
+#[tokio::test]
+async fn totp_second_factor_set_up_used_once_and_turned_off() {
+    use crate::auth::totp;
+    let f = fixture();
+    let (cookie, csrf) = login(&f, "ana").await;
+    let (st, page) = get(&f, "/account", Some(&cookie)).await;
+    assert_eq!(st, StatusCode::OK);
+    assert!(page.contains("Set up"), "{page}");
+    assert_eq!(
+        post(&f, "/account/totp", &cookie, "action=begin").await,
+        StatusCode::FORBIDDEN,
+        "no CSRF token"
+    );
+    assert_eq!(
+        post(
+            &f,
+            "/account/totp",
+            &cookie,
+            &format!("csrf={csrf}&action=begin")
+        )
+        .await,
+        StatusCode::SEE_OTHER
+    );
+    let totp::State::Pending(secret) = f.dash.users.totp_state("ana").unwrap() else {
+        panic!("not pending")
+    };
+    let (_, page) = get(&f, "/account", Some(&cookie)).await;
+    assert!(page.contains(&secret) && page.contains("otpauth://totp/Picket:ana"));
+    let key = data_encoding::BASE32_NOPAD
+        .decode(secret.as_bytes())
+        .unwrap();
+    let now = crate::ingest::now_micros() / 1_000_000;
+    let code_at = |t: i64| format!("{:06}", totp::code(&key, (t / 30) as u64, 6));
+    // A wrong code does not turn it on; the right one does.
+    let wrong = format!(
+        "{:06}",
+        (code_at(now).parse::<u32>().unwrap() + 1) % 1_000_000
+    );
+    assert_eq!(
+        post(
+            &f,
+            "/account/totp",
+            &cookie,
+            &format!("csrf={csrf}&action=confirm&code={wrong}")
+        )
+        .await,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        post(
+            &f,
+            "/account/totp",
+            &cookie,
+            &format!("csrf={csrf}&action=confirm&code={}", code_at(now))
+        )
+        .await,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(f.dash.users.totp_state("ana").unwrap(), totp::State::On);
+    // Now the password alone is not enough, and a code is good once.
+    assert_eq!(login_with(&f, "ana", "").await, StatusCode::UNAUTHORIZED);
+    // (Steps after the confirmed one; the test spans at most one 30-second boundary.)
+    assert_eq!(
+        login_with(&f, "ana", &code_at(now + 30)).await,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        login_with(&f, "ana", &code_at(now + 30)).await,
+        StatusCode::UNAUTHORIZED
+    );
+    // Users without a second factor are unaffected.
+    assert_eq!(login_with(&f, "vic", "").await, StatusCode::SEE_OTHER);
+    // Turning it off needs a current code.
+    assert_eq!(
+        post(
+            &f,
+            "/account/totp",
+            &cookie,
+            &format!("csrf={csrf}&action=off&code=000000")
+        )
+        .await,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        post(
+            &f,
+            "/account/totp",
+            &cookie,
+            &format!("csrf={csrf}&action=off&code={}", code_at(now + 30))
+        )
+        .await,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(f.dash.users.totp_state("ana").unwrap(), totp::State::Off);
+    let log = f.dash.users.audit_log(50).unwrap();
+    assert!(log.iter().any(|l| l.2 == "totp_enabled"));
+    assert!(log.iter().any(|l| l.2 == "totp_disabled"));
+}
