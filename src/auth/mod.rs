@@ -4,6 +4,7 @@
 //! to the browser once and stored only as their SHA-256; each session has its own CSRF token.
 //! Failed logins are limited per address and per user name in memory.
 
+pub mod saved;
 pub mod totp;
 
 use rusqlite::{Connection, OptionalExtension, params};
@@ -47,6 +48,14 @@ CREATE TABLE IF NOT EXISTS totp (
     secret    TEXT NOT NULL,             -- base32; needed to check codes, so not hashed
     enabled   INTEGER NOT NULL,          -- 0 until a first good code confirms it
     last_step INTEGER NOT NULL           -- newest step used: a code is good once
+);
+CREATE TABLE IF NOT EXISTS saved_searches (
+    id         INTEGER PRIMARY KEY,
+    owner      TEXT NOT NULL,
+    name       TEXT NOT NULL,
+    url        TEXT NOT NULL,            -- /search?... as the page built it
+    shared     INTEGER NOT NULL,
+    created_at INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS security_audit (
     id     INTEGER PRIMARY KEY,

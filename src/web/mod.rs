@@ -76,6 +76,8 @@ pub fn router(state: AppState) -> Router {
             .route("/", get(overview::overview))
             .route("/search", get(search::search))
             .route("/search/histogram.svg", get(search::histogram))
+            .route("/searches", post(search::save))
+            .route("/searches/{id}/delete", post(search::delete_saved))
             .route("/tail", get(stream::tail_page))
             .route("/tail/stream", get(stream::tail_stream))
             .route("/export", get(stream::export))

@@ -2,14 +2,14 @@
 //! click-to-filter, and a histogram of matches (an SVG whose bars narrow the time range).
 
 use super::AppState;
-use super::pages::{internal, page, signed_in, visible};
+use super::pages::{csrf_ok, forbidden, internal, page, signed_in, visible};
 use crate::model::event::format_micros;
 use crate::query::{Cursor, Error as QueryError, SearchQuery, parse_time};
 use crate::store::StoredEvent;
 use askama::Template;
-use axum::extract::{Query, State};
+use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use std::fmt::Write;
 
 pub(super) const RANGES: [&str; 6] = ["15m", "1h", "4h", "24h", "7d", "30d"];
@@ -226,6 +226,10 @@ struct SearchPage {
     export_csv: String,
     export_ndjson: String,
     live: String,
+    /// This search's own URL (what "save" keeps).
+    here: String,
+    saved: Vec<crate::auth::saved::Saved>,
+    is_admin: bool,
 }
 
 pub async fn search(
@@ -251,6 +255,12 @@ pub async fn search(
         }
     };
     let rows: Vec<Row> = hits.iter().map(|h| row(&p, &cols, h)).collect();
+    let (users, name) = (d.users.clone(), sess.user.name.clone());
+    let saved = match tokio::task::spawn_blocking(move || users.saved_searches(&name)).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => return internal(e),
+        Err(e) => return internal(e),
+    };
     let older = (hits.len() == PAGE)
         .then(|| hits.last())
         .flatten()
@@ -287,6 +297,9 @@ pub async fn search(
         export_csv: export("csv"),
         export_ndjson: export("ndjson"),
         live: format!("/tail?q={}", encode(&p.q)),
+        here: p.url("/search", &[]),
+        saved,
+        is_admin: sess.user.role == crate::auth::Role::Admin,
         cols_text: cols.join(", "),
         ranges: RANGES.iter().map(|r| (*r, *r == preset)).collect(),
         absolute,
@@ -298,6 +311,70 @@ pub async fn search(
         older,
         p,
     })
+}
+
+#[derive(serde::Deserialize)]
+pub struct SaveForm {
+    #[serde(default)]
+    csrf: String,
+    name: String,
+    url: String,
+    /// Present (any value) to share with everyone.
+    shared: Option<String>,
+}
+
+/// Saves the search the form came from, for the user or shared.
+pub async fn save(State(s): State<AppState>, h: HeaderMap, Form(f): Form<SaveForm>) -> Response {
+    let (d, sess) = match signed_in(&s, &h).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    if !csrf_ok(&sess, &f.csrf) {
+        return forbidden("missing or wrong CSRF token");
+    }
+    let (users, name) = (d.users.clone(), sess.user.name.clone());
+    let url = f.url.clone();
+    let r = tokio::task::spawn_blocking(move || {
+        users.save_search(&name, &f.name, &f.url, f.shared.is_some())
+    })
+    .await;
+    match r {
+        Ok(Ok(_)) => Redirect::to(&url).into_response(),
+        Ok(Err(crate::auth::Error::Invalid(m))) => (StatusCode::BAD_REQUEST, m).into_response(),
+        Ok(Err(e)) => internal(e),
+        Err(e) => internal(e),
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub struct DeleteForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// Deletes a saved search (its owner, or an admin for shared ones).
+pub async fn delete_saved(
+    State(s): State<AppState>,
+    h: HeaderMap,
+    Path(id): Path<i64>,
+    Form(f): Form<DeleteForm>,
+) -> Response {
+    let (d, sess) = match signed_in(&s, &h).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    if !csrf_ok(&sess, &f.csrf) {
+        return forbidden("missing or wrong CSRF token");
+    }
+    let users = d.users.clone();
+    let name = sess.user.name.clone();
+    let admin = sess.user.role == crate::auth::Role::Admin;
+    match tokio::task::spawn_blocking(move || users.delete_search(id, &name, admin)).await {
+        Ok(Ok(true)) => Redirect::to("/search").into_response(),
+        Ok(Ok(false)) => forbidden("not your saved search"),
+        Ok(Err(e)) => internal(e),
+        Err(e) => internal(e),
+    }
 }
 
 /// Bucket sizes for the histogram, in seconds; the first giving at most 80 bars is used.

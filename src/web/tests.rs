@@ -1002,3 +1002,84 @@ async fn totp_second_factor_set_up_used_once_and_turned_off() {
     assert!(log.iter().any(|l| l.2 == "totp_enabled"));
     assert!(log.iter().any(|l| l.2 == "totp_disabled"));
 }
+
+#[tokio::test]
+async fn saved_searches_are_per_user_or_shared() {
+    let f = fixture();
+    let (ana, acsrf) = login(&f, "ana").await;
+    let (vic, vcsrf) = login(&f, "vic").await;
+    let save = |csrf: &str, name: &str, shared: bool| {
+        format!(
+            "csrf={csrf}&name={name}&url=%2Fsearch%3Fq%3Dpassword%26range%3D7d{}",
+            if shared { "&shared=1" } else { "" }
+        )
+    };
+    assert_eq!(
+        post(&f, "/searches", &ana, &save("", "mine", false)).await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        post(&f, "/searches", &ana, &save(&acsrf, "mine", false)).await,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        post(&f, "/searches", &ana, &save(&acsrf, "team", true)).await,
+        StatusCode::SEE_OTHER
+    );
+    // Only search page addresses can be saved.
+    assert_eq!(
+        post(
+            &f,
+            "/searches",
+            &ana,
+            &format!("csrf={acsrf}&name=x&url=https%3A%2F%2Fevil.example%2F")
+        )
+        .await,
+        StatusCode::BAD_REQUEST
+    );
+    let (_, page) = get(&f, "/search", Some(&ana)).await;
+    assert!(
+        page.contains(">mine</a>") && page.contains(">team</a>"),
+        "{page}"
+    );
+    assert!(
+        page.contains("href=\"/search?q=password&#38;range=7d\"")
+            || page.contains("href=\"/search?q=password&amp;range=7d\""),
+        "{page}"
+    );
+    let (_, page) = get(&f, "/search", Some(&vic)).await;
+    assert!(
+        !page.contains(">mine</a>") && page.contains(">team</a>"),
+        "{page}"
+    );
+    let team = f
+        .dash
+        .users
+        .saved_searches("vic")
+        .unwrap()
+        .into_iter()
+        .find(|s| s.name == "team")
+        .unwrap();
+    // Someone else's search cannot be deleted by a non-admin.
+    assert_eq!(
+        post(
+            &f,
+            &format!("/searches/{}/delete", team.id),
+            &vic,
+            &format!("csrf={vcsrf}")
+        )
+        .await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        post(
+            &f,
+            &format!("/searches/{}/delete", team.id),
+            &ana,
+            &format!("csrf={acsrf}")
+        )
+        .await,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(f.dash.users.saved_searches("vic").unwrap().len(), 0);
+}
