@@ -1,5 +1,5 @@
-//! Fills a data directory with N synthetic firewall events (FortiGate and ASA shapes, parsed
-//! by the real chain) spread evenly over the last D days, straight through the store writer,
+//! Fills a data directory with N synthetic events (`test_util::mixed_line`: firewall traffic,
+//! sshd, kernel and cron lines from five hosts and two firewalls, parsed by the real chain) spread evenly over the last D days, straight through the store writer,
 //! waits until every segment is indexed, then times searches in-process.
 //!
 //! usage: gen_events DATA_DIR [N=10000000] [DAYS=30]
@@ -35,12 +35,8 @@ fn main() {
         let t = Instant::now();
         let mut batch = Vec::with_capacity(20_000);
         for i in 0..n {
-            let line = picket::test_util::firewall_line(i);
-            let peer = if i % 3 == 0 {
-                "192.0.2.10:514"
-            } else {
-                "192.0.2.20:514"
-            };
+            let line = picket::test_util::mixed_line(i);
+            let peer = format!("192.0.2.{}:514", 10 + i % 7);
             let mut ev = chain.parse(&Frame {
                 bytes: line.into(),
                 peer: peer.parse().unwrap(),

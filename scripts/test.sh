@@ -6,6 +6,9 @@ cd "$(dirname "$0")/.."
 need=()
 command -v logger >/dev/null 2>&1 || need+=(bsdutils)
 command -v snmptrap >/dev/null 2>&1 || need+=(snmp)
+# The dashboard's browser tests drive Debian's Chromium through ChromeDriver.
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"

@@ -63,6 +63,52 @@ pub fn firewall_line(i: usize) -> Vec<u8> {
     }
 }
 
+/// Line `i` of a mixed stream as a small network sends it: firewall traffic (FortiGate and
+/// ASA, 80%), sshd logins and failures from many addresses (10%), and Linux kernel, cron and
+/// switch link messages (10%).
+pub fn mixed_line(i: usize) -> Vec<u8> {
+    let ip = format!("198.51.{}.{}", (i / 7) % 256, 1 + (i / 3) % 250);
+    let user = ["root", "admin", "oracle", "alice", "bob", "deploy"][i % 6];
+    match i % 20 {
+        0 | 10 => format!(
+            "<38>Nov 22 10:{:02}:{:02} srv{} sshd[{}]: Failed password for {}{user} from {ip} port {} ssh2",
+            i % 60,
+            (i / 60) % 60,
+            i % 5,
+            1000 + i % 30000,
+            if i % 3 == 0 { "invalid user " } else { "" },
+            1024 + i % 60000
+        ),
+        5 => format!(
+            "<38>Nov 22 10:{:02}:{:02} srv{} sshd[{}]: Accepted publickey for {user} from {ip} port {} ssh2",
+            i % 60,
+            (i / 60) % 60,
+            i % 5,
+            1000 + i % 30000,
+            1024 + i % 60000
+        ),
+        15 => format!(
+            "<4>Nov 22 10:{:02}:{:02} srv{} kernel: [{}.{:06}] eth0: link {} ",
+            i % 60,
+            (i / 60) % 60,
+            i % 5,
+            i / 1000,
+            i % 1_000_000,
+            if i % 40 == 15 { "down" } else { "up, 1000Mbps, full duplex" }
+        ),
+        19 => format!(
+            "<78>Nov 22 10:{:02}:{:02} srv{} CRON[{}]: (root) CMD (/usr/local/bin/backup.sh --job {})",
+            i % 60,
+            (i / 60) % 60,
+            i % 5,
+            2000 + i % 9000,
+            i % 97
+        ),
+        _ => return firewall_line(i),
+    }
+    .into_bytes()
+}
+
 /// Writes `text` to `dir/name` and returns the path (test fixtures).
 #[expect(
     clippy::panic,

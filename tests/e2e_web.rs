@@ -16,25 +16,6 @@ fn agent() -> ureq::Agent {
         .into()
 }
 
-fn admin_password(p: &Picket) -> String {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let log = p.stderr();
-        if let Some(pw) = log
-            .split("password=")
-            .nth(1)
-            .and_then(|r| r.split_whitespace().next())
-        {
-            return pw.to_string();
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no admin password in the log: {log}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 #[test]
 fn log_in_search_and_acknowledge_an_alert() {
     let p = Picket::start(&[]);
@@ -45,7 +26,7 @@ fn log_in_search_and_acknowledge_an_alert() {
     assert_eq!(r.status().as_u16(), 303);
     assert_eq!(r.headers().get("location").unwrap(), "/login");
 
-    let pw = admin_password(&p);
+    let pw = p.admin_password();
     let bad = a
         .post(&format!("{base}/login"))
         .content_type("application/x-www-form-urlencoded")

@@ -63,13 +63,15 @@ pub struct RuleBook {
 }
 
 const STYLE: &str = include_str!("../../static/style.css");
+const SCRIPT: &str = include_str!("../../static/app.js");
 
 /// Every route, in one place.
 pub fn router(state: AppState) -> Router {
     let r = Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
-        .route("/static/style.css", get(style));
+        .route("/static/style.css", get(style))
+        .route("/static/app.js", get(script));
     let r = if state.dash.is_some() {
         r.route("/login", get(pages::login_form).post(pages::login))
             .route("/logout", post(pages::logout))
@@ -127,6 +129,16 @@ async fn style() -> impl IntoResponse {
             (header::CACHE_CONTROL, "max-age=3600"),
         ],
         STYLE,
+    )
+}
+
+async fn script() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "max-age=3600"),
+        ],
+        SCRIPT,
     )
 }
 

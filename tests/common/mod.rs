@@ -195,6 +195,26 @@ impl Picket {
         logger(&["--udp", "-n", "127.0.0.1", "-P", &port, "-t", tag, msg]);
     }
 
+    /// The first-start admin password, read from the log (bounded wait).
+    pub fn admin_password(&self) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let log = self.stderr();
+            if let Some(pw) = log
+                .split("password=")
+                .nth(1)
+                .and_then(|r| r.split_whitespace().next())
+            {
+                return pw.to_string();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no admin password in the log: {log}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// Runs `picket search` on this instance's data directory; returns the JSON lines.
     pub fn search(&self, query: &str, extra: &[&str]) -> Vec<serde_json::Value> {
         search_dir(&self.data_dir(), query, extra)

@@ -155,6 +155,15 @@ impl Registry {
         tx.commit().map_err(&e)
     }
 
+    /// Folds waiting counters into the tables once they are due (called while ingest is idle,
+    /// so a burst's counts do not wait for the next batch).
+    pub fn maintain(&mut self) -> Result<(), Error> {
+        if self.stats.due() {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
     /// Folds the counters still in memory into the tables (on close).
     pub fn flush(&mut self) -> Result<(), Error> {
         let e = db_err(&self.path);

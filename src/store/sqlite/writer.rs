@@ -285,6 +285,7 @@ impl EventWriter for SqliteWriter {
         if let Some(ix) = &self.indexer {
             ix.busy.store(false, Relaxed);
         }
+        self.registry.maintain()?;
         if self.seg.rows > 0 && self.opened.elapsed() >= self.options.segment_max_age {
             self.seal()?;
         }

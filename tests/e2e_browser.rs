@@ -1,0 +1,370 @@
+//! The dashboard in a real headless browser: Debian's Chromium driven through ChromeDriver
+//! (WebDriver, with fantoccini). Logs in, runs a search, opens an event, exports a CSV, sees a
+//! `logger` message arrive in live tail, sees an `snmptrap` linkDown on the SNMP page, and
+//! acknowledges an alert through its form. A screenshot of every page is saved under
+//! `target/screenshots/` (test artefacts). Fails, never skips, when chromium or chromedriver
+//! is missing (`scripts/test.sh` installs them).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+mod common;
+
+use common::Picket;
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// ChromeDriver on a loopback port, stopped by PID when dropped.
+struct Driver {
+    child: Child,
+    port: u16,
+    _profile: tempfile::TempDir,
+}
+
+impl Driver {
+    fn start() -> Driver {
+        for tool in ["chromium", "chromedriver"] {
+            let found = Command::new("sh")
+                .args(["-c", &format!("command -v {tool}")])
+                .output()
+                .map(|o| o.status.success())
+                .unwrap_or(false);
+            assert!(
+                found,
+                "{tool} is missing: install chromium and chromium-driver (scripts/test.sh does)"
+            );
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new("chromedriver")
+            .args([format!("--port={port}"), "--allowed-ips=127.0.0.1".into()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start chromedriver");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "chromedriver did not listen");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Driver {
+            child,
+            port,
+            _profile: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    async fn browser(&self) -> Client {
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            json!({
+                "binary": "/usr/bin/chromium",
+                "args": [
+                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                    "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                    "--disable-sync", "--disable-dev-shm-usage", "--window-size=1280,900",
+                    format!("--user-data-dir={}", self._profile.path().display()),
+                ]
+            }),
+        );
+        let conn = hyper_util::client::legacy::connect::HttpConnector::new();
+        ClientBuilder::new(conn)
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{}", self.port))
+            .await
+            .expect("a WebDriver session with Chromium")
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _killed = self.child.kill();
+        let _reaped = self.child.wait();
+    }
+}
+
+fn shots() -> PathBuf {
+    let d = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+async fn shot(c: &Client, name: &str) {
+    let png = c.screenshot().await.unwrap();
+    assert!(png.starts_with(b"\x89PNG"), "{name}: not a PNG");
+    std::fs::write(shots().join(format!("{name}.png")), png).unwrap();
+}
+
+/// Waits (bounded) until an element matching the XPath exists; returns the time it took.
+async fn wait_xpath(c: &Client, xpath: &str, max: Duration) -> Duration {
+    let t = Instant::now();
+    loop {
+        if !c.find_all(Locator::XPath(xpath)).await.unwrap().is_empty() {
+            return t.elapsed();
+        }
+        assert!(
+            t.elapsed() < max,
+            "no {xpath} after {max:?}: {}",
+            c.source().await.unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn text_of(c: &Client, css: &str) -> String {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dashboard_in_chromium() {
+    let driver = Driver::start();
+    let p = Picket::start_with_config("[snmp]\ncommunities = [\"public\"]\n");
+    let base = format!("http://{}", p.web);
+    let pw = p.admin_password();
+    let c = driver.browser().await;
+
+    // Without a session every page leads to the login form.
+    c.goto(&format!("{base}/search")).await.unwrap();
+    assert!(c.current_url().await.unwrap().path().ends_with("/login"));
+    shot(&c, "login").await;
+    c.find(Locator::Css("input[name=user]"))
+        .await
+        .unwrap()
+        .send_keys("admin")
+        .await
+        .unwrap();
+    c.find(Locator::Css("input[name=password]"))
+        .await
+        .unwrap()
+        .send_keys(&pw)
+        .await
+        .unwrap();
+    c.find(Locator::Css("form[action='/login'] button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_xpath(&c, "//h1[text()='Overview']", Duration::from_secs(10)).await;
+
+    // Events from logger: a marker, and five SSH failures that raise the brute-force alert.
+    let token = format!("browsermark{}", std::process::id());
+    p.log_udp("app", &format!("{token} <i>escaped</i> payload"));
+    for _ in 0..5 {
+        p.log_udp(
+            "sshd",
+            "Failed password for root from 203.0.113.77 port 4242 ssh2",
+        );
+    }
+    assert_eq!(p.wait_stored(6, Duration::from_secs(10)), 6);
+    c.goto(&format!("{base}/")).await.unwrap();
+    shot(&c, "overview").await;
+
+    // Search: type the query, submit, find the row.
+    c.goto(&format!("{base}/search")).await.unwrap();
+    let q = c.find(Locator::Css("input[name=q]")).await.unwrap();
+    q.send_keys(&token).await.unwrap();
+    c.find(Locator::Css("form.search button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_xpath(
+        &c,
+        &format!("//td[contains(@class,'msg') and contains(., '{token} <i>escaped</i>')]"),
+        Duration::from_secs(10),
+    )
+    .await;
+    assert!(
+        c.find_all(Locator::Css("td.msg i"))
+            .await
+            .unwrap()
+            .is_empty(),
+        "markup in a message is text, not HTML"
+    );
+    shot(&c, "search").await;
+
+    // Export the search as CSV with the browser's session.
+    let href = c
+        .find(Locator::Css("a[href^='/export?'][href$='format=csv']"))
+        .await
+        .unwrap()
+        .attr("href")
+        .await
+        .unwrap()
+        .expect("an export link");
+    let csv = c
+        .execute_async(
+            "const [url, done] = arguments; fetch(url).then(r => r.text()).then(done);",
+            vec![json!(href)],
+        )
+        .await
+        .unwrap();
+    let csv = csv.as_str().unwrap();
+    assert!(csv.starts_with("@timestamp,"), "{csv}");
+    assert!(csv.contains(&token), "{csv}");
+
+    // Open the event.
+    c.find(Locator::Css("td.ts a"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_xpath(
+        &c,
+        "//h1[starts-with(., 'Event ')]",
+        Duration::from_secs(10),
+    )
+    .await;
+    assert!(text_of(&c, "pre.raw").await.contains(&token));
+    shot(&c, "event").await;
+
+    // Live tail: a logger message shows up within a second.
+    let live = format!("livemark{}", std::process::id());
+    c.goto(&format!("{base}/tail?q={live}")).await.unwrap();
+    wait_xpath(
+        &c,
+        "//p[@id='status' and text()='Live']",
+        Duration::from_secs(10),
+    )
+    .await;
+    let t = Instant::now();
+    p.log_udp("app", &format!("{live} arrives"));
+    wait_xpath(
+        &c,
+        &format!("//tbody[@id='rows']//td[contains(., '{live} arrives')]"),
+        Duration::from_secs(5),
+    )
+    .await;
+    let took = t.elapsed();
+    println!("live tail: logger to browser in {took:?}");
+    assert!(took < Duration::from_secs(1), "live tail took {took:?}");
+    shot(&c, "tail").await;
+
+    // SNMP: a linkDown trap from net-snmp appears by device and type.
+    let target = p.snmp.expect("snmp= in the ready line").to_string();
+    let st = Command::new("snmptrap")
+        .args([
+            "-v",
+            "2c",
+            "-c",
+            "public",
+            &target,
+            "",
+            "1.3.6.1.6.3.1.1.5.3",
+            "1.3.6.1.2.1.2.2.1.1.3",
+            "i",
+            "3",
+        ])
+        .status()
+        .expect("snmptrap (package snmp)");
+    assert!(st.success());
+    assert_eq!(p.wait_stored(8, Duration::from_secs(10)), 8);
+    c.goto(&format!("{base}/snmp")).await.unwrap();
+    wait_xpath(
+        &c,
+        "//td/a[contains(., 'linkDown')]",
+        Duration::from_secs(5),
+    )
+    .await;
+    shot(&c, "snmp").await;
+
+    // Acknowledge the brute-force alert with a comment.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        c.goto(&format!("{base}/alerts?state=open")).await.unwrap();
+        if !c
+            .find_all(Locator::Css("td a[href^='/alerts/']"))
+            .await
+            .unwrap()
+            .is_empty()
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no alert raised");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    shot(&c, "alerts").await;
+    c.find(Locator::Css("td a[href^='/alerts/']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.find(Locator::Css("input[name=comment]"))
+        .await
+        .unwrap()
+        .send_keys("seen from the browser")
+        .await
+        .unwrap();
+    c.find(Locator::Css("button[value=acknowledged]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_xpath(
+        &c,
+        "//*[contains(., 'seen from the browser')]",
+        Duration::from_secs(10),
+    )
+    .await;
+    assert!(
+        c.find_all(Locator::Css("button[value=acknowledged]"))
+            .await
+            .unwrap()
+            .is_empty(),
+        "acknowledged: no second acknowledge button"
+    );
+    shot(&c, "alert").await;
+
+    // The other pages render; screenshots of each.
+    for (path, name, heading) in [
+        ("/rules", "rules", "Rules"),
+        ("/senders", "senders", "Senders"),
+        ("/users", "users", "Users"),
+        ("/account", "account", "Account: admin"),
+    ] {
+        c.goto(&format!("{base}{path}")).await.unwrap();
+        wait_xpath(
+            &c,
+            &format!("//h1[starts-with(., '{heading}')]"),
+            Duration::from_secs(5),
+        )
+        .await;
+        shot(&c, name).await;
+    }
+    c.goto(&format!("{base}/rules")).await.unwrap();
+    c.find(Locator::Css("td a[href^='/rules/']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_xpath(&c, "//h2[text()='Source']", Duration::from_secs(5)).await;
+    shot(&c, "rule").await;
+    // A phone-sized window still shows the search page usably.
+    c.set_window_size(390, 844).await.unwrap();
+    c.goto(&format!("{base}/search?q={token}")).await.unwrap();
+    wait_xpath(
+        &c,
+        &format!("//td[contains(., '{token}')]"),
+        Duration::from_secs(5),
+    )
+    .await;
+    shot(&c, "search-phone").await;
+    c.close().await.unwrap();
+}
