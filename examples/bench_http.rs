@@ -297,13 +297,30 @@ fn main() {
     }
     let (t, r) = timed(
         web,
-        "/search?q=event.action:deny%20AND%20destination.port:443%20NOT%20source.ip:10.0.0.0/8&range=7d",
+        "/search?q=event.action:deny%20AND%20destination.port:443%20NOT%20source.ip:10.1.0.0/16&range=7d",
         &cookie,
         n,
     );
-    report("boolean: deny AND port 443 NOT 10/8, 7 days", &t, None, &r);
+    report(
+        "boolean: deny AND port 443 NOT 10.1/16, 7 days",
+        &t,
+        None,
+        &r,
+    );
     let (t, r) = timed(web, "/", &cookie, n);
     report("overview page", &t, Some(300.0), &r);
+    let (t, r) = timed(
+        web,
+        "/search/histogram.svg?q=*&range=24h",
+        &cookie,
+        n.min(10),
+    );
+    report(
+        "histogram of everything, 24 h (separate request)",
+        &t,
+        None,
+        &r,
+    );
     let (t, r) = timed(
         web,
         "/search/histogram.svg?q=oracle&range=30d",
@@ -329,7 +346,15 @@ fn main() {
             // 20 messages per millisecond.
             let due = (start.elapsed().as_micros() as usize) / 50;
             while i < due {
+                // Devices send their current time: the header's "Nov 22 10:00:00" becomes now.
                 let line = picket::test_util::mixed_line(20_000_000 + i);
+                let stamp = chrono::Utc::now().format("%b %e %H:%M:%S").to_string();
+                let line = match line.iter().position(|b| *b == b'>') {
+                    Some(p) if line.len() > p + 16 => {
+                        [&line[..=p], stamp.as_bytes(), &line[p + 16..]].concat()
+                    }
+                    _ => line,
+                };
                 let _sent = sock.send_to(&line, udp);
                 i += 1;
             }

@@ -392,6 +392,21 @@ impl Alerts {
         Ok(alert)
     }
 
+    /// Adds a comment to an alert's history without changing its state.
+    pub fn comment(&mut self, id: i64, actor: &str, comment: &str) -> Result<Alert, Error> {
+        let e = self.err();
+        let alert = get_in(&self.conn, id)
+            .map_err(&e)?
+            .ok_or(Error::NotFound(id))?;
+        self.conn
+            .execute(
+                "INSERT INTO alert_audit (alert_id, at, actor, action, from_state, to_state, comment) VALUES (?1, ?2, ?3, 'commented', ?4, ?4, ?5)",
+                params![id, now_micros(), actor, alert.state, comment],
+            )
+            .map_err(&e)?;
+        Ok(alert)
+    }
+
     /// One alert.
     pub fn get(&self, id: i64) -> Result<Option<Alert>, Error> {
         get_in(&self.conn, id).map_err(self.err())

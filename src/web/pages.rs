@@ -559,9 +559,16 @@ pub async fn alert_state(
     if sess.user.role < Role::Analyst {
         return forbidden("your role cannot change alerts");
     }
-    let to = match AlertState::parse(&f.to) {
-        Ok(t) => t,
-        Err(e) => return (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
+    // `comment` adds to the history only; the others change the state.
+    let to = match f.to.as_str() {
+        "comment" if f.comment.trim().is_empty() => {
+            return (StatusCode::BAD_REQUEST, "the comment is empty").into_response();
+        }
+        "comment" => None,
+        other => match AlertState::parse(other) {
+            Ok(t) => Some(t),
+            Err(e) => return (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
+        },
     };
     let name = sess.user.name.clone();
     let r = tokio::task::spawn_blocking(move || {
@@ -570,7 +577,10 @@ pub async fn alert_state(
             Ok(g) => g,
             Err(p) => p.into_inner(),
         };
-        g.set_state(id, to, &name, comment, d.router.as_ref())
+        match to {
+            Some(to) => g.set_state(id, to, &name, comment, d.router.as_ref()),
+            None => g.comment(id, &name, comment.unwrap_or_default()),
+        }
     })
     .await;
     match r {

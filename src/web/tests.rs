@@ -354,6 +354,41 @@ async fn changing_an_alert_needs_csrf_and_the_analyst_role() {
     assert_eq!(a.state, "acknowledged");
     let trail = f.dash.alerts.lock().unwrap().audit(f.alert_id).unwrap();
     assert_eq!(trail.last().unwrap().actor, "ana");
+    // A comment alone keeps the state and joins the history; an empty one is refused.
+    assert_eq!(
+        post(
+            &f,
+            &path,
+            &analyst,
+            &format!("to=comment&csrf={acsrf}&comment=still+looking")
+        )
+        .await,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        post(
+            &f,
+            &path,
+            &analyst,
+            &format!("to=comment&csrf={acsrf}&comment=+")
+        )
+        .await,
+        StatusCode::BAD_REQUEST
+    );
+    let trail = f.dash.alerts.lock().unwrap().audit(f.alert_id).unwrap();
+    let last = trail.last().unwrap();
+    assert_eq!(last.comment.as_deref(), Some("still looking"));
+    assert_eq!(
+        f.dash
+            .alerts
+            .lock()
+            .unwrap()
+            .get(f.alert_id)
+            .unwrap()
+            .unwrap()
+            .state,
+        "acknowledged"
+    );
     assert_eq!(
         post(
             &f,

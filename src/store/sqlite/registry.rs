@@ -164,7 +164,14 @@ impl Registry {
         Ok(())
     }
 
-    /// Folds the counters still in memory into the tables (on close).
+    /// Folds the counters still in memory into the tables and trims every finished hour
+    /// (on close).
+    pub fn close(&mut self) -> Result<(), Error> {
+        self.stats.compact_all_next();
+        self.flush()
+    }
+
+    /// Folds the counters still in memory into the tables.
     pub fn flush(&mut self) -> Result<(), Error> {
         let e = db_err(&self.path);
         let tx = self.conn.transaction().map_err(&e)?;

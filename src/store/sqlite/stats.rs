@@ -40,6 +40,10 @@ const FLUSH_VALUES: usize = 20_000;
 /// must not grow memory); the overview's top lists only need the heavy hitters.
 const MAX_VALUES: usize = 100_000;
 
+/// Values kept per hour and kind once the hour is over: the heaviest ones, so a day's top
+/// lists read a few thousand rows however many addresses a scan brought.
+const KEEP_PER_HOUR: i64 = 100;
+
 /// Kinds of `hour_top` rows.
 const SENDER: u8 = 0;
 const SOURCE_IP: u8 = 1;
@@ -54,6 +58,8 @@ pub struct Stats {
     tops: FxHashMap<(i64, u8), Values>,
     values: usize,
     last_flush: Instant,
+    /// Hours before this one are compacted to [`KEEP_PER_HOUR`] values per kind.
+    compacted_before: i64,
     /// Values not counted because [`MAX_VALUES`] was reached.
     pub overflow: u64,
 }
@@ -65,6 +71,7 @@ impl Default for Stats {
             tops: FxHashMap::default(),
             values: 0,
             last_flush: Instant::now(),
+            compacted_before: i64::MIN,
             overflow: 0,
         }
     }
@@ -142,6 +149,7 @@ impl Stats {
             }
         }
         self.values = 0;
+        self.compact(tx, now_us)?;
         let old = now_us - KEEP_US;
         tx.execute(
             "DELETE FROM minute_counts WHERE minute < ?1",
@@ -151,6 +159,48 @@ impl Stats {
             "DELETE FROM hour_top WHERE hour < ?1",
             [old.div_euclid(HOUR_US)],
         )?;
+        Ok(())
+    }
+}
+
+impl Stats {
+    /// Makes the next flush trim every finished hour, not only those since the last hour
+    /// change (on close, after a backfill or replay wrote old hours).
+    pub fn compact_all_next(&mut self) {
+        self.compacted_before = i64::MIN;
+    }
+
+    /// Trims every finished hour not trimmed yet to its heaviest values per kind (events of
+    /// later arrivals for an old hour are still added, and trimmed at the next hour change).
+    fn compact(&mut self, tx: &Transaction<'_>, now_us: i64) -> rusqlite::Result<()> {
+        let current = now_us.div_euclid(HOUR_US);
+        if self.compacted_before >= current {
+            return Ok(());
+        }
+        let from = if self.compacted_before == i64::MIN {
+            i64::MIN
+        } else {
+            // Late events may have been counted into the last hours: look back a little.
+            self.compacted_before - 2
+        };
+        let groups: Vec<(i64, i64)> = {
+            let mut st = tx.prepare(
+                "SELECT hour, kind FROM hour_top WHERE hour >= ?1 AND hour < ?2
+                 GROUP BY hour, kind HAVING count(*) > ?3",
+            )?;
+            st.query_map(params![from, current, KEEP_PER_HOUR], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?
+            .collect::<Result<_, _>>()?
+        };
+        let mut trim = tx.prepare_cached(
+            "DELETE FROM hour_top WHERE hour = ?1 AND kind = ?2 AND value NOT IN
+               (SELECT value FROM hour_top WHERE hour = ?1 AND kind = ?2 ORDER BY events DESC LIMIT ?3)",
+        )?;
+        for (hour, kind) in groups {
+            trim.execute(params![hour, kind, KEEP_PER_HOUR])?;
+        }
+        self.compacted_before = current;
         Ok(())
     }
 }

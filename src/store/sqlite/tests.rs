@@ -504,3 +504,45 @@ fn activity_counters_and_histogram() {
     crate::store::sqlite::registry::forget(dir.path(), "127.0.0.1").unwrap();
     assert!(r.activity(0, 5).unwrap().senders.is_empty());
 }
+
+#[test]
+fn finished_hours_keep_only_their_heaviest_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let st = store(dir.path(), 100_000);
+    let mut w = writer(&st);
+    let chain = Chain::new(vec![HeaderOptions::default()]);
+    let hour_ago = chrono::Utc::now().timestamp_micros() - 2 * 3_600_000_000;
+    // 150 source addresses two hours ago: address k sends k + 1 events.
+    let mut evs = Vec::new();
+    for k in 0..150usize {
+        for _ in 0..=k {
+            let line = format!(
+                "<13>1 2026-11-22T10:00:00Z fw app - - - srcip=10.9.{}.{} dstip=192.0.2.1 action=deny",
+                k / 250,
+                k % 250
+            );
+            let mut ev = chain.parse(&Frame {
+                bytes: line.into(),
+                peer: "127.0.0.1:999".parse().unwrap(),
+                listener: 0,
+                transport: Transport::Udp,
+                received_at: hour_ago,
+                truncated: false,
+            });
+            ev.ingested = hour_ago;
+            evs.push(ev);
+        }
+    }
+    w.write_batch(&evs, Checkpoint::default()).unwrap();
+    w.close().unwrap();
+    let a = st.reader().activity(hour_ago - 1, 1000).unwrap();
+    assert_eq!(a.source_ips.len(), 100, "trimmed to the heaviest 100");
+    assert_eq!(a.source_ips[0].value, "10.9.0.149");
+    assert_eq!(a.source_ips[0].events, 150);
+    assert_eq!(a.source_ips[99].events, 51);
+    // The per-minute counts are whole.
+    assert_eq!(
+        a.per_minute.iter().map(|m| m.2).sum::<i64>(),
+        (1..=150).sum::<i64>()
+    );
+}

@@ -305,7 +305,7 @@ impl EventWriter for SqliteWriter {
                 tracing::error!("The indexer thread panicked.");
             }
         }
-        self.registry.flush()?;
+        self.registry.close()?;
         let p = self.seg.path.clone();
         self.conn
             .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
