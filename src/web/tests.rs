@@ -231,6 +231,16 @@ async fn every_page_needs_a_session() {
         "/alerts",
         &format!("/alerts/{}", f.alert_id),
         "/events/1",
+        "/search/histogram.svg?q=x",
+        "/tail",
+        "/tail/stream",
+        "/export?format=csv",
+        "/rules",
+        "/rules/x",
+        "/senders",
+        "/snmp",
+        "/users",
+        "/account",
     ] {
         let res = f
             .app
@@ -239,6 +249,34 @@ async fn every_page_needs_a_session() {
             .await
             .unwrap();
         assert_eq!(res.status(), StatusCode::SEE_OTHER, "{p}");
+        assert_eq!(res.headers().get("location").unwrap(), "/login", "{p}");
+    }
+    // Forms that change state, with every field they read, but no session.
+    let form = "csrf=x&to=acknowledged&comment=c&sender=s&confirm=s&name=n&url=%2Fsearch&action=begin&code=1&user=u&password=p&role=viewer";
+    for p in [
+        format!("/alerts/{}/state", f.alert_id),
+        "/rules/x/enabled".into(),
+        "/senders/forget".into(),
+        "/searches".into(),
+        "/searches/1/delete".into(),
+        "/account/totp".into(),
+        "/users".into(),
+        "/users/vic/disable".into(),
+        "/tokens".into(),
+        "/tokens/t/revoke".into(),
+    ] {
+        let res = f
+            .app
+            .clone()
+            .oneshot(
+                Request::post(p.as_str())
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .body(Body::from(form))
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "POST {p}");
         assert_eq!(res.headers().get("location").unwrap(), "/login", "{p}");
     }
     let (st, _) = get(&f, "/", Some("picket_session=forged")).await;
