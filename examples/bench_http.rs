@@ -355,6 +355,20 @@ fn main() {
                     }
                     _ => line,
                 };
+                // FortiGate lines carry their own date and time, which the parser prefers.
+                let now = chrono::Utc::now();
+                let line = String::from_utf8_lossy(&line)
+                    .replace("date=2026-11-22", &now.format("date=%Y-%m-%d").to_string())
+                    .into_bytes();
+                let line = match line.windows(5).position(|w| w == b"time=") {
+                    Some(p) if line.len() > p + 13 => [
+                        &line[..p + 5],
+                        now.format("%H:%M:%S").to_string().as_bytes(),
+                        &line[p + 13..],
+                    ]
+                    .concat(),
+                    _ => line,
+                };
                 let _sent = sock.send_to(&line, udp);
                 i += 1;
             }
@@ -400,13 +414,18 @@ fn main() {
     );
 
     // A CSV export of about a million rows (3 of the 30 days), with the RSS sampled.
+    // RssAnon is the heap (what an export that buffered would grow); VmRSS also counts the
+    // segment files' pages the reads touch.
     let base = rss_kb(pid, "VmRSS:");
+    let base_anon = rss_kb(pid, "RssAnon:");
     let peak = Arc::new(AtomicU64::new(base));
+    let peak_anon = Arc::new(AtomicU64::new(base_anon));
     let done = Arc::new(AtomicBool::new(false));
-    let (p2, d2) = (peak.clone(), done.clone());
+    let (p2, pa2, d2) = (peak.clone(), peak_anon.clone(), done.clone());
     let sampler = std::thread::spawn(move || {
         while !d2.load(Relaxed) {
             p2.fetch_max(rss_kb(pid, "VmRSS:"), Relaxed);
+            pa2.fetch_max(rss_kb(pid, "RssAnon:"), Relaxed);
             std::thread::sleep(Duration::from_millis(50));
         }
     });
@@ -423,14 +442,17 @@ fn main() {
     done.store(true, Relaxed);
     sampler.join().unwrap();
     println!(
-        "export CSV, 3 days: {} rows, {:.0} MB in {:.1} s ({:.0} rows/s); server RSS {} MB before, peak {} MB during (+{} MB)",
+        "export CSV, 3 days: {} rows, {:.0} MB in {:.1} s ({:.0} rows/s); server RSS {} MB before, peak {} MB during (+{} MB); heap (RssAnon) {} MB before, peak {} MB (+{} MB)",
         r.lines.saturating_sub(1),
         r.bytes as f64 / 1e6,
         took.as_secs_f64(),
         r.lines as f64 / took.as_secs_f64(),
         base / 1024,
         peak.load(Relaxed) / 1024,
-        peak.load(Relaxed).saturating_sub(base) / 1024
+        peak.load(Relaxed).saturating_sub(base) / 1024,
+        base_anon / 1024,
+        peak_anon.load(Relaxed) / 1024,
+        peak_anon.load(Relaxed).saturating_sub(base_anon) / 1024
     );
     Command::new("kill").arg(pid.to_string()).status().unwrap();
     child.wait().unwrap();

@@ -228,6 +228,10 @@ struct SearchPage {
     live: String,
     /// This search's own URL (what "save" keeps).
     here: String,
+    /// The time range's ends, shown under the histogram.
+    span: Option<(String, String)>,
+    /// The "time and columns" part starts open (an absolute range or chosen columns).
+    more_open: bool,
     saved: Vec<crate::auth::saved::Saved>,
     is_admin: bool,
 }
@@ -298,6 +302,15 @@ pub async fn search(
         export_ndjson: export("ndjson"),
         live: format!("/tail?q={}", encode(&p.q)),
         here: p.url("/search", &[]),
+        span: p
+            .window(now)
+            .ok()
+            .map(|(a, b)| (format_micros(a), format_micros(b))),
+        more_open: absolute
+            || p.cols.as_deref().is_some_and(|c| {
+                let norm = |x: &str| x.replace(' ', "");
+                norm(c) != norm(DEFAULT_COLUMNS)
+            }),
         saved,
         is_admin: sess.user.role == crate::auth::Role::Admin,
         cols_text: cols.join(", "),

@@ -44,6 +44,10 @@ const MAX_VALUES: usize = 100_000;
 /// lists read a few thousand rows however many addresses a scan brought.
 const KEEP_PER_HOUR: i64 = 100;
 
+/// The hour in progress is trimmed to [`KEEP_CURRENT`] values per kind once it holds more than
+/// twice that many (a scan from many addresses): heavy hitters stay, one-off values go.
+const KEEP_CURRENT: i64 = 1000;
+
 /// Kinds of `hour_top` rows.
 const SENDER: u8 = 0;
 const SOURCE_IP: u8 = 1;
@@ -128,9 +132,6 @@ impl Stats {
     /// Folds the counts into the tables (in the caller's transaction) and clears them.
     pub fn flush(&mut self, tx: &Transaction<'_>, now_us: i64) -> rusqlite::Result<()> {
         self.last_flush = Instant::now();
-        if self.minutes.is_empty() {
-            return Ok(());
-        }
         let mut m = tx.prepare_cached(
             "INSERT INTO minute_counts (minute, severity, events) VALUES (?1, ?2, ?3)
              ON CONFLICT(minute, severity) DO UPDATE SET events = events + excluded.events",
@@ -150,6 +151,7 @@ impl Stats {
         }
         self.values = 0;
         self.compact(tx, now_us)?;
+        Self::trim_current(tx, now_us)?;
         let old = now_us - KEEP_US;
         tx.execute(
             "DELETE FROM minute_counts WHERE minute < ?1",
@@ -201,6 +203,26 @@ impl Stats {
             trim.execute(params![hour, kind, KEEP_PER_HOUR])?;
         }
         self.compacted_before = current;
+        Ok(())
+    }
+
+    /// Trims the hour in progress when one kind holds more than twice [`KEEP_CURRENT`] values.
+    fn trim_current(tx: &Transaction<'_>, now_us: i64) -> rusqlite::Result<()> {
+        let current = now_us.div_euclid(HOUR_US);
+        let kinds: Vec<i64> = {
+            let mut st = tx.prepare_cached(
+                "SELECT kind FROM hour_top WHERE hour = ?1 GROUP BY kind HAVING count(*) > ?2",
+            )?;
+            st.query_map(params![current, 2 * KEEP_CURRENT], |r| r.get(0))?
+                .collect::<Result<_, _>>()?
+        };
+        let mut trim = tx.prepare_cached(
+            "DELETE FROM hour_top WHERE hour = ?1 AND kind = ?2 AND value NOT IN
+               (SELECT value FROM hour_top WHERE hour = ?1 AND kind = ?2 ORDER BY events DESC LIMIT ?3)",
+        )?;
+        for kind in kinds {
+            trim.execute(params![current, kind, KEEP_CURRENT])?;
+        }
         Ok(())
     }
 }

@@ -546,3 +546,40 @@ fn finished_hours_keep_only_their_heaviest_values() {
         (1..=150).sum::<i64>()
     );
 }
+
+#[test]
+fn the_hour_in_progress_is_trimmed_when_a_scan_floods_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let st = store(dir.path(), 100_000);
+    let mut w = writer(&st);
+    let chain = Chain::new(vec![HeaderOptions::default()]);
+    let now = chrono::Utc::now().timestamp_micros();
+    // 2,500 one-off addresses and one that sends 10 times.
+    let mut evs = Vec::new();
+    for k in 0..2510usize {
+        let ip = if k < 2500 {
+            format!("10.8.{}.{}", k / 250, k % 250)
+        } else {
+            "192.0.2.99".into()
+        };
+        let line = format!(
+            "<13>1 2026-11-22T10:00:00Z fw app - - - srcip={ip} dstip=192.0.2.1 action=deny"
+        );
+        let mut ev = chain.parse(&Frame {
+            bytes: line.into(),
+            peer: "127.0.0.1:999".parse().unwrap(),
+            listener: 0,
+            transport: Transport::Udp,
+            received_at: now,
+            truncated: false,
+        });
+        ev.ingested = now;
+        evs.push(ev);
+    }
+    w.write_batch(&evs, Checkpoint::default()).unwrap();
+    w.close().unwrap();
+    let a = st.reader().activity(now - 60_000_000, 5000).unwrap();
+    assert_eq!(a.source_ips[0].value, "192.0.2.99");
+    assert_eq!(a.source_ips[0].events, 10);
+    assert_eq!(a.source_ips.len(), 1000);
+}
