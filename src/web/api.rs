@@ -300,7 +300,15 @@ pub async fn alert_state(
             Ok(g) => g,
             Err(p) => p.into_inner(),
         };
-        g.set_state(id, to, &actor, b.comment.as_deref(), d.router.as_ref())
+        let r = g.set_state(id, to, &actor, b.comment.as_deref(), d.router.as_ref());
+        if r.is_ok() {
+            d.users.audit(
+                &actor,
+                &format!("alert_{}", to.as_str()),
+                &format!("alert {id}"),
+            );
+        }
+        r
     })
     .await;
     match r {

@@ -577,10 +577,20 @@ pub async fn alert_state(
             Ok(g) => g,
             Err(p) => p.into_inner(),
         };
-        match to {
+        let r = match to {
             Some(to) => g.set_state(id, to, &name, comment, d.router.as_ref()),
             None => g.comment(id, &name, comment.unwrap_or_default()),
+        };
+        if r.is_ok() {
+            // Alert changes are in each alert's history and in the security log.
+            let what = to.map_or("alert_commented", |t| match t {
+                AlertState::Acknowledged => "alert_acknowledged",
+                AlertState::Resolved => "alert_resolved",
+                AlertState::Open => "alert_reopened",
+            });
+            d.users.audit(&name, what, &format!("alert {id}"));
         }
+        r
     })
     .await;
     match r {

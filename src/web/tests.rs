@@ -413,6 +413,12 @@ async fn changing_an_alert_needs_csrf_and_the_analyst_role() {
         .await,
         StatusCode::BAD_REQUEST
     );
+    let log = f.dash.users.audit_log(50).unwrap();
+    assert!(
+        log.iter()
+            .any(|l| l.1 == "ana" && l.2 == "alert_acknowledged"),
+        "{log:?}"
+    );
     let trail = f.dash.alerts.lock().unwrap().audit(f.alert_id).unwrap();
     let last = trail.last().unwrap();
     assert_eq!(last.comment.as_deref(), Some("still looking"));
