@@ -1,7 +1,8 @@
 //! The signed-in user's own page: the second factor (TOTP) set-up, confirmation and removal.
 
 use super::AppState;
-use super::pages::{csrf_ok, forbidden, internal, page, signed_in};
+use super::pages::{blocking, internal, page, signed_in, signed_in_to_change};
+use crate::auth::Role;
 use crate::auth::totp::{self, State as Totp};
 use askama::Template;
 use axum::extract::{Form, State};
@@ -26,10 +27,9 @@ async fn render(s: &AppState, h: &HeaderMap, error: Option<String>) -> Response 
         Err(r) => return r,
     };
     let (users, name) = (d.users.clone(), sess.user.name.clone());
-    let st = match tokio::task::spawn_blocking(move || users.totp_state(&name)).await {
-        Ok(Ok(st)) => st,
-        Ok(Err(e)) => return internal(e),
-        Err(e) => return internal(e),
+    let st = match blocking(move || users.totp_state(&name)).await {
+        Ok(st) => st,
+        Err(r) => return r,
     };
     let (state, secret) = match st {
         Totp::Off => ("off", String::new()),
@@ -71,13 +71,10 @@ pub struct TotpForm {
 }
 
 pub async fn totp(State(s): State<AppState>, h: HeaderMap, Form(f): Form<TotpForm>) -> Response {
-    let (d, sess) = match signed_in(&s, &h).await {
+    let (d, sess) = match signed_in_to_change(&s, &h, &f.csrf, Role::Viewer, "").await {
         Ok(x) => x,
         Err(r) => return r,
     };
-    if !csrf_ok(&sess, &f.csrf) {
-        return forbidden("missing or wrong CSRF token");
-    }
     let (users, name) = (d.users.clone(), sess.user.name.clone());
     let r = tokio::task::spawn_blocking(
         move || -> Result<Option<&'static str>, crate::auth::Error> {

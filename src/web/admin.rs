@@ -1,7 +1,7 @@
 //! Users and API tokens, for admins.
 
 use super::AppState;
-use super::pages::{internal, no_dashboard, page, signed_in};
+use super::pages::{internal, no_dashboard, page, signed_in, signed_in_to_change};
 use crate::auth::{Role, Session};
 use crate::model::event::format_micros;
 use askama::Template;
@@ -80,11 +80,6 @@ pub struct AddForm {
     password: String,
 }
 
-fn csrf_ok(sess: &Session, given: &str) -> bool {
-    let (a, b) = (sess.csrf.as_bytes(), given.as_bytes());
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 /// Runs a user or token change for an admin with a valid CSRF token; shows the outcome.
 async fn change(
     s: &AppState,
@@ -92,16 +87,11 @@ async fn change(
     csrf: &str,
     f: impl FnOnce(&crate::auth::Users, &str) -> Result<String, crate::auth::Error> + Send + 'static,
 ) -> Response {
-    let sess = match admin(s, h).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    if !csrf_ok(&sess, csrf) {
-        return (StatusCode::FORBIDDEN, "missing or wrong CSRF token").into_response();
-    }
-    let Some(d) = s.dash.clone() else {
-        return no_dashboard();
-    };
+    let (d, sess) =
+        match signed_in_to_change(s, h, csrf, Role::Admin, "only admins manage users").await {
+            Ok(x) => x,
+            Err(r) => return r,
+        };
     let actor = sess.user.name.clone();
     let users = d.users.clone();
     let msg = match tokio::task::spawn_blocking(move || f(&users, &actor)).await {

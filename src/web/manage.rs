@@ -3,7 +3,7 @@
 
 use super::AppState;
 use super::overview::SILENT_US;
-use super::pages::{csrf_ok, forbidden, internal, page, signed_in, visible};
+use super::pages::{blocking, internal, page, signed_in, signed_in_to_change, visible};
 use super::search::{add_filter, encode};
 use crate::alerts::RuleRecord;
 use crate::auth::Role;
@@ -41,16 +41,11 @@ struct RulesPage {
 /// The rules with what each raised (also the API's answer).
 pub(super) async fn rule_rows(d: &super::Dashboard) -> Result<Vec<RuleRow>, Response> {
     let alerts = d.alerts.clone();
-    let records = match tokio::task::spawn_blocking(move || match alerts.lock() {
+    let records = blocking(move || match alerts.lock() {
         Ok(a) => a.rule_records(),
         Err(p) => p.into_inner().rule_records(),
     })
-    .await
-    {
-        Ok(Ok(r)) => r,
-        Ok(Err(e)) => return Err(internal(e)),
-        Err(e) => return Err(internal(e)),
-    };
+    .await?;
     let off = match d.rules.disabled.read() {
         Ok(g) => g.clone(),
         Err(p) => p.into_inner().clone(),
@@ -164,16 +159,18 @@ pub async fn set_rule(
     Path(id): Path<String>,
     Form(f): Form<EnableForm>,
 ) -> Response {
-    let (d, sess) = match signed_in(&s, &h).await {
+    let (d, sess) = match signed_in_to_change(
+        &s,
+        &h,
+        &f.csrf,
+        Role::Analyst,
+        "your role cannot change rules",
+    )
+    .await
+    {
         Ok(x) => x,
         Err(r) => return r,
     };
-    if !csrf_ok(&sess, &f.csrf) {
-        return forbidden("missing or wrong CSRF token");
-    }
-    if sess.user.role < Role::Analyst {
-        return forbidden("your role cannot change rules");
-    }
     match change_rule(&d, &id, &f.to, &sess.user.name).await {
         Ok(()) => Redirect::to(&format!("/rules/{}", encode(&id))).into_response(),
         Err(r) => r,
@@ -273,10 +270,9 @@ pub async fn senders(
         Err(r) => return r,
     };
     let reader = d.reader.clone();
-    let list = match tokio::task::spawn_blocking(move || reader.senders(7)).await {
-        Ok(Ok(l)) => l,
-        Ok(Err(e)) => return internal(e),
-        Err(e) => return internal(e),
+    let list = match blocking(move || reader.senders(7)).await {
+        Ok(l) => l,
+        Err(r) => return r,
     };
     let now = crate::ingest::now_micros();
     let today = now.div_euclid(86_400_000_000);
@@ -329,16 +325,18 @@ pub async fn forget(
     h: HeaderMap,
     Form(f): Form<ForgetForm>,
 ) -> Response {
-    let (d, sess) = match signed_in(&s, &h).await {
+    let (d, sess) = match signed_in_to_change(
+        &s,
+        &h,
+        &f.csrf,
+        Role::Admin,
+        "only admins can forget a sender",
+    )
+    .await
+    {
         Ok(x) => x,
         Err(r) => return r,
     };
-    if !csrf_ok(&sess, &f.csrf) {
-        return forbidden("missing or wrong CSRF token");
-    }
-    if sess.user.role != Role::Admin {
-        return forbidden("only admins can forget a sender");
-    }
     let host = f.sender.trim().to_owned();
     if host.is_empty() || f.confirm.trim() != host {
         return (StatusCode::BAD_REQUEST, "type the sender again to confirm").into_response();
@@ -403,10 +401,9 @@ pub async fn snmp(State(s): State<AppState>, h: HeaderMap) -> Response {
     };
     q.from = Some(now - 86_400_000_000);
     let reader = d.reader.clone();
-    let hits = match tokio::task::spawn_blocking(move || reader.search(&q)).await {
-        Ok(Ok(h)) => h,
-        Ok(Err(e)) => return internal(e),
-        Err(e) => return internal(e),
+    let hits = match blocking(move || reader.search(&q)).await {
+        Ok(h) => h,
+        Err(r) => return r,
     };
     let mut groups: BTreeMap<(String, String, &str), (usize, i64)> = BTreeMap::new();
     let mut traps = Vec::new();

@@ -71,6 +71,36 @@ pub(super) async fn signed_in(
     Ok((d, sess))
 }
 
+/// [`signed_in`] for a request that changes state: the form's CSRF token must be the
+/// session's, and the user's role at least `need` (else 403 saying `why`).
+pub(super) async fn signed_in_to_change(
+    s: &AppState,
+    h: &HeaderMap,
+    csrf: &str,
+    need: Role,
+    why: &str,
+) -> Result<(Dashboard, Session), Response> {
+    let (d, sess) = signed_in(s, h).await?;
+    if !csrf_ok(&sess, csrf) {
+        return Err(forbidden("missing or wrong CSRF token"));
+    }
+    if sess.user.role < need {
+        return Err(forbidden(why));
+    }
+    Ok((d, sess))
+}
+
+/// Runs blocking work (SQLite) off the async threads; an error becomes a 500.
+pub(super) async fn blocking<T: Send + 'static, E: std::fmt::Display + Send + 'static>(
+    f: impl FnOnce() -> Result<T, E> + Send + 'static,
+) -> Result<T, Response> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(internal(e)),
+        Err(e) => Err(internal(e)),
+    }
+}
+
 pub(super) fn internal(e: impl std::fmt::Display) -> Response {
     tracing::error!(error = %e, "A web request failed.");
     (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
@@ -549,16 +579,18 @@ pub async fn alert_state(
     Path(id): Path<i64>,
     Form(f): Form<StateForm>,
 ) -> Response {
-    let (d, sess) = match signed_in(&s, &h).await {
+    let (d, sess) = match signed_in_to_change(
+        &s,
+        &h,
+        &f.csrf,
+        Role::Analyst,
+        "your role cannot change alerts",
+    )
+    .await
+    {
         Ok(x) => x,
         Err(r) => return r,
     };
-    if !csrf_ok(&sess, &f.csrf) {
-        return forbidden("missing or wrong CSRF token");
-    }
-    if sess.user.role < Role::Analyst {
-        return forbidden("your role cannot change alerts");
-    }
     // `comment` adds to the history only; the others change the state.
     let to = match f.to.as_str() {
         "comment" if f.comment.trim().is_empty() => {

@@ -2,7 +2,8 @@
 //! click-to-filter, and a histogram of matches (an SVG whose bars narrow the time range).
 
 use super::AppState;
-use super::pages::{csrf_ok, forbidden, internal, page, signed_in, visible};
+use super::pages::{blocking, forbidden, internal, page, signed_in, signed_in_to_change, visible};
+use crate::auth::Role;
 use crate::model::event::format_micros;
 use crate::query::{Cursor, Error as QueryError, SearchQuery, parse_time};
 use crate::store::StoredEvent;
@@ -260,10 +261,9 @@ pub async fn search(
     };
     let rows: Vec<Row> = hits.iter().map(|h| row(&p, &cols, h)).collect();
     let (users, name) = (d.users.clone(), sess.user.name.clone());
-    let saved = match tokio::task::spawn_blocking(move || users.saved_searches(&name)).await {
-        Ok(Ok(s)) => s,
-        Ok(Err(e)) => return internal(e),
-        Err(e) => return internal(e),
+    let saved = match blocking(move || users.saved_searches(&name)).await {
+        Ok(s) => s,
+        Err(r) => return r,
     };
     let older = (hits.len() == PAGE)
         .then(|| hits.last())
@@ -338,13 +338,10 @@ pub struct SaveForm {
 
 /// Saves the search the form came from, for the user or shared.
 pub async fn save(State(s): State<AppState>, h: HeaderMap, Form(f): Form<SaveForm>) -> Response {
-    let (d, sess) = match signed_in(&s, &h).await {
+    let (d, sess) = match signed_in_to_change(&s, &h, &f.csrf, Role::Viewer, "").await {
         Ok(x) => x,
         Err(r) => return r,
     };
-    if !csrf_ok(&sess, &f.csrf) {
-        return forbidden("missing or wrong CSRF token");
-    }
     let (users, name) = (d.users.clone(), sess.user.name.clone());
     let url = f.url.clone();
     let r = tokio::task::spawn_blocking(move || {
@@ -372,13 +369,10 @@ pub async fn delete_saved(
     Path(id): Path<i64>,
     Form(f): Form<DeleteForm>,
 ) -> Response {
-    let (d, sess) = match signed_in(&s, &h).await {
+    let (d, sess) = match signed_in_to_change(&s, &h, &f.csrf, Role::Viewer, "").await {
         Ok(x) => x,
         Err(r) => return r,
     };
-    if !csrf_ok(&sess, &f.csrf) {
-        return forbidden("missing or wrong CSRF token");
-    }
     let users = d.users.clone();
     let name = sess.user.name.clone();
     let admin = sess.user.role == crate::auth::Role::Admin;
@@ -435,10 +429,9 @@ pub async fn histogram(
         .unwrap_or(604_800);
     let bucket = bucket_s * 1_000_000;
     let reader = d.reader.clone();
-    let counts = match tokio::task::spawn_blocking(move || reader.histogram(&q, bucket)).await {
-        Ok(Ok(c)) => c,
-        Ok(Err(e)) => return internal(e),
-        Err(e) => return internal(e),
+    let counts = match blocking(move || reader.histogram(&q, bucket)).await {
+        Ok(c) => c,
+        Err(r) => return r,
     };
     let first = from - from.rem_euclid(bucket);
     let n = usize::try_from((to - first + bucket - 1) / bucket)
