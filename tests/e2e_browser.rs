@@ -117,6 +117,24 @@ async fn wait_xpath(c: &Client, xpath: &str, max: Duration) -> Duration {
     }
 }
 
+async fn click(c: &Client, css: &str) {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+async fn type_into(c: &Client, css: &str, text: &str) {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap()
+        .send_keys(text)
+        .await
+        .unwrap();
+}
+
 async fn text_of(c: &Client, css: &str) -> String {
     c.find(Locator::Css(css))
         .await
@@ -138,24 +156,9 @@ async fn dashboard_in_chromium() {
     c.goto(&format!("{base}/search")).await.unwrap();
     assert!(c.current_url().await.unwrap().path().ends_with("/login"));
     shot(&c, "login").await;
-    c.find(Locator::Css("input[name=user]"))
-        .await
-        .unwrap()
-        .send_keys("admin")
-        .await
-        .unwrap();
-    c.find(Locator::Css("input[name=password]"))
-        .await
-        .unwrap()
-        .send_keys(&pw)
-        .await
-        .unwrap();
-    c.find(Locator::Css("form[action='/login'] button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    type_into(&c, "input[name=user]", "admin").await;
+    type_into(&c, "input[name=password]", &pw).await;
+    click(&c, "form[action='/login'] button").await;
     wait_xpath(&c, "//h1[text()='Overview']", Duration::from_secs(10)).await;
 
     // Events from logger: a marker, and five SSH failures that raise the brute-force alert.
@@ -173,14 +176,8 @@ async fn dashboard_in_chromium() {
 
     // Search: type the query, submit, find the row.
     c.goto(&format!("{base}/search")).await.unwrap();
-    let q = c.find(Locator::Css("input[name=q]")).await.unwrap();
-    q.send_keys(&token).await.unwrap();
-    c.find(Locator::Css("form.search button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    type_into(&c, "input[name=q]", &token).await;
+    click(&c, "form.search button[type=submit]").await;
     wait_xpath(
         &c,
         &format!("//td[contains(@class,'msg') and contains(., '{token} <i>escaped</i>')]"),
@@ -217,12 +214,7 @@ async fn dashboard_in_chromium() {
     assert!(csv.contains(&token), "{csv}");
 
     // Open the event.
-    c.find(Locator::Css("td.ts a"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, "td.ts a").await;
     wait_xpath(
         &c,
         "//h1[starts-with(., 'Event ')]",
@@ -298,24 +290,9 @@ async fn dashboard_in_chromium() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     shot(&c, "alerts").await;
-    c.find(Locator::Css("td a[href^='/alerts/']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    c.find(Locator::Css("input[name=comment]"))
-        .await
-        .unwrap()
-        .send_keys("seen from the browser")
-        .await
-        .unwrap();
-    c.find(Locator::Css("button[value=acknowledged]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, "td a[href^='/alerts/']").await;
+    type_into(&c, "input[name=comment]", "seen from the browser").await;
+    click(&c, "button[value=acknowledged]").await;
     wait_xpath(
         &c,
         "//*[contains(., 'seen from the browser')]",
@@ -348,12 +325,7 @@ async fn dashboard_in_chromium() {
         shot(&c, name).await;
     }
     c.goto(&format!("{base}/rules")).await.unwrap();
-    c.find(Locator::Css("td a[href^='/rules/']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, "td a[href^='/rules/']").await;
     wait_xpath(&c, "//h2[text()='Source']", Duration::from_secs(5)).await;
     shot(&c, "rule").await;
     // A phone-sized window still shows the search page usably.
