@@ -71,7 +71,7 @@ pub fn index_text(text: &str, out: &mut String) {
 
 /// True when `needle` (lower-case ASCII bytes or any non-ASCII) occurs in `hay`, ignoring ASCII
 /// case: a cheap filter before tokenizing.
-fn contains_ignore_case(hay: &[u8], needle: &[u8]) -> bool {
+pub fn contains_ignore_case(hay: &[u8], needle: &[u8]) -> bool {
     let Some((&first, rest)) = needle.split_first() else {
         return true;
     };

@@ -670,22 +670,10 @@ fn match_str(p: &Pat, hay: &str, cased: bool) -> bool {
             if cased {
                 memchr::memmem::find(hay.as_bytes(), t.as_bytes()).is_some()
             } else {
-                contains_ignore_ascii_case(hay.as_bytes(), t.as_bytes())
+                crate::query::tokens::contains_ignore_case(hay.as_bytes(), t.as_bytes())
             }
         }
         Pat::Regex(r) => r.is_match(hay),
         Pat::Cidr(_) | Pat::Num(..) | Pat::Null => false,
     }
-}
-
-/// `needle` (lower case) in `hay`, ignoring ASCII case, anchored on its first byte.
-fn contains_ignore_ascii_case(hay: &[u8], needle: &[u8]) -> bool {
-    let Some((&first, rest)) = needle.split_first() else {
-        return true;
-    };
-    let upper = first.to_ascii_uppercase();
-    memchr::memchr2_iter(first, upper, hay).any(|i| {
-        hay.get(i + 1..i + 1 + rest.len())
-            .is_some_and(|h| h.eq_ignore_ascii_case(rest))
-    })
 }

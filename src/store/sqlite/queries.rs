@@ -26,12 +26,7 @@ fn select_list() -> &'static str {
 
 /// Runs `q` over the segments of `catalog`.
 pub fn search(catalog: &[SegmentInfo], q: &SearchQuery) -> Result<Vec<StoredEvent>, Error> {
-    let from = q.from.unwrap_or(i64::MIN);
-    let mut to = q.to.unwrap_or(i64::MAX);
-    if let Some(c) = q.before {
-        // Nothing newer than the cursor's time can come after it.
-        to = to.min(c.ts.saturating_add(1));
-    }
+    let (from, to) = bounds(q);
     let mut segs: Vec<&SegmentInfo> = catalog
         .iter()
         .filter(|s| s.rows > 0 && s.max_ts >= from && s.min_ts < to)
@@ -50,6 +45,27 @@ pub fn search(catalog: &[SegmentInfo], q: &SearchQuery) -> Result<Vec<StoredEven
     Ok(top.into_sorted())
 }
 
+/// A segment opened read-only, or None when it was removed since the catalog was read
+/// (forget-host, retention): nothing to find there.
+fn open(seg: &SegmentInfo) -> Result<Option<rusqlite::Connection>, Error> {
+    match segment::open_read_only(&seg.path) {
+        Ok(c) => Ok(Some(c)),
+        Err(_) if !seg.path.exists() => Ok(None),
+        Err(err) => Err(err),
+    }
+}
+
+/// The query's `[from, to)` in microseconds, `to` capped by the cursor: nothing newer than
+/// the cursor's time can come after it.
+fn bounds(q: &SearchQuery) -> (i64, i64) {
+    let from = q.from.unwrap_or(i64::MIN);
+    let to = q.to.unwrap_or(i64::MAX);
+    match q.before {
+        Some(c) => (from, to.min(c.ts.saturating_add(1))),
+        None => (from, to),
+    }
+}
+
 /// Matches per `bucket_us` of `@timestamp` within the query's range (and before its cursor),
 /// summed over the segments: one grouped count per segment, using the same plans' indexes.
 pub fn histogram(
@@ -58,22 +74,15 @@ pub fn histogram(
     bucket_us: i64,
 ) -> Result<Vec<(i64, u64)>, Error> {
     let bucket = bucket_us.max(1);
-    let from = q.from.unwrap_or(i64::MIN);
-    let mut to = q.to.unwrap_or(i64::MAX);
-    if let Some(c) = q.before {
-        to = to.min(c.ts.saturating_add(1));
-    }
+    let (from, to) = bounds(q);
     let mut counts: std::collections::BTreeMap<i64, u64> = std::collections::BTreeMap::new();
     for seg in catalog
         .iter()
         .filter(|s| s.rows > 0 && s.max_ts >= from && s.min_ts < to)
     {
-        let p = &seg.path;
-        let e = db_err(p);
-        let conn = match segment::open_read_only(p) {
-            Ok(c) => c,
-            Err(_) if !p.exists() => continue,
-            Err(err) => return Err(err),
+        let e = db_err(&seg.path);
+        let Some(conn) = open(seg)? else {
+            continue;
         };
         sql::register(&conn).map_err(&e)?;
         let mut args: Vec<Value> = vec![
@@ -189,13 +198,9 @@ fn search_segment(
     to: i64,
     top: &mut TopK,
 ) -> Result<(), Error> {
-    let p = &seg.path;
-    let e = db_err(p);
-    let conn = match segment::open_read_only(p) {
-        Ok(c) => c,
-        // Removed since the catalog was read (forget-host, retention): nothing to find there.
-        Err(_) if !p.exists() => return Ok(()),
-        Err(err) => return Err(err),
+    let e = db_err(&seg.path);
+    let Some(conn) = open(seg)? else {
+        return Ok(());
     };
     sql::register(&conn).map_err(&e)?;
     let mut args: Vec<Value> = vec![Value::Integer(from), Value::Integer(to)];
@@ -446,12 +451,9 @@ pub fn received_since(
         if seg.rows == 0 && seg.state != SegmentState::Hot {
             continue;
         }
-        let p = &seg.path;
-        let e = db_err(p);
-        let conn = match segment::open_read_only(p) {
-            Ok(c) => c,
-            Err(_) if !p.exists() => continue,
-            Err(err) => return Err(err),
+        let e = db_err(&seg.path);
+        let Some(conn) = open(seg)? else {
+            continue;
         };
         let last: Option<i64> = conn
             .query_row(
@@ -496,10 +498,8 @@ pub fn get(catalog: &[SegmentInfo], id: i64) -> Result<Option<StoredEvent>, Erro
     let Some(seg) = catalog.iter().find(|s| s.id == seg_id) else {
         return Ok(None);
     };
-    let conn = match segment::open_read_only(&seg.path) {
-        Ok(c) => c,
-        Err(_) if !seg.path.exists() => return Ok(None),
-        Err(err) => return Err(err),
+    let Some(conn) = open(seg)? else {
+        return Ok(None);
     };
     let e = db_err(&seg.path);
     conn.query_row(

@@ -9,6 +9,7 @@ use crate::model::{Event, FieldValue, fields as f};
 use crate::store::{Activity, Error, Top};
 use rusqlite::{Connection, OpenFlags, Transaction, params};
 use rustc_hash::FxHashMap;
+use std::fmt::Write;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -64,6 +65,8 @@ pub struct Stats {
     last_flush: Instant,
     /// Hours before this one are compacted to [`KEEP_PER_HOUR`] values per kind.
     compacted_before: i64,
+    /// Reused to format sender addresses.
+    sender_buf: String,
     /// Values not counted because [`MAX_VALUES`] was reached.
     pub overflow: u64,
 }
@@ -76,6 +79,7 @@ impl Default for Stats {
             values: 0,
             last_flush: Instant::now(),
             compacted_before: i64::MIN,
+            sender_buf: String::new(),
             overflow: 0,
         }
     }
@@ -90,16 +94,20 @@ impl Stats {
             .minutes
             .entry((minute, ev.severity.filter(|s| *s < 8).unwrap_or(8)))
             .or_insert(0) += 1;
-        let mut ip_buf = ev.peer.ip().to_string();
-        self.add(hour, SENDER, &ip_buf, None);
+        // The sender's address is formatted into a buffer kept across events: no allocation
+        // per event on the writer's path.
+        let mut sender = std::mem::take(&mut self.sender_buf);
+        sender.clear();
+        if write!(sender, "{}", ev.peer.ip()).is_ok() {
+            self.add(hour, SENDER, &sender, None);
+        }
+        self.sender_buf = sender;
         if let Some(FieldValue::Str(ip)) = ev.field(f::SOURCE_IP) {
             let country = match ev.field("source.geo.country_iso_code") {
                 Some(FieldValue::Str(c)) => Some(c.as_str()),
                 _ => None,
             };
-            ip_buf.clear();
-            ip_buf.push_str(ip);
-            self.add(hour, SOURCE_IP, &ip_buf, country);
+            self.add(hour, SOURCE_IP, ip, country);
         }
         if let Some(FieldValue::Str(a)) = ev.field(f::EVENT_ACTION) {
             self.add(hour, ACTION, a, None);

@@ -24,6 +24,23 @@ fn events(n: usize, base_ts: i64) -> Vec<Event> {
         .collect()
 }
 
+/// A deny from `srcip`, received (and ingested) at `at`, parsed by the header chain.
+fn deny_from(chain: &Chain, srcip: &str, at: i64) -> Event {
+    let line = format!(
+        "<13>1 2026-11-22T10:00:00Z fw app - - - srcip={srcip} dstip=192.0.2.1 action=deny"
+    );
+    let mut ev = chain.parse(&Frame {
+        bytes: line.into(),
+        peer: "127.0.0.1:999".parse().unwrap(),
+        listener: 0,
+        transport: Transport::Udp,
+        received_at: at,
+        truncated: false,
+    });
+    ev.ingested = at;
+    ev
+}
+
 fn writer(st: &SqliteStore) -> Box<SqliteWriter> {
     Box::new(
         st.writer(
@@ -516,21 +533,11 @@ fn finished_hours_keep_only_their_heaviest_values() {
     let mut evs = Vec::new();
     for k in 0..150usize {
         for _ in 0..=k {
-            let line = format!(
-                "<13>1 2026-11-22T10:00:00Z fw app - - - srcip=10.9.{}.{} dstip=192.0.2.1 action=deny",
-                k / 250,
-                k % 250
-            );
-            let mut ev = chain.parse(&Frame {
-                bytes: line.into(),
-                peer: "127.0.0.1:999".parse().unwrap(),
-                listener: 0,
-                transport: Transport::Udp,
-                received_at: hour_ago,
-                truncated: false,
-            });
-            ev.ingested = hour_ago;
-            evs.push(ev);
+            evs.push(deny_from(
+                &chain,
+                &format!("10.9.{}.{}", k / 250, k % 250),
+                hour_ago,
+            ));
         }
     }
     w.write_batch(&evs, Checkpoint::default()).unwrap();
@@ -562,19 +569,7 @@ fn the_hour_in_progress_is_trimmed_when_a_scan_floods_it() {
         } else {
             "192.0.2.99".into()
         };
-        let line = format!(
-            "<13>1 2026-11-22T10:00:00Z fw app - - - srcip={ip} dstip=192.0.2.1 action=deny"
-        );
-        let mut ev = chain.parse(&Frame {
-            bytes: line.into(),
-            peer: "127.0.0.1:999".parse().unwrap(),
-            listener: 0,
-            transport: Transport::Udp,
-            received_at: now,
-            truncated: false,
-        });
-        ev.ingested = now;
-        evs.push(ev);
+        evs.push(deny_from(&chain, &ip, now));
     }
     w.write_batch(&evs, Checkpoint::default()).unwrap();
     w.close().unwrap();
