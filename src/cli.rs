@@ -540,6 +540,7 @@ fn open_store(config: &Config) -> Result<SqliteStore> {
         Options {
             segment_max_events: config.segment_max_events,
             segment_max_age: config.segment_max_age,
+            reserve_bytes: 0,
         },
     )
     .with_context(|| format!("opening the store in {}", dir.display()))

@@ -53,6 +53,8 @@ pub struct Raw {
     #[serde(default)]
     pub spool: RawSpool,
     #[serde(default)]
+    pub retention: RawRetention,
+    #[serde(default)]
     pub parse: RawParse,
     #[serde(default)]
     pub snmp: RawSnmp,
@@ -190,6 +192,98 @@ pub struct RawStore {
     pub segment_max_age_secs: Option<u64>,
 }
 
+/// `[retention]`: how long and how much the store keeps (see `docs/storage.md`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRetention {
+    /// Events older than this go (`"30d"`).
+    pub max_age: Option<String>,
+    /// Cap on the event store (`"50GB"` or bytes).
+    pub max_bytes: Option<RawSize>,
+    /// Free space to keep on the data directory's file system (`"10%"` or a size).
+    pub min_free: Option<String>,
+    /// Intake stops while less than this is free (`"64MB"`).
+    pub reserve: Option<RawSize>,
+    /// How often the policy is applied (`"30s"`).
+    pub interval: Option<String>,
+    /// Resolved alerts with their history and evidence (`"365d"`).
+    pub alerts_max_age: Option<String>,
+    /// Delivered or dead notifications (`"30d"`).
+    pub outbox_max_age: Option<String>,
+    /// The security log (`"365d"`).
+    pub audit_max_age: Option<String>,
+    /// Events kept with each alert when their segment goes (100).
+    pub evidence_per_alert: Option<usize>,
+}
+
+/// A size: a number of bytes or a string such as `"50GB"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum RawSize {
+    Bytes(u64),
+    Text(String),
+}
+
+impl RawSize {
+    fn bytes(&self) -> Result<u64, String> {
+        match self {
+            RawSize::Bytes(b) => Ok(*b),
+            RawSize::Text(t) => crate::store::retention::parse_size(t),
+        }
+    }
+}
+
+impl RawRetention {
+    fn validate(&self) -> Result<crate::store::retention::Policy, (String, String)> {
+        use crate::store::retention::{Policy, parse_duration, parse_free};
+        let d = Policy::default();
+        let dur = |key: &str, v: &Option<String>, default: Duration| match v {
+            Some(t) => parse_duration(t)
+                .map_err(|m| (format!("retention.{key}"), m))
+                .and_then(|x| {
+                    if x.is_zero() {
+                        Err((format!("retention.{key}"), "must be more than 0".to_string()))
+                    } else {
+                        Ok(x)
+                    }
+                }),
+            None => Ok(default),
+        };
+        let size = |key: &str, v: &Option<RawSize>| {
+            v.as_ref()
+                .map(|s| s.bytes().map_err(|m| (format!("retention.{key}"), m)))
+                .transpose()
+        };
+        let policy = Policy {
+            max_age: dur("max_age", &self.max_age, d.max_age)?,
+            max_bytes: size("max_bytes", &self.max_bytes)?,
+            min_free: match &self.min_free {
+                Some(t) => parse_free(t).map_err(|m| ("retention.min_free".to_string(), m))?,
+                None => d.min_free,
+            },
+            reserve: size("reserve", &self.reserve)?.unwrap_or(d.reserve),
+            interval: dur("interval", &self.interval, d.interval)?,
+            alerts_max_age: dur("alerts_max_age", &self.alerts_max_age, d.alerts_max_age)?,
+            outbox_max_age: dur("outbox_max_age", &self.outbox_max_age, d.outbox_max_age)?,
+            audit_max_age: dur("audit_max_age", &self.audit_max_age, d.audit_max_age)?,
+            evidence_per_alert: self.evidence_per_alert.unwrap_or(d.evidence_per_alert),
+        };
+        if policy.max_bytes.is_some_and(|b| b < 1 << 20) {
+            return Err((
+                "retention.max_bytes".into(),
+                "must be at least 1 MiB".into(),
+            ));
+        }
+        if policy.evidence_per_alert > 10_000 {
+            return Err((
+                "retention.evidence_per_alert".into(),
+                "must be at most 10000".into(),
+            ));
+        }
+        Ok(policy)
+    }
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawSpool {
@@ -227,6 +321,8 @@ pub struct Config {
     pub segment_max_events: u64,
     pub segment_max_age: Duration,
     pub spool_max_bytes: u64,
+    /// What the store keeps (`[retention]`).
+    pub retention: crate::store::retention::Policy,
     /// Folder of user-defined parsers (`parsers/` by default).
     pub parsers_dir: PathBuf,
     /// Parsers to try first per sender network or listener.
@@ -416,6 +512,7 @@ impl Raw {
                 "must be at least 1000".into(),
             ));
         }
+        let retention = self.retention.validate().map_err(|(k, m)| bad(&k, m))?;
         let spool_max_bytes = self.spool.max_bytes.unwrap_or(8 << 30);
         if spool_max_bytes < 65_536 {
             return Err(bad("spool.max_bytes", "must be at least 65536".into()));
@@ -582,6 +679,7 @@ impl Raw {
                 self.store.segment_max_age_secs.unwrap_or(600).max(1),
             ),
             spool_max_bytes,
+            retention,
             parse_body: self.parse.body.unwrap_or(true),
             parsers_dir: self.parse.dir.unwrap_or_else(|| PathBuf::from("parsers")),
             hints,

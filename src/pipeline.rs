@@ -127,8 +127,14 @@ pub async fn serve(
         Options {
             segment_max_events: config.segment_max_events,
             segment_max_age: config.segment_max_age,
+            // Intake stops at the reserve, the store writer at half of it: the rest is for
+            // alerts, the outbox and the security log.
+            reserve_bytes: config.retention.reserve / 2,
         },
     )?;
+    let disk = Arc::new(crate::disk::Watch::new(data));
+    // Set once shutdown begins: stages that wait for disk space give up instead.
+    let stopping = Arc::new(AtomicBool::new(false));
     let (spool_w, spool_r, spool_shared) = spool::open(
         &data.join("spool"),
         store.checkpoint(),
@@ -140,6 +146,7 @@ pub async fn serve(
 
     // Stages, from the store backwards so each has its consumer ready.
     let writer = store.writer(listener_names.clone(), metrics.clone())?;
+    let store = Arc::new(store);
     let (event_tx, event_rx) = sync_channel::<EventBatch>(EVENT_QUEUE);
     // Written batches come back to the parse thread, which frees and reuses them.
     let (recycle_tx, recycle_rx) = sync_channel::<Vec<Event>>(2);
@@ -206,6 +213,19 @@ pub async fn serve(
         secure_cookie: config.web_secure_cookie,
         rules: Arc::new(book),
     };
+    let stop_retention = Arc::new(AtomicBool::new(false));
+    let lifecycle = crate::lifecycle::Lifecycle {
+        store: store.clone(),
+        alerts: crate::alerts::Alerts::open(data)?,
+        users: dashboard.users.clone(),
+        policy: config.retention.clone(),
+        disk: disk.clone(),
+        metrics: metrics.clone(),
+        router: config.notify.clone(),
+        listener_names: listener_names.clone(),
+    };
+    let sr = stop_retention.clone();
+    let retention_thread = thread("picket-retention", move || lifecycle.run(sr))?;
     let stop_notify = Arc::new(AtomicBool::new(false));
     let (dir, notifier, sn, m) = (
         data.clone(),
@@ -217,7 +237,7 @@ pub async fn serve(
         crate::notify::run(&dir, notifier, wake_rx, sn, m)
     })?;
     drop(wake_tx);
-    let (m, sh) = (metrics.clone(), spool_shared.clone());
+    let (m, sh, st) = (metrics.clone(), spool_shared.clone(), stopping.clone());
     let store_thread = thread("picket-store-writer", move || {
         let r = crate::store::run_writer(
             Box::new(writer),
@@ -226,6 +246,7 @@ pub async fn serve(
             rules_tx,
             limits,
             m.clone(),
+            st,
             |cp, bytes| {
                 sh.committed(cp, bytes);
                 m.spool_backlog_bytes
@@ -308,9 +329,10 @@ pub async fn serve(
         parse_loop(spool_r, chain, enricher, event_tx, recycle_rx, m)
     })?;
     let (frame_tx, frame_rx) = crate::ingest::frame_queue(FRAME_QUEUE_BYTES);
-    let m = metrics.clone();
+    let (m, dw, st) = (metrics.clone(), disk.clone(), stopping.clone());
+    let reserve = config.retention.reserve;
     let spool_thread = thread("picket-spool-writer", move || {
-        spool_loop(spool_w, frame_rx, m)
+        spool_loop(spool_w, frame_rx, m, Room { disk: dw, reserve }, st)
     })?;
 
     // Sockets.
@@ -473,6 +495,11 @@ pub async fn serve(
         tracing::error!("The enrichment watcher panicked.");
     }
     tracing::info!("Shutting down: stopping listeners and draining queues.");
+    stopping.store(true, Relaxed);
+    stop_retention.store(true, Relaxed);
+    if retention_thread.join().is_err() {
+        tracing::error!("The retention thread panicked.");
+    }
     cancel.cancel();
     stop_udp.store(true, Relaxed);
     for t in accept_tasks {
@@ -538,10 +565,69 @@ fn thread<T: Send + 'static>(
 /// The spool writer thread: appends every frame batch. It flushes (publishing to the parse
 /// thread) once 256 KiB are buffered or the queue has been empty for a millisecond, so that a
 /// stream of single datagrams does not cost a write and a wake-up each.
-fn spool_loop(mut w: SpoolWriter, mut rx: FrameReceiver, metrics: Arc<Metrics>) {
+///
+/// A full disk never drops a frame here: while less than the reserve is free, or while a write
+/// fails, the thread holds the frame and retries every 100 ms without taking more from its
+/// queue. The queue then fills: TCP connections stop being read (their senders wait and lose
+/// nothing) and UDP datagrams and SNMP notifications are dropped, counted as `disk_full`.
+/// Only at shutdown does a frame still held give up (counted as `spool_error`).
+fn spool_loop(
+    mut w: SpoolWriter,
+    mut rx: FrameReceiver,
+    metrics: Arc<Metrics>,
+    room: Room,
+    stopping: Arc<AtomicBool>,
+) {
     let fail = |n: usize, e: &spool::Error| {
+        static LIMIT: crate::telemetry::events::RateLimit =
+            crate::telemetry::events::RateLimit::new(10);
         metrics.add_dropped(DropReason::SpoolError, n as u64);
-        tracing::error!(error = %e, frames = n, "Could not write to the spool; frames lost.");
+        if let Some(more) = LIMIT.occurred() {
+            tracing::error!(error = %e, frames = n, suppressed = more, "Could not write to the spool at shutdown; frames lost.");
+        }
+    };
+    // Runs `op` until it succeeds (and there is room), or shutdown gives up on it.
+    let hold = |w: &mut SpoolWriter, op: &mut dyn FnMut(&mut SpoolWriter) -> Result<(), spool::Error>| -> Result<(), spool::Error> {
+        static LIMIT: crate::telemetry::events::RateLimit =
+            crate::telemetry::events::RateLimit::new(10);
+        let mut waited = false;
+        loop {
+            let outcome = if room.ok() {
+                op(w)
+            } else {
+                Err(spool::Error::Io {
+                    path: room.disk.dir().to_path_buf(),
+                    source: std::io::Error::new(
+                        std::io::ErrorKind::StorageFull,
+                        format!("less than the reserve ({} bytes) is free", room.reserve),
+                    ),
+                })
+            };
+            match outcome {
+                Ok(()) => {
+                    if waited {
+                        metrics.disk_full.store(false, Relaxed);
+                        tracing::info!("Disk space is back; intake resumes.");
+                    }
+                    return Ok(());
+                }
+                Err(e) => {
+                    if !waited {
+                        metrics.disk_full.store(true, Relaxed);
+                        waited = true;
+                    }
+                    if let Some(more) = LIMIT.occurred() {
+                        tracing::error!(error = %e, suppressed = more, "The disk is full: intake waits (TCP senders are held, UDP and SNMP drop as disk_full) until space is freed.");
+                    }
+                    if stopping.load(Relaxed) {
+                        metrics.disk_full.store(false, Relaxed);
+                        return Err(e);
+                    }
+                    std::thread::sleep(Duration::from_millis(100));
+                    room.disk.refresh();
+                }
+            }
+        }
     };
     const FLUSH_BYTES: u64 = 256 << 10;
     const LINGER: Duration = Duration::from_millis(1);
@@ -561,8 +647,14 @@ fn spool_loop(mut w: SpoolWriter, mut rx: FrameReceiver, metrics: Arc<Metrics>) 
             if let Some(batch) = next.take() {
                 idle_since = None;
                 let mut bytes = 0u64;
+                if !room.ok() {
+                    // Publish what is buffered before waiting, so the store can go on.
+                    if let Err(e) = hold(&mut w, &mut |w| w.flush()) {
+                        fail(0, &e);
+                    }
+                }
                 for f in &batch.frames {
-                    match w.append(f) {
+                    match hold(&mut w, &mut |w| w.append(f)) {
                         Ok(()) => bytes += f.bytes.len() as u64,
                         Err(e) => fail(1, &e),
                     }
@@ -570,7 +662,7 @@ fn spool_loop(mut w: SpoolWriter, mut rx: FrameReceiver, metrics: Arc<Metrics>) 
                 metrics.spool_written_bytes.fetch_add(bytes, Relaxed);
                 drop(batch);
                 if w.unpublished_bytes() >= FLUSH_BYTES {
-                    if let Err(e) = w.flush() {
+                    if let Err(e) = hold(&mut w, &mut |w| w.flush()) {
                         fail(0, &e);
                     }
                 }
@@ -587,12 +679,24 @@ fn spool_loop(mut w: SpoolWriter, mut rx: FrameReceiver, metrics: Arc<Metrics>) 
                 Err(tokio::sync::mpsc::error::TryRecvError::Disconnected) => break,
             }
         }
-        if let Err(e) = w.flush() {
+        if let Err(e) = hold(&mut w, &mut |w| w.flush()) {
             fail(0, &e);
         }
     }
     if let Err(e) = w.finish() {
         fail(0, &e);
+    }
+}
+
+/// Free space the spool writer leaves on the data directory's file system.
+struct Room {
+    disk: Arc<crate::disk::Watch>,
+    reserve: u64,
+}
+
+impl Room {
+    fn ok(&self) -> bool {
+        self.disk.has(self.reserve)
     }
 }
 

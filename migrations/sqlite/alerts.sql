@@ -54,3 +54,15 @@ CREATE TABLE IF NOT EXISTS rule_settings (
     changed_by TEXT NOT NULL,
     changed_at INTEGER NOT NULL
 ) WITHOUT ROWID;
+-- Events an alert keeps after retention removed the segment they were stored in (a copy,
+-- bounded per alert by retention.evidence_per_alert), so the alert still shows its evidence.
+CREATE TABLE IF NOT EXISTS alert_evidence (
+    alert_id INTEGER NOT NULL,
+    event_id INTEGER NOT NULL,             -- the id it had in the event store
+    ts       INTEGER NOT NULL,             -- @timestamp, microseconds
+    sender   TEXT    NOT NULL,             -- observer.ip
+    fields   TEXT    NOT NULL,             -- the event as flat ECS JSON (message included)
+    raw      BLOB    NOT NULL,             -- the bytes as received
+    PRIMARY KEY (alert_id, event_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS alert_evidence_event ON alert_evidence(event_id);

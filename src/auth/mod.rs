@@ -235,6 +235,15 @@ impl Users {
         }
     }
 
+    /// Retention of the security log: removes entries older than `before` (microseconds)
+    /// (the audit class: never touched by the event store's limits); returns how many went.
+    pub fn prune_audit(&self, before: i64) -> Result<u64, Error> {
+        self.with(|c| {
+            c.execute("DELETE FROM security_audit WHERE at < ?1", [before])
+                .map(|n| n as u64)
+        })
+    }
+
     /// The newest audit entries: (time, actor, action, detail).
     pub fn audit_log(&self, limit: usize) -> Result<Vec<(i64, String, String, String)>, Error> {
         self.with(|c| {

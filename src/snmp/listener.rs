@@ -64,6 +64,17 @@ pub fn run(
             l.received.fetch_add(1, Relaxed);
             l.received_bytes.fetch_add(n as u64, Relaxed);
         }
+        // With a full disk nothing can be spooled: nothing is answered either, so an inform's
+        // sender retries later instead of believing it was stored.
+        if metrics.disk_full.load(Relaxed) {
+            crate::telemetry::events::FramesDropped {
+                reason: DropReason::DiskFull,
+                count: 1,
+                listener: "snmp",
+            }
+            .emit(&metrics);
+            continue;
+        }
         let datagram = buf.get(..n).unwrap_or_default();
         let received_at = chrono::Utc::now().timestamp_micros();
         match receiver.handle(datagram, peer) {

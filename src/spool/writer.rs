@@ -3,7 +3,7 @@
 use super::{BODY_HEADER, Error, FILE_BYTES, Shared, SpoolPos, file_path};
 use crate::model::Frame;
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -12,9 +12,15 @@ use std::time::{Duration, Instant};
 const BUF_BYTES: usize = 1 << 20;
 
 /// Appends frames to the spool. Owned by the `picket-spool-writer` thread.
+///
+/// Records are buffered whole in `buf` and written by [`SpoolWriter::flush`]. A failed write
+/// (a full disk) keeps whatever was not written in the buffer, and a failed append adds
+/// nothing, so the caller can simply retry the same frame later: the file never holds half a
+/// record followed by a repeat.
 pub struct SpoolWriter {
     shared: Arc<Shared>,
-    file: BufWriter<File>,
+    file: File,
+    buf: Vec<u8>,
     seq: u64,
     offset: u64,
     unpublished: u64,
@@ -92,7 +98,8 @@ impl SpoolWriter {
         let file = File::create(&path).map_err(|source| Error::Io { path, source })?;
         Ok(SpoolWriter {
             shared,
-            file: BufWriter::with_capacity(BUF_BYTES, file),
+            file,
+            buf: Vec::with_capacity(BUF_BYTES),
             seq,
             offset: 0,
             unpublished: 0,
@@ -121,7 +128,8 @@ impl SpoolWriter {
         }
     }
 
-    /// Appends one frame (buffered; see [`SpoolWriter::flush`]).
+    /// Appends one frame (buffered; see [`SpoolWriter::flush`]). On error nothing of the frame
+    /// was added.
     pub fn append(&mut self, f: &Frame) -> Result<(), Error> {
         let mut head = [0u8; 8 + BODY_HEADER];
         let body_len = BODY_HEADER + f.bytes.len();
@@ -148,12 +156,11 @@ impl SpoolWriter {
         };
         w.put(&(body_len as u32).to_le_bytes());
         w.put(&crc.finalize().to_le_bytes());
-        let io = |source| Error::Io {
-            path: file_path(&self.shared.dir, self.seq),
-            source,
-        };
-        self.file.write_all(&head).map_err(io)?;
-        self.file.write_all(&f.bytes).map_err(io)?;
+        if !self.buf.is_empty() && self.buf.len() + head.len() + f.bytes.len() > BUF_BYTES {
+            self.write_buffer()?;
+        }
+        self.buf.extend_from_slice(&head);
+        self.buf.extend_from_slice(&f.bytes);
         let n = (8 + body_len) as u64;
         self.offset += n;
         self.unpublished += n;
@@ -163,24 +170,23 @@ impl SpoolWriter {
     /// Writes buffered records to the file, publishes them to readers, rotates the file when
     /// it is full and syncs to disk at most once a second.
     pub fn flush(&mut self) -> Result<(), Error> {
+        self.write_buffer()?;
         let io = |seq, source| Error::Io {
             path: file_path(&self.shared.dir, seq),
             source,
         };
-        self.file.flush().map_err(|e| io(self.seq, e))?;
         if self.unpublished > 0
             && (self.sync_queued.0 != self.seq
                 || self.sync_queued.1.elapsed() >= Duration::from_millis(250))
         {
-            self.sync.add(self.file.get_ref());
+            self.sync.add(&self.file);
             self.sync_queued = (self.seq, Instant::now());
         }
         let rotate = self.offset >= FILE_BYTES;
         if rotate {
             let next = self.seq + 1;
             let path = file_path(&self.shared.dir, next);
-            let file = File::create(&path).map_err(|e| io(next, e))?;
-            self.file = BufWriter::with_capacity(BUF_BYTES, file);
+            self.file = File::create(&path).map_err(|e| io(next, e))?;
             self.seq = next;
             self.offset = 0;
         }
@@ -195,6 +201,28 @@ impl SpoolWriter {
         self.unpublished = 0;
         self.shared.cond.notify_all();
         Ok(())
+    }
+
+    /// Writes the buffer to the file. What a failed write did not take stays buffered, so a
+    /// later call continues exactly where this one stopped.
+    fn write_buffer(&mut self) -> Result<(), Error> {
+        let mut done = 0;
+        let r = loop {
+            let Some(rest) = self.buf.get(done..).filter(|r| !r.is_empty()) else {
+                break Ok(());
+            };
+            match self.file.write(rest) {
+                Ok(0) => break Err(std::io::Error::from(std::io::ErrorKind::WriteZero)),
+                Ok(n) => done += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => break Err(e),
+            }
+        };
+        self.buf.drain(..done);
+        r.map_err(|source| Error::Io {
+            path: file_path(&self.shared.dir, self.seq),
+            source,
+        })
     }
 
     /// Bytes appended but not yet flushed and published.

@@ -5,13 +5,14 @@
 //! deadline set by its first item passes, writes them in one transaction together with the
 //! spool checkpoint, and flushes the rest when its input closes (Vector's batcher).
 
+pub mod retention;
 pub mod sqlite;
 
 use crate::model::{Checkpoint, Event};
 use crate::query::SearchQuery;
 use crate::telemetry::Metrics;
 use std::sync::Arc;
-use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::Ordering::{self, Relaxed};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
 use std::time::{Duration, Instant};
 
@@ -37,6 +38,18 @@ pub enum Error {
     /// The requested item does not exist.
     #[error("not found: {0}")]
     NotFound(String),
+    /// The file system has less free space than the store keeps in reserve: nothing was
+    /// written; the batch is retried once space returns.
+    #[error("the disk is full: {free} bytes free, {reserve} kept in reserve")]
+    DiskFull {
+        /// Bytes free.
+        free: u64,
+        /// Bytes the writer leaves free.
+        reserve: u64,
+    },
+    /// Copying alert evidence out of a segment before its removal failed (the segment stays).
+    #[error("keeping alert evidence: {0}")]
+    Evidence(String),
     /// The store was written by a newer Picket.
     #[error(
         "database {path} has schema version {found}, newer than this Picket knows ({known}); refusing to downgrade"
@@ -150,6 +163,47 @@ pub trait EventReader: Send + Sync {
     fn forget(&self, host: &str) -> Result<(u64, usize), Error>;
 }
 
+/// Writes one batch, retrying while it fails (see [`run_writer`]).
+fn commit(
+    writer: &mut dyn EventWriter,
+    parts: &[&[Event]],
+    checkpoint: Checkpoint,
+    metrics: &Metrics,
+    stop: &std::sync::atomic::AtomicBool,
+) -> Result<i64, Error> {
+    static LIMIT: crate::telemetry::events::RateLimit =
+        crate::telemetry::events::RateLimit::new(10);
+    let mut pause = Duration::from_millis(50);
+    let mut tries_after_stop = 0;
+    loop {
+        match writer.write_parts(parts, checkpoint) {
+            Ok(id) => {
+                if metrics.store_failing.swap(false, Ordering::Relaxed) {
+                    tracing::info!("The store writes again.");
+                }
+                return Ok(id);
+            }
+            Err(e) => {
+                metrics.store_write_errors.fetch_add(1, Ordering::Relaxed);
+                metrics.store_failing.store(true, Ordering::Relaxed);
+                if let Some(more) = LIMIT.occurred() {
+                    tracing::error!(error = %e, suppressed = more, "Could not store a batch; it stays in the spool and is tried again.");
+                }
+                if stop.load(Ordering::Relaxed) {
+                    tries_after_stop += 1;
+                    if tries_after_stop > 3 {
+                        return Err(e);
+                    }
+                }
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_secs(5));
+                // Keep the writer's idle duties (sealing, counters) going meanwhile.
+                let _ignored = writer.maintain();
+            }
+        }
+    }
+}
+
 /// A batch of parsed events and the spool checkpoint after the last one.
 #[derive(Debug, Default)]
 pub struct EventBatch {
@@ -185,6 +239,13 @@ pub struct StoredBatch {
 /// Written events go back through `recycle` when it has room: the thread that built them
 /// frees them (cheaper in its own allocator arena) and reuses the vector, and the writer, the
 /// pipeline's busiest stage, spends its time writing.
+///
+/// A batch that cannot be committed (a full disk, a dead database) is retried with a growing
+/// pause, up to 5 s, for as long as it takes: the writer takes no more batches meanwhile, so the
+/// spool holds the backlog and, once it cannot grow, TCP senders wait. Once `stop` is set (the
+/// collector is shutting down), it gives up after three more tries and returns the error; the
+/// events stay in the spool for the next start.
+#[allow(clippy::too_many_arguments)]
 pub fn run_writer(
     mut writer: Box<dyn EventWriter>,
     rx: Receiver<EventBatch>,
@@ -192,6 +253,7 @@ pub fn run_writer(
     stored: Option<SyncSender<StoredBatch>>,
     limits: BatchLimits,
     metrics: Arc<Metrics>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
     mut on_commit: impl FnMut(Checkpoint, u64),
 ) -> Result<(), Error> {
     // The batches as received: merged by reference, never moved event by event.
@@ -201,7 +263,13 @@ pub fn run_writer(
         let first = match rx.recv_timeout(tick) {
             Ok(b) => b,
             Err(RecvTimeoutError::Timeout) => {
-                writer.maintain()?;
+                if let Err(e) = writer.maintain() {
+                    static LIMIT: crate::telemetry::events::RateLimit =
+                        crate::telemetry::events::RateLimit::new(10);
+                    if let Some(more) = LIMIT.occurred() {
+                        tracing::error!(error = %e, suppressed = more, "Store housekeeping failed; tried again shortly.");
+                    }
+                }
                 continue;
             }
             Err(RecvTimeoutError::Disconnected) => break,
@@ -233,7 +301,7 @@ pub fn run_writer(
         }
         let started = Instant::now();
         let parts: Vec<&[Event]> = pending.iter().map(Vec::as_slice).collect();
-        let mut next_id = writer.write_parts(&parts, checkpoint)?;
+        let mut next_id = commit(&mut *writer, &parts, checkpoint, &metrics, &stop)?;
         metrics
             .batch_seconds
             .observe(started.elapsed().as_secs_f64());

@@ -9,6 +9,8 @@ use std::sync::atomic::{AtomicI64, Ordering::Relaxed};
 pub struct RateLimit {
     last: AtomicI64,
     every_secs: i64,
+    /// Occurrences not logged since the last line.
+    suppressed: std::sync::atomic::AtomicU64,
 }
 
 impl RateLimit {
@@ -17,6 +19,18 @@ impl RateLimit {
         RateLimit {
             last: AtomicI64::new(i64::MIN),
             every_secs,
+            suppressed: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// Counts one occurrence; when a line may be logged now, returns how many occurrences
+    /// were not logged since the previous line (what that line should report).
+    pub fn occurred(&self) -> Option<u64> {
+        if self.allow() {
+            Some(self.suppressed.swap(0, Relaxed))
+        } else {
+            self.suppressed.fetch_add(1, Relaxed);
+            None
         }
     }
 

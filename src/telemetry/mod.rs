@@ -22,14 +22,18 @@ pub enum DropReason {
     SpoolCorrupt,
     /// The spool reached its size limit while the indexer lagged (UDP only).
     SpoolFull,
+    /// The data directory's file system is full (or under the reserved space): UDP datagrams
+    /// and SNMP notifications are dropped while TCP waits.
+    DiskFull,
 }
 
 impl DropReason {
-    pub const ALL: [DropReason; 4] = [
+    pub const ALL: [DropReason; 5] = [
         DropReason::QueueFull,
         DropReason::SpoolError,
         DropReason::SpoolCorrupt,
         DropReason::SpoolFull,
+        DropReason::DiskFull,
     ];
 
     /// The `reason` label value.
@@ -40,6 +44,7 @@ impl DropReason {
             DropReason::SpoolError => "spool_error",
             DropReason::SpoolCorrupt => "spool_corrupt",
             DropReason::SpoolFull => "spool_full",
+            DropReason::DiskFull => "disk_full",
         }
     }
 
@@ -133,6 +138,29 @@ pub struct Metrics {
     pub spool_backlog_bytes: AtomicI64,
     /// Set while the spool is at its size limit (intake waits; UDP drops count as `spool_full`).
     pub spool_full: std::sync::atomic::AtomicBool,
+    /// Set while intake waits for disk space (a full file system or one under the reserve):
+    /// TCP is not read, UDP and SNMP drops count as `disk_full`, `/healthz` answers 503.
+    pub disk_full: std::sync::atomic::AtomicBool,
+    /// Set while the store writer cannot commit (its batch is retried; the spool keeps it).
+    pub store_failing: std::sync::atomic::AtomicBool,
+    /// Store commits that failed and were retried.
+    pub store_write_errors: AtomicU64,
+    /// Free bytes on the data directory's file system at the last check (gauge).
+    pub disk_free_bytes: AtomicI64,
+    /// Bytes of the event store (segments, their WAL, kept evidence) at the last check.
+    pub store_bytes: AtomicI64,
+    /// Retention passes that removed something.
+    pub retention_runs: AtomicU64,
+    /// Segments removed by retention.
+    pub retention_segments: AtomicU64,
+    /// Events removed by retention.
+    pub retention_events: AtomicU64,
+    /// Bytes freed by retention.
+    pub retention_bytes: AtomicU64,
+    /// Alert evidence events copied out of segments before retention removed them.
+    pub retention_evidence_kept: AtomicU64,
+    /// `@timestamp` (microseconds) of the oldest event left in the store (gauge; 0 if none).
+    pub oldest_event_us: AtomicI64,
     /// Segments sealed and indexed.
     pub segments_indexed: AtomicU64,
     /// Distinct values the overview's counters did not keep (too many in one flush interval).
@@ -205,6 +233,17 @@ impl Metrics {
             spool_written_bytes: AtomicU64::new(0),
             spool_backlog_bytes: AtomicI64::new(0),
             spool_full: std::sync::atomic::AtomicBool::new(false),
+            disk_full: std::sync::atomic::AtomicBool::new(false),
+            store_failing: std::sync::atomic::AtomicBool::new(false),
+            store_write_errors: AtomicU64::new(0),
+            disk_free_bytes: AtomicI64::new(-1),
+            store_bytes: AtomicI64::new(0),
+            retention_runs: AtomicU64::new(0),
+            retention_segments: AtomicU64::new(0),
+            retention_events: AtomicU64::new(0),
+            retention_bytes: AtomicU64::new(0),
+            retention_evidence_kept: AtomicU64::new(0),
+            oldest_event_us: AtomicI64::new(0),
             segments_indexed: AtomicU64::new(0),
             stats_overflow: AtomicU64::new(0),
             snmp_accepted: Default::default(),
@@ -487,6 +526,74 @@ impl Metrics {
         );
         simple(
             w,
+            "gauge",
+            "picket_disk_full",
+            "1 while intake waits for disk space (TCP not read, UDP and SNMP dropped as disk_full).",
+            u64::from(self.disk_full.load(Relaxed)),
+        );
+        simple(
+            w,
+            "gauge",
+            "picket_store_failing",
+            "1 while the store writer cannot commit and retries its batch.",
+            u64::from(self.store_failing.load(Relaxed)),
+        );
+        simple(
+            w,
+            "counter",
+            "picket_store_write_errors_total",
+            "Store commits that failed and were retried.",
+            self.store_write_errors.load(Relaxed),
+        );
+        gauge_i(
+            w,
+            "picket_disk_free_bytes",
+            "Free bytes on the data directory's file system at the last check (-1: unknown).",
+            self.disk_free_bytes.load(Relaxed),
+        );
+        gauge_i(
+            w,
+            "picket_store_bytes",
+            "Bytes of the event store: segments with their WAL and kept alert evidence.",
+            self.store_bytes.load(Relaxed),
+        );
+        for (name, help, v) in [
+            (
+                "picket_retention_runs_total",
+                "Retention passes that removed data.",
+                &self.retention_runs,
+            ),
+            (
+                "picket_retention_segments_total",
+                "Store segments removed by retention.",
+                &self.retention_segments,
+            ),
+            (
+                "picket_retention_events_total",
+                "Events removed by retention.",
+                &self.retention_events,
+            ),
+            (
+                "picket_retention_bytes_total",
+                "Bytes freed by retention.",
+                &self.retention_bytes,
+            ),
+            (
+                "picket_retention_evidence_kept_total",
+                "Alert evidence events copied into alerts.db before their segment was removed.",
+                &self.retention_evidence_kept,
+            ),
+        ] {
+            simple(w, "counter", name, help, v.load(Relaxed));
+        }
+        gauge_i(
+            w,
+            "picket_store_oldest_event_seconds",
+            "@timestamp of the oldest event left in the store, seconds since the epoch (0: none).",
+            self.oldest_event_us.load(Relaxed) / 1_000_000,
+        );
+        simple(
+            w,
             "counter",
             "picket_store_segments_indexed_total",
             "Store segments sealed and indexed.",
@@ -653,6 +760,10 @@ impl Metrics {
 
 fn counter_header(w: &mut String, name: &str, help: &str) {
     writeln!(w, "# HELP {name} {help}\n# TYPE {name} counter").unwrap_or(());
+}
+
+fn gauge_i(w: &mut String, name: &str, help: &str, v: i64) {
+    writeln!(w, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}").unwrap_or(());
 }
 
 fn simple(w: &mut String, kind: &str, name: &str, help: &str, v: u64) {

@@ -16,6 +16,7 @@ mod columns;
 mod forget;
 mod queries;
 mod registry;
+pub mod retention;
 mod segment;
 pub mod sql;
 mod stats;
@@ -39,6 +40,9 @@ pub struct Options {
     pub segment_max_events: u64,
     /// Seal the hot segment when it is this old (and not empty).
     pub segment_max_age: Duration,
+    /// The writer commits nothing while less than this is free on the store's file system
+    /// (0: no check); what is left is for alerts, the outbox and the security log.
+    pub reserve_bytes: u64,
 }
 
 impl Default for Options {
@@ -46,6 +50,7 @@ impl Default for Options {
         Options {
             segment_max_events: 262_144,
             segment_max_age: Duration::from_secs(600),
+            reserve_bytes: 0,
         }
     }
 }
@@ -58,6 +63,9 @@ pub struct SqliteStore {
     dir: PathBuf,
     catalog: Catalog,
     options: Options,
+    /// Held by the indexer while it writes a sealed segment and by retention while it removes
+    /// one, so that neither opens a file the other is deleting.
+    files: Arc<std::sync::Mutex<()>>,
 }
 
 impl SqliteStore {
@@ -67,11 +75,13 @@ impl SqliteStore {
             path: dir.display().to_string(),
             source,
         })?;
+        retention::remove_strays(dir);
         let segments = segment::scan(dir)?;
         Ok(SqliteStore {
             dir: dir.to_path_buf(),
             catalog: Arc::new(RwLock::new(segments)),
             options,
+            files: Arc::default(),
         })
     }
 
@@ -94,9 +104,70 @@ impl SqliteStore {
             &self.dir,
             self.catalog.clone(),
             self.options.clone(),
+            self.files.clone(),
             listener_names,
             metrics,
         )
+    }
+
+    /// Applies the retention policy once (see `retention.rs`): removes whole segments, oldest
+    /// first, calling `before_remove` for each first (it returns the alert evidence events it
+    /// kept). `extra_bytes` is what else `max_bytes` counts.
+    pub fn apply_retention(
+        &self,
+        policy: &crate::store::retention::Policy,
+        extra_bytes: u64,
+        space: impl Fn() -> Option<crate::disk::Space>,
+        now_us: i64,
+        before_remove: impl FnMut(&SegmentInfo) -> Result<u64, Error>,
+    ) -> Result<retention::RunReport, Error> {
+        retention::apply(
+            &self.dir,
+            &self.catalog,
+            &self.files,
+            policy,
+            extra_bytes,
+            space,
+            now_us,
+            before_remove,
+        )
+    }
+
+    /// What the next retention pass would remove, without removing anything.
+    pub fn retention_dry_run(
+        &self,
+        policy: &crate::store::retention::Policy,
+        extra_bytes: u64,
+        space: Option<crate::disk::Space>,
+        now_us: i64,
+    ) -> Vec<retention::Removed> {
+        let snapshot = self.segments();
+        let bytes = retention::dir_bytes(&self.dir) + extra_bytes;
+        let (plan, slices) = retention::plan(&snapshot, policy, bytes, space, now_us);
+        plan.remove
+            .iter()
+            .filter_map(|(id, reason)| {
+                let seg = snapshot.iter().find(|s| s.id == *id)?;
+                Some(retention::Removed {
+                    segment: *id,
+                    reason: reason.as_str(),
+                    events: seg.rows,
+                    bytes: slices.iter().find(|s| s.id == *id).map_or(0, |s| s.bytes),
+                    min_ts: seg.min_ts,
+                    max_ts: seg.max_ts,
+                })
+            })
+            .collect()
+    }
+
+    /// Bytes of the store directory.
+    pub fn bytes(&self) -> u64 {
+        retention::dir_bytes(&self.dir)
+    }
+
+    /// The store's directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     /// Waits (bounded) until no sealed segment is waiting for its indexes; true if none is.

@@ -32,6 +32,8 @@ pub struct SqliteWriter {
     metrics: Arc<Metrics>,
     /// The INSERT statement (built once from the column table).
     insert_sql: String,
+    /// Free space on the store's file system.
+    disk: crate::disk::Watch,
 }
 
 /// A batch this large means ingest is under load: the indexer then waits, so that a burst is
@@ -54,6 +56,7 @@ impl SqliteWriter {
         dir: &Path,
         catalog: Catalog,
         options: Options,
+        files: Arc<Mutex<()>>,
         listener_names: Vec<String>,
         metrics: Arc<Metrics>,
     ) -> Result<Self, Error> {
@@ -72,7 +75,7 @@ impl SqliteWriter {
             None => segment::create(dir, 1, checkpoint)?,
         };
         upsert(&catalog, seg.clone());
-        let indexer = Indexer::spawn(dir.to_path_buf(), catalog.clone(), metrics.clone())?;
+        let indexer = Indexer::spawn(dir.to_path_buf(), catalog.clone(), files, metrics.clone())?;
         for s in snapshot.iter().filter(|s| s.state == SegmentState::Sealed) {
             // A full queue only delays indexing to the next start.
             if indexer.tx.try_send(s.id).is_err() {
@@ -95,14 +98,35 @@ impl SqliteWriter {
             registry: super::registry::Registry::open(dir)?,
             metrics,
             insert_sql: columns::insert_sql(),
+            disk: crate::disk::Watch::new(dir),
         })
     }
 
-    /// Seals the hot segment, hands it to the indexer and starts the next one.
+    /// Seals, logging (rate-limited) instead of failing: the segment then stays hot a while
+    /// longer, which costs nothing but a larger scan.
+    fn try_seal(&mut self) {
+        if let Err(e) = self.seal() {
+            static LIMIT: crate::telemetry::events::RateLimit =
+                crate::telemetry::events::RateLimit::new(10);
+            if let Some(more) = LIMIT.occurred() {
+                tracing::error!(error = %e, suppressed = more, "Could not seal the hot segment; it stays hot and sealing is tried again.");
+            }
+        }
+    }
+
+    /// Seals the hot segment, hands it to the indexer and starts the next one. The next file is
+    /// created first, so a failure leaves everything as it was.
     fn seal(&mut self) -> Result<(), Error> {
         let p = self.seg.path.clone();
-        segment::set_state(&self.conn, &p, SegmentState::Sealed)?;
         let (conn, next) = segment::create(&self.dir, self.seg.id + 1, self.seg.checkpoint)?;
+        if let Err(e) = segment::set_state(&self.conn, &p, SegmentState::Sealed) {
+            // Not sealed after all: the new file goes again (it holds nothing yet).
+            drop(conn);
+            for f in [next.path.clone(), PathBuf::from(format!("{}-wal", next.path.display()))] {
+                std::fs::remove_file(&f).unwrap_or(());
+            }
+            return Err(e);
+        }
         let old = std::mem::replace(&mut self.conn, conn);
         drop(old);
         let mut sealed = std::mem::replace(&mut self.seg, next.clone());
@@ -127,6 +151,16 @@ impl SqliteWriter {
 impl EventWriter for SqliteWriter {
     fn write_parts(&mut self, parts: &[&[Event]], checkpoint: Checkpoint) -> Result<i64, Error> {
         let count: usize = parts.iter().map(|p| p.len()).sum();
+        if self.options.reserve_bytes > 0 {
+            if let Some(space) = self.disk.get() {
+                if space.free < self.options.reserve_bytes {
+                    return Err(Error::DiskFull {
+                        free: space.free,
+                        reserve: self.options.reserve_bytes,
+                    });
+                }
+            }
+        }
         let p = self.seg.path.clone();
         let e = db_err(&p);
         let tx = self.conn.transaction().map_err(&e)?;
@@ -255,11 +289,21 @@ impl EventWriter for SqliteWriter {
         }
         tx.commit().map_err(&e)?;
         // The registry follows the events (a crash between the two loses only statistics).
+        // Its failure (a full disk) is logged, never returned: the events are committed and a
+        // retry of the batch would store them twice.
         let names = &self.listener_names;
-        self.registry
+        if let Err(e) = self
+            .registry
             .record(parts.iter().flat_map(|p| p.iter()), |i| {
                 names.get(usize::from(i)).map_or("unknown", String::as_str)
-            })?;
+            })
+        {
+            static LIMIT: crate::telemetry::events::RateLimit =
+                crate::telemetry::events::RateLimit::new(10);
+            if let Some(more) = LIMIT.occurred() {
+                tracing::error!(error = %e, suppressed = more, "Could not update the sender registry; its statistics miss this batch.");
+            }
+        }
         self.metrics
             .stats_overflow
             .store(self.registry.stats_overflow(), Relaxed);
@@ -275,7 +319,9 @@ impl EventWriter for SqliteWriter {
         self.seg.checkpoint = checkpoint;
         upsert(&self.catalog, self.seg.clone());
         if self.seg.rows >= self.options.segment_max_events {
-            self.seal()?;
+            // A failure (no room for the next file) leaves this segment hot; sealing is tried
+            // again after the next batch or while idle.
+            self.try_seal();
         }
         Ok(first_id)
     }
@@ -285,9 +331,18 @@ impl EventWriter for SqliteWriter {
         if let Some(ix) = &self.indexer {
             ix.busy.store(false, Relaxed);
         }
-        self.registry.maintain()?;
-        if self.seg.rows > 0 && self.opened.elapsed() >= self.options.segment_max_age {
-            self.seal()?;
+        if let Err(e) = self.registry.maintain() {
+            static LIMIT: crate::telemetry::events::RateLimit =
+                crate::telemetry::events::RateLimit::new(10);
+            if let Some(more) = LIMIT.occurred() {
+                tracing::error!(error = %e, suppressed = more, "Could not fold the overview counters in; tried again shortly.");
+            }
+        }
+        if self.seg.rows > 0
+            && (self.opened.elapsed() >= self.options.segment_max_age
+                || self.seg.rows >= self.options.segment_max_events)
+        {
+            self.try_seal();
         }
         Ok(())
     }
@@ -358,7 +413,12 @@ fn upsert(catalog: &Catalog, info: SegmentInfo) {
 }
 
 impl Indexer {
-    fn spawn(dir: PathBuf, catalog: Catalog, metrics: Arc<Metrics>) -> Result<Indexer, Error> {
+    fn spawn(
+        dir: PathBuf,
+        catalog: Catalog,
+        files: Arc<Mutex<()>>,
+        metrics: Arc<Metrics>,
+    ) -> Result<Indexer, Error> {
         let (tx, rx) = sync_channel::<u32>(4096);
         let stop = Arc::new(AtomicBool::new(false));
         let busy = Arc::new(AtomicBool::new(false));
@@ -366,7 +426,7 @@ impl Indexer {
         let (s, i, b) = (stop.clone(), interrupt.clone(), busy.clone());
         let thread = std::thread::Builder::new()
             .name("picket-store-indexer".into())
-            .spawn(move || index_loop(dir, catalog, rx, s, i, b, metrics))
+            .spawn(move || index_loop(dir, catalog, files, rx, s, i, b, metrics))
             .map_err(|source| Error::Io {
                 path: "picket-store-indexer thread".into(),
                 source,
@@ -385,13 +445,29 @@ impl Indexer {
 fn index_loop(
     dir: PathBuf,
     catalog: Catalog,
+    files: Arc<Mutex<()>>,
     rx: Receiver<u32>,
     stop: Arc<AtomicBool>,
     interrupt: Arc<Mutex<Option<rusqlite::InterruptHandle>>>,
     busy: Arc<AtomicBool>,
     metrics: Arc<Metrics>,
 ) {
-    while let Ok(id) = rx.recv() {
+    // Segments whose indexing failed (a full disk), tried again every 30 s.
+    let mut retry: Vec<(u32, Instant)> = Vec::new();
+    loop {
+        let id = match rx.recv_timeout(std::time::Duration::from_secs(1)) {
+            Ok(id) => id,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                match retry
+                    .iter()
+                    .position(|(_, at)| at.elapsed() >= std::time::Duration::from_secs(30))
+                {
+                    Some(i) => retry.swap_remove(i).0,
+                    None => continue,
+                }
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return,
+        };
         // Let a burst be stored first, within the bound on unindexed segments.
         while busy.load(Relaxed) && !stop.load(Relaxed) && waiting(&catalog) < MAX_DEFERRED {
             std::thread::sleep(std::time::Duration::from_millis(100));
@@ -401,6 +477,14 @@ fn index_loop(
         }
         let p = segment::path(&dir, id);
         let started = Instant::now();
+        // Retention may have removed it meanwhile; the lock keeps it from doing so now.
+        let _held = files.lock().unwrap_or_else(|e| e.into_inner());
+        let listed = super::read_catalog(&catalog)
+            .iter()
+            .any(|s| s.id == id && s.state == SegmentState::Sealed);
+        if !listed || !p.exists() {
+            continue;
+        }
         match index_segment(&p, &interrupt) {
             Ok(()) => {
                 let secs = started.elapsed().as_secs_f64();
@@ -420,7 +504,14 @@ fn index_loop(
                 return;
             }
             Err(e) => {
-                tracing::error!(segment = id, error = %e, "Could not index a sealed segment; searches scan it instead.")
+                static LIMIT: crate::telemetry::events::RateLimit =
+                    crate::telemetry::events::RateLimit::new(10);
+                if let Some(more) = LIMIT.occurred() {
+                    tracing::error!(segment = id, error = %e, suppressed = more, "Could not index a sealed segment; searches scan it meanwhile, and it is tried again in 30 s.");
+                }
+                if retry.len() < 4096 {
+                    retry.push((id, Instant::now()));
+                }
             }
         }
     }

@@ -1,0 +1,224 @@
+//! The retention thread (`picket-retention`): applies the `[retention]` policy continuously,
+//! not from a cron job. Every `retention.interval` it
+//! - removes the event store's oldest segments by age, size and free disk space
+//!   (`store::retention` decides, `store::sqlite::retention` removes), first copying the events
+//!   that alerts link into `alerts.db`, so an alert keeps its evidence;
+//! - prunes resolved alerts, delivered notifications and the security log by their own ages;
+//! - raises the built-in "disk almost full" alert (and resolves it when space is back).
+//!
+//! It sits beside the pipeline, not in it: it only reads the store's catalog and removes whole
+//! files, so ingest never waits for it.
+
+use crate::alerts::{Alerts, Kept, Router};
+use crate::auth::Users;
+use crate::disk::Watch;
+use crate::rules::{Firing, Level};
+use crate::store::retention::Policy;
+use crate::store::sqlite::{SegmentInfo, SqliteStore, retention::RunReport};
+use crate::store::{Error, EventReader};
+use crate::telemetry::Metrics;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::time::{Duration, Instant};
+
+/// The built-in rule id of the disk alert.
+pub const DISK_RULE: &str = "picket-disk-almost-full";
+
+/// What the thread works on.
+pub struct Lifecycle {
+    pub store: Arc<SqliteStore>,
+    pub alerts: Alerts,
+    pub users: Arc<Users>,
+    pub policy: Policy,
+    pub disk: Arc<Watch>,
+    pub metrics: Arc<Metrics>,
+    pub router: Arc<dyn Router + Send + Sync>,
+    pub listener_names: Vec<String>,
+}
+
+impl Lifecycle {
+    /// Runs until `stop`: one pass at once, then one per interval.
+    pub fn run(mut self, stop: Arc<AtomicBool>) {
+        let mut last = None::<Instant>;
+        let mut disk_alert: Option<i64> = None;
+        while !stop.load(Relaxed) {
+            if last.is_none_or(|t| t.elapsed() >= self.policy.interval) {
+                last = Some(Instant::now());
+                self.pass(&mut disk_alert);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// One pass; errors are logged (rate-limited) and the next pass tries again.
+    pub fn pass(&mut self, disk_alert: &mut Option<i64>) {
+        static LIMIT: crate::telemetry::events::RateLimit =
+            crate::telemetry::events::RateLimit::new(10);
+        let now = crate::ingest::now_micros();
+        match self.events(now) {
+            Ok(r) => {
+                if !r.removed.is_empty() {
+                    tracing::info!(
+                        segments = r.removed.len(),
+                        events = r.removed.iter().map(|x| x.events).sum::<u64>(),
+                        bytes = r.removed.iter().map(|x| x.bytes).sum::<u64>(),
+                        evidence = r.evidence,
+                        reason = r.removed.first().map_or("", |x| x.reason),
+                        oldest_left = r.oldest_left.map(crate::model::event::format_micros).unwrap_or_default(),
+                        "Retention removed old events."
+                    );
+                }
+                self.disk_alert(&r, disk_alert, now);
+            }
+            Err(e) => {
+                if let Some(more) = LIMIT.occurred() {
+                    tracing::error!(error = %e, suppressed = more, "A retention pass failed; the next one tries again.");
+                }
+            }
+        }
+        let age = |d: Duration| now.saturating_sub(i64::try_from(d.as_micros()).unwrap_or(i64::MAX));
+        match self
+            .alerts
+            .prune(age(self.policy.alerts_max_age), age(self.policy.outbox_max_age))
+        {
+            Ok((a, o)) if a + o > 0 => {
+                tracing::info!(alerts = a, outbox = o, "Retention removed old resolved alerts and sent notifications.")
+            }
+            Ok(_) => {}
+            Err(e) => {
+                if let Some(more) = LIMIT.occurred() {
+                    tracing::error!(error = %e, suppressed = more, "Could not prune the alert store.");
+                }
+            }
+        }
+        match self.users.prune_audit(age(self.policy.audit_max_age)) {
+            Ok(n) if n > 0 => tracing::info!(entries = n, "Retention removed old security log entries."),
+            Ok(_) => {}
+            Err(e) => {
+                if let Some(more) = LIMIT.occurred() {
+                    tracing::error!(error = %e, suppressed = more, "Could not prune the security log.");
+                }
+            }
+        }
+    }
+
+    fn events(&mut self, now: i64) -> Result<RunReport, Error> {
+        let extra = self.alerts.evidence_bytes().unwrap_or(0);
+        let store = self.store.clone();
+        let reader = store.reader();
+        let (alerts, policy, names) = (&mut self.alerts, &self.policy, &self.listener_names);
+        let disk = self.disk.clone();
+        let report = store.apply_retention(
+            policy,
+            extra,
+            || {
+                disk.refresh();
+                disk.get()
+            },
+            now,
+            |seg| keep_evidence(seg, alerts, &reader, policy.evidence_per_alert, names),
+        )?;
+        self.disk.refresh();
+        let m = &self.metrics;
+        if !report.removed.is_empty() {
+            m.retention_runs.fetch_add(1, Relaxed);
+            m.retention_segments
+                .fetch_add(report.removed.len() as u64, Relaxed);
+            m.retention_events
+                .fetch_add(report.removed.iter().map(|x| x.events).sum(), Relaxed);
+            m.retention_bytes
+                .fetch_add(report.removed.iter().map(|x| x.bytes).sum(), Relaxed);
+            m.retention_evidence_kept.fetch_add(report.evidence, Relaxed);
+        }
+        m.store_bytes
+            .store(i64::try_from(report.store_bytes).unwrap_or(i64::MAX), Relaxed);
+        m.oldest_event_us
+            .store(report.oldest_left.unwrap_or(0), Relaxed);
+        if let Some(s) = self.disk.get() {
+            m.disk_free_bytes
+                .store(i64::try_from(s.free).unwrap_or(i64::MAX), Relaxed);
+        }
+        Ok(report)
+    }
+
+    /// Raises the disk alert when bulk data cannot restore `min_free`, or when less than twice
+    /// the reserve is free (intake stops at the reserve); resolves it once neither holds.
+    fn disk_alert(&mut self, r: &RunReport, open: &mut Option<i64>, now: i64) {
+        let Some(space) = self.disk.get() else {
+            return;
+        };
+        let low = r.short_of_space || space.free < self.policy.reserve.saturating_mul(2);
+        if low && open.is_none() {
+            let f = Firing {
+                rule_id: DISK_RULE.into(),
+                title: "Disk almost full: Picket's data directory is running out of space".into(),
+                level: Level::High,
+                tags: vec!["picket.health".into()],
+                kind: "detection",
+                group: vec![("free_bytes".into(), space.free.to_string())],
+                events: Vec::new(),
+                count: 1,
+                at: now,
+                trigger: 0,
+            };
+            match self.alerts.record(&f, i64::MAX / 4, 0, &*self.router) {
+                Ok(crate::alerts::Recorded::Raised(id) | crate::alerts::Recorded::Updated(id)) => {
+                    tracing::warn!(alert = id, free_bytes = space.free, "Disk almost full: raised an alert.");
+                    *open = Some(id);
+                }
+                Ok(_) => {}
+                Err(e) => tracing::error!(error = %e, "Could not raise the disk alert."),
+            }
+        } else if !low {
+            if let Some(id) = open.take() {
+                if let Err(e) = self.alerts.set_state(
+                    id,
+                    crate::alerts::State::Resolved,
+                    "picket",
+                    Some("free space is back"),
+                    &*self.router,
+                ) {
+                    tracing::debug!(error = %e, "Could not resolve the disk alert.");
+                }
+            }
+        }
+    }
+}
+
+/// Copies the events alerts link from a segment about to be removed into `alerts.db`;
+/// returns how many were new.
+fn keep_evidence(
+    seg: &SegmentInfo,
+    alerts: &mut Alerts,
+    reader: &dyn EventReader,
+    per_alert: usize,
+    names: &[String],
+) -> Result<u64, Error> {
+    let lo = i64::from(seg.id) << 32;
+    let hi = lo | 0xFFFF_FFFF;
+    let err = |e: crate::alerts::Error| Error::Evidence(e.to_string());
+    let links = alerts.links_in(lo, hi, per_alert).map_err(err)?;
+    if links.is_empty() {
+        return Ok(0);
+    }
+    let mut kept = Vec::with_capacity(links.len());
+    for (alert, id) in links {
+        if let Some(ev) = reader.get(id)? {
+            let listener = names
+                .get(usize::from(ev.event.listener))
+                .map_or(ev.listener.as_str(), String::as_str);
+            let fields = serde_json::Value::Object(ev.event.to_flat_json(listener)).to_string();
+            kept.push((
+                alert,
+                Kept {
+                    event_id: id,
+                    ts: ev.event.timestamp,
+                    sender: ev.event.peer.ip().to_string(),
+                    fields,
+                    raw: ev.event.raw.to_vec(),
+                },
+            ));
+        }
+    }
+    alerts.keep(&kept).map_err(err)
+}
