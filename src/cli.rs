@@ -106,6 +106,18 @@ enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// What the store holds and how long it lasts: bytes per dataset, the oldest event, days
+    /// left, the retention runs; `--dry-run` shows what the next run would remove.
+    Retention {
+        /// Also show what the next retention run would remove (nothing is removed).
+        #[arg(long)]
+        dry_run: bool,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        common: Common,
+    },
     /// Detection rules: check them, or test them on a file.
     Rules {
         #[command(subcommand)]
@@ -281,6 +293,11 @@ pub fn run() -> Result<ExitCode> {
         }
         Command::User { command } => user(command),
         Command::Senders { days, common } => senders(load(&common, &overrides(&common))?, days),
+        Command::Retention {
+            dry_run,
+            json,
+            common,
+        } => crate::cli_retention::run(load(&common, &overrides(&common))?, dry_run, json),
         Command::ForgetHost { host, yes, common } => {
             forget_host(load(&common, &overrides(&common))?, &host, yes)
         }
@@ -737,10 +754,15 @@ fn forget_host(config: Config, host: &str, yes: bool) -> Result<ExitCode> {
     if tty {
         eprintln!();
     }
-    println!(
-        "{}",
-        serde_json::to_string(&report).context("writing the report")?
-    );
+    // Copies that alerts kept of the host's events after retention go too.
+    let kept = crate::alerts::Alerts::open(&config.data_dir)
+        .and_then(|mut a| a.forget_evidence(host))
+        .context("forgetting the host's events kept with alerts")?;
+    let mut out = serde_json::to_value(&report).context("writing the report")?;
+    if let Some(o) = out.as_object_mut() {
+        o.insert("alert_evidence".into(), kept.into());
+    }
+    println!("{out}");
     Ok(ExitCode::SUCCESS)
 }
 

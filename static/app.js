@@ -17,3 +17,20 @@
     pending = e.key === 'g';
   });
 })();
+// Health banner: while /healthz answers 503 (a full disk, a failing store), every page says so
+// at the top, with the reason the server gives.
+(function () {
+  if (!document.querySelector('header.top') || !window.fetch) return;
+  fetch('/healthz', { cache: 'no-store' }).then(function (r) {
+    if (r.status !== 503) return null;
+    return r.text();
+  }).then(function (text) {
+    if (!text) return;
+    var p = document.createElement('p');
+    p.className = 'banner';
+    p.setAttribute('role', 'alert');
+    p.textContent = 'Picket is degraded: ' + text.replace(/^degraded:\s*/, '').trim();
+    var main = document.querySelector('main');
+    if (main) main.insertBefore(p, main.firstChild);
+  }).catch(function () {});
+})();

@@ -342,9 +342,17 @@ pub async fn forget(
         return (StatusCode::BAD_REQUEST, "type the sender again to confirm").into_response();
     }
     let (reader, users, who) = (d.reader.clone(), d.users.clone(), sess.user.name.clone());
+    let alerts = d.alerts.clone();
     let h2 = host.clone();
     let r = tokio::task::spawn_blocking(move || {
         let r = reader.forget(&h2)?;
+        // Copies alerts kept after retention are forgotten too.
+        let kept = match alerts.lock() {
+            Ok(mut g) => g.forget_evidence(&h2),
+            Err(p) => p.into_inner().forget_evidence(&h2),
+        }
+        .map_err(|e| crate::store::Error::Evidence(e.to_string()))?;
+        let r = (r.0 + kept, r.1);
         users.audit(&who, "forget_sender", &format!("{h2}: {} events", r.0));
         Ok::<_, crate::store::Error>(r)
     })

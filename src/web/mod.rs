@@ -69,6 +69,7 @@ const SCRIPT: &str = include_str!("../../static/app.js");
 pub fn router(state: AppState) -> Router {
     let r = Router::new()
         .route("/healthz", get(healthz))
+        .route("/livez", get(livez))
         .route("/metrics", get(metrics))
         .route("/static/style.css", get(style))
         .route("/static/app.js", get(script));
@@ -115,11 +116,39 @@ pub fn router(state: AppState) -> Router {
     r.with_state(state)
 }
 
-async fn healthz() -> impl IntoResponse {
+/// Readiness: 503 with the reason while Picket cannot store what it receives (a full disk,
+/// a store that fails to commit), so a load balancer or monitor sees the degradation.
+async fn healthz(State(s): State<AppState>) -> impl IntoResponse {
+    let text = [(header::CONTENT_TYPE, "text/plain; charset=utf-8")];
+    match degraded(&s.metrics) {
+        Some(reason) => (
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            text,
+            format!("degraded: {reason}\n"),
+        ),
+        None => (axum::http::StatusCode::OK, text, "ok\n".to_string()),
+    }
+}
+
+/// Liveness: 200 while the process serves requests. The Dockerfile's health check uses this,
+/// so a full disk does not turn into a restart loop (a restart frees nothing).
+async fn livez() -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
         "ok\n",
     )
+}
+
+/// Why Picket cannot store what it receives right now, if it cannot.
+pub fn degraded(m: &Metrics) -> Option<&'static str> {
+    use std::sync::atomic::Ordering::Relaxed;
+    if m.disk_full.load(Relaxed) {
+        Some("disk full: intake is paused until space is freed (TCP senders wait, UDP and SNMP are dropped)")
+    } else if m.store_failing.load(Relaxed) {
+        Some("the store cannot commit; received events wait in the spool")
+    } else {
+        None
+    }
 }
 
 async fn style() -> impl IntoResponse {

@@ -75,6 +75,23 @@ struct OverviewPage {
     top_actions: Vec<TopRow>,
     silent: Vec<SenderRow>,
     senders: Vec<SenderRow>,
+    storage: String,
+    degraded: Option<&'static str>,
+}
+
+/// The storage line: size, oldest event, free space, what retention removed.
+fn storage_line(m: &crate::telemetry::Metrics) -> String {
+    let mb = |b: i64| format!("{:.1} MB", b as f64 / 1e6);
+    let oldest = m.oldest_event_us.load(Relaxed);
+    let free = m.disk_free_bytes.load(Relaxed);
+    format!(
+        "Storage: {} in the event store; oldest event {}; {} free on disk; retention removed {} events in {} segments since start.",
+        mb(m.store_bytes.load(Relaxed)),
+        if oldest > 0 { format_micros(oldest) } else { "–".into() },
+        if free >= 0 { mb(free) } else { "unknown".into() },
+        m.retention_events.load(Relaxed),
+        m.retention_segments.load(Relaxed),
+    )
 }
 
 fn tops(list: &[Top], field: &str) -> Vec<TopRow> {
@@ -221,5 +238,7 @@ pub async fn overview(State(s): State<AppState>, h: HeaderMap) -> Response {
         top_actions: tops(&activity.actions, "event.action"),
         silent,
         senders: active.into_iter().take(50).collect(),
+        storage: storage_line(&m),
+        degraded: super::degraded(&m),
     })
 }

@@ -254,6 +254,22 @@ struct HitRow {
     time: String,
     sender: String,
     message: String,
+    /// A copy the alert kept after retention removed the event from the store.
+    kept: bool,
+}
+
+fn kept_row(k: &crate::alerts::Kept) -> HitRow {
+    let message = serde_json::from_str::<serde_json::Value>(&k.fields)
+        .ok()
+        .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(visible))
+        .unwrap_or_default();
+    HitRow {
+        id: k.event_id,
+        time: format_micros(k.ts),
+        sender: k.sender.clone(),
+        message,
+        kept: true,
+    }
 }
 
 /// Text safe to show: control characters made visible (escaping is the template's job).
@@ -275,6 +291,7 @@ fn hit_row(h: &StoredEvent) -> HitRow {
         time: format_micros(h.event.timestamp),
         sender: h.event.peer.ip().to_string(),
         message: visible(&h.event.message()),
+        kept: false,
     }
 }
 
@@ -289,6 +306,8 @@ struct EventPage {
     message: String,
     groups: Vec<FieldGroup>,
     related: Vec<(String, String)>,
+    /// Shown from an alert's copy (retention removed it from the store).
+    kept: bool,
 }
 
 pub async fn event(State(s): State<AppState>, h: HeaderMap, Path(id): Path<i64>) -> Response {
@@ -296,23 +315,46 @@ pub async fn event(State(s): State<AppState>, h: HeaderMap, Path(id): Path<i64>)
         Ok(x) => x,
         Err(r) => return r,
     };
-    let reader = d.reader.clone();
-    let found = match tokio::task::spawn_blocking(move || reader.get(id)).await {
+    let (reader, alerts) = (d.reader.clone(), d.alerts.clone());
+    // An event retention removed from the store is shown from the copy an alert kept.
+    let found = match tokio::task::spawn_blocking(move || {
+        if let Some(ev) = reader.get(id).map_err(|e| e.to_string())? {
+            let flat = ev.event.to_flat_json(&ev.listener);
+            return Ok(Some((flat, ev.event.timestamp, ev.event.raw.to_vec(), ev.event.message().into_owned(), false)));
+        }
+        let g = match alerts.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        Ok::<_, String>(g.kept_event(id).map_err(|e| e.to_string())?.map(|k| {
+            let flat = match serde_json::from_str::<serde_json::Value>(&k.fields) {
+                Ok(serde_json::Value::Object(m)) => m,
+                _ => serde_json::Map::new(),
+            };
+            let message = flat
+                .get("message")
+                .and_then(|m| m.as_str())
+                .unwrap_or_default()
+                .to_owned();
+            (flat, k.ts, k.raw, message, true)
+        }))
+    })
+    .await
+    {
         Ok(Ok(x)) => x,
         Ok(Err(e)) => return internal(e),
         Err(e) => return internal(e),
     };
-    let Some(ev) = found else {
+    let Some((flat, ts, raw, message, kept)) = found else {
         return (StatusCode::NOT_FOUND, "no such event").into_response();
     };
-    let flat = ev.event.to_flat_json(&ev.listener);
     let text = |k: &str| match flat.get(k) {
         Some(serde_json::Value::String(s)) => Some(s.clone()),
         Some(serde_json::Value::Null) | None => None,
         Some(other) => Some(other.to_string()),
     };
     // Related events: ±5 minutes around this one, by source address, sender and host.
-    let t = ev.event.timestamp;
+    let t = ts;
     let (from, to) = (
         format_micros(t - 300_000_000),
         format_micros(t + 300_000_001),
@@ -370,10 +412,11 @@ pub async fn event(State(s): State<AppState>, h: HeaderMap, Path(id): Path<i64>)
         role: sess.user.role.as_str(),
         csrf: sess.csrf.clone(),
         id,
-        raw: visible_bytes(&ev.event.raw),
-        message: visible(&ev.event.message()),
+        raw: visible_bytes(&raw),
+        message: visible(&message),
         groups,
         related,
+        kept,
     })
 }
 
@@ -515,20 +558,24 @@ pub async fn alert(State(s): State<AppState>, h: HeaderMap, Path(id): Path<i64>)
         Err(r) => return r,
     };
     let r = tokio::task::spawn_blocking(move || {
-        let (a, audit) = {
+        let (a, audit, kept) = {
             let g = match d.alerts.lock() {
                 Ok(g) => g,
                 Err(p) => p.into_inner(),
             };
             let a = g.get(id).map_err(|e| e.to_string())?;
             let audit = g.audit(id).map_err(|e| e.to_string())?;
-            (a, audit)
+            let kept = g.evidence(id).map_err(|e| e.to_string())?;
+            (a, audit, kept)
         };
         let mut events = Vec::new();
         if let Some(a) = &a {
             for eid in a.events.iter().rev().take(50) {
                 if let Some(ev) = d.reader.get(*eid).map_err(|e| e.to_string())? {
-                    events.push(ev);
+                    events.push(hit_row(&ev));
+                } else if let Some(k) = kept.iter().find(|k| k.event_id == *eid) {
+                    // Retention removed it from the store; the alert kept a copy.
+                    events.push(kept_row(k));
                 }
             }
         }
@@ -549,7 +596,7 @@ pub async fn alert(State(s): State<AppState>, h: HeaderMap, Path(id): Path<i64>)
         csrf: sess.csrf.clone(),
         can_change: sess.user.role >= Role::Analyst,
         a: alert_row(&a),
-        events: events.iter().map(hit_row).collect(),
+        events,
         audit: audit
             .into_iter()
             .map(|t| {
