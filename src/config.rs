@@ -242,7 +242,10 @@ impl RawRetention {
                 .map_err(|m| (format!("retention.{key}"), m))
                 .and_then(|x| {
                     if x.is_zero() {
-                        Err((format!("retention.{key}"), "must be more than 0".to_string()))
+                        Err((
+                            format!("retention.{key}"),
+                            "must be more than 0".to_string(),
+                        ))
                     } else {
                         Ok(x)
                     }

@@ -64,7 +64,10 @@ impl Lifecycle {
                         bytes = r.removed.iter().map(|x| x.bytes).sum::<u64>(),
                         evidence = r.evidence,
                         reason = r.removed.first().map_or("", |x| x.reason),
-                        oldest_left = r.oldest_left.map(crate::model::event::format_micros).unwrap_or_default(),
+                        oldest_left = r
+                            .oldest_left
+                            .map(crate::model::event::format_micros)
+                            .unwrap_or_default(),
                         "Retention removed old events."
                     );
                 }
@@ -76,13 +79,18 @@ impl Lifecycle {
                 }
             }
         }
-        let age = |d: Duration| now.saturating_sub(i64::try_from(d.as_micros()).unwrap_or(i64::MAX));
-        match self
-            .alerts
-            .prune(age(self.policy.alerts_max_age), age(self.policy.outbox_max_age))
-        {
+        let age =
+            |d: Duration| now.saturating_sub(i64::try_from(d.as_micros()).unwrap_or(i64::MAX));
+        match self.alerts.prune(
+            age(self.policy.alerts_max_age),
+            age(self.policy.outbox_max_age),
+        ) {
             Ok((a, o)) if a + o > 0 => {
-                tracing::info!(alerts = a, outbox = o, "Retention removed old resolved alerts and sent notifications.")
+                tracing::info!(
+                    alerts = a,
+                    outbox = o,
+                    "Retention removed old resolved alerts and sent notifications."
+                )
             }
             Ok(_) => {}
             Err(e) => {
@@ -92,7 +100,9 @@ impl Lifecycle {
             }
         }
         match self.users.prune_audit(age(self.policy.audit_max_age)) {
-            Ok(n) if n > 0 => tracing::info!(entries = n, "Retention removed old security log entries."),
+            Ok(n) if n > 0 => {
+                tracing::info!(entries = n, "Retention removed old security log entries.")
+            }
             Ok(_) => {}
             Err(e) => {
                 if let Some(more) = LIMIT.occurred() {
@@ -128,10 +138,13 @@ impl Lifecycle {
                 .fetch_add(report.removed.iter().map(|x| x.events).sum(), Relaxed);
             m.retention_bytes
                 .fetch_add(report.removed.iter().map(|x| x.bytes).sum(), Relaxed);
-            m.retention_evidence_kept.fetch_add(report.evidence, Relaxed);
+            m.retention_evidence_kept
+                .fetch_add(report.evidence, Relaxed);
         }
-        m.store_bytes
-            .store(i64::try_from(report.store_bytes).unwrap_or(i64::MAX), Relaxed);
+        m.store_bytes.store(
+            i64::try_from(report.store_bytes).unwrap_or(i64::MAX),
+            Relaxed,
+        );
         m.oldest_event_us
             .store(report.oldest_left.unwrap_or(0), Relaxed);
         if let Some(s) = self.disk.get() {
@@ -163,7 +176,11 @@ impl Lifecycle {
             };
             match self.alerts.record(&f, i64::MAX / 4, 0, &*self.router) {
                 Ok(crate::alerts::Recorded::Raised(id) | crate::alerts::Recorded::Updated(id)) => {
-                    tracing::warn!(alert = id, free_bytes = space.free, "Disk almost full: raised an alert.");
+                    tracing::warn!(
+                        alert = id,
+                        free_bytes = space.free,
+                        "Disk almost full: raised an alert."
+                    );
                     *open = Some(id);
                 }
                 Ok(_) => {}

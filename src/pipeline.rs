@@ -587,7 +587,9 @@ fn spool_loop(
         }
     };
     // Runs `op` until it succeeds (and there is room), or shutdown gives up on it.
-    let hold = |w: &mut SpoolWriter, op: &mut dyn FnMut(&mut SpoolWriter) -> Result<(), spool::Error>| -> Result<(), spool::Error> {
+    let hold = |w: &mut SpoolWriter,
+                op: &mut dyn FnMut(&mut SpoolWriter) -> Result<(), spool::Error>|
+     -> Result<(), spool::Error> {
         static LIMIT: crate::telemetry::events::RateLimit =
             crate::telemetry::events::RateLimit::new(10);
         let mut waited = false;

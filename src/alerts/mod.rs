@@ -688,7 +688,12 @@ mod kept_db {
 
     /// The (alert, event) links whose event id lies in `lo..=hi` (one segment), at most
     /// `per_alert` per alert counting what the alert already keeps, newest events first.
-    pub(super) fn links_in(conn: &Connection, lo: i64, hi: i64, per_alert: usize) -> rusqlite::Result<Vec<(i64, i64)>> {
+    pub(super) fn links_in(
+        conn: &Connection,
+        lo: i64,
+        hi: i64,
+        per_alert: usize,
+    ) -> rusqlite::Result<Vec<(i64, i64)>> {
         let mut q = conn.prepare_cached(
             "SELECT l.alert_id, l.event_id, \
                (SELECT count(*) FROM alert_evidence k WHERE k.alert_id = l.alert_id) \
@@ -696,7 +701,11 @@ mod kept_db {
              ORDER BY l.alert_id, l.event_id DESC",
         )?;
         let rows = q.query_map(params![lo, hi], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, i64>(2)?,
+            ))
         })?;
         let mut out = Vec::new();
         let mut current = (i64::MIN, 0usize);
@@ -724,7 +733,8 @@ mod kept_db {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )?;
             for (alert, k) in kept {
-                n += put.execute(params![alert, k.event_id, k.ts, k.sender, k.fields, k.raw])? as u64;
+                n += put.execute(params![alert, k.event_id, k.ts, k.sender, k.fields, k.raw])?
+                    as u64;
             }
         }
         tx.commit()?;
@@ -771,13 +781,26 @@ mod kept_db {
     /// Retention of the alert store: resolved alerts whose last change is before
     /// `alerts_before` go with their links, history and evidence; delivered or dead
     /// notifications queued before `outbox_before` go. Returns (alerts, outbox rows) removed.
-    pub(super) fn prune(conn: &mut Connection, alerts_before: i64, outbox_before: i64) -> rusqlite::Result<(u64, u64)> {
+    pub(super) fn prune(
+        conn: &mut Connection,
+        alerts_before: i64,
+        outbox_before: i64,
+    ) -> rusqlite::Result<(u64, u64)> {
         let tx = conn.transaction()?;
         let gone = "SELECT id FROM alerts WHERE state = 'resolved' AND last_seen < ?1 \
                     AND NOT EXISTS (SELECT 1 FROM alert_audit t WHERE t.alert_id = alerts.id AND t.at >= ?1)";
-        tx.execute(&format!("DELETE FROM alert_events WHERE alert_id IN ({gone})"), [alerts_before])?;
-        tx.execute(&format!("DELETE FROM alert_evidence WHERE alert_id IN ({gone})"), [alerts_before])?;
-        tx.execute(&format!("DELETE FROM alert_audit WHERE alert_id IN ({gone})"), [alerts_before])?;
+        tx.execute(
+            &format!("DELETE FROM alert_events WHERE alert_id IN ({gone})"),
+            [alerts_before],
+        )?;
+        tx.execute(
+            &format!("DELETE FROM alert_evidence WHERE alert_id IN ({gone})"),
+            [alerts_before],
+        )?;
+        tx.execute(
+            &format!("DELETE FROM alert_audit WHERE alert_id IN ({gone})"),
+            [alerts_before],
+        )?;
         let alerts = tx.execute(
             "DELETE FROM alerts WHERE state = 'resolved' AND last_seen < ?1 \
              AND NOT EXISTS (SELECT 1 FROM alert_audit t WHERE t.alert_id = alerts.id)",

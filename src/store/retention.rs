@@ -129,7 +129,8 @@ pub fn plan(
     now_us: i64,
 ) -> Plan {
     let mut out = Plan::default();
-    let cutoff = now_us.saturating_sub(i64::try_from(policy.max_age.as_micros()).unwrap_or(i64::MAX));
+    let cutoff =
+        now_us.saturating_sub(i64::try_from(policy.max_age.as_micros()).unwrap_or(i64::MAX));
     let mut bytes = store_bytes;
     let mut free = space.map(|s| s.free);
     let want_free = space.map(|s| policy.min_free.bytes(s.total));
@@ -167,7 +168,11 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         "d" => 86_400,
         "w" => 7 * 86_400,
         "y" => 365 * 86_400,
-        other => return Err(format!("unknown unit {other:?} in {s:?} (use s, m, h, d, w or y)")),
+        other => {
+            return Err(format!(
+                "unknown unit {other:?} in {s:?} (use s, m, h, d, w or y)"
+            ));
+        }
     };
     n.checked_mul(secs)
         .map(Duration::from_secs)
@@ -195,7 +200,11 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
         "m" | "mib" => 1024.0 * 1024.0,
         "g" | "gib" => 1024.0 * 1024.0 * 1024.0,
         "t" | "tib" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
-        other => return Err(format!("unknown unit {other:?} in {s:?} (use B, KB, MB, GB, TB or KiB…TiB)")),
+        other => {
+            return Err(format!(
+                "unknown unit {other:?} in {s:?} (use B, KB, MB, GB, TB or KiB…TiB)"
+            ));
+        }
     };
     let v = n * mult;
     if !v.is_finite() || v < 0.0 || v > u64::MAX as f64 {
@@ -235,9 +244,8 @@ pub fn days_left(
     let by_cap = policy
         .max_bytes
         .map(|cap| cap.saturating_sub(store_bytes) as f64 / bytes_per_day);
-    let by_free = space.map(|s| {
-        s.free.saturating_sub(policy.min_free.bytes(s.total)) as f64 / bytes_per_day
-    });
+    let by_free =
+        space.map(|s| s.free.saturating_sub(policy.min_free.bytes(s.total)) as f64 / bytes_per_day);
     match (by_cap, by_free) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
@@ -264,7 +272,10 @@ mod tests {
 
     #[test]
     fn durations_sizes_and_shares() {
-        assert_eq!(parse_duration("30d").unwrap(), Duration::from_secs(30 * 86_400));
+        assert_eq!(
+            parse_duration("30d").unwrap(),
+            Duration::from_secs(30 * 86_400)
+        );
         assert_eq!(parse_duration("12h").unwrap(), Duration::from_secs(43_200));
         assert_eq!(parse_duration("90").unwrap(), Duration::from_secs(90));
         assert!(parse_duration("3 fortnights").is_err());
@@ -301,7 +312,11 @@ mod tests {
             active: true,
             ..slice(1, 0, 100)
         }];
-        assert!(super::plan(&p, &old, 100, None, 100 * DAY).remove.is_empty());
+        assert!(
+            super::plan(&p, &old, 100, None, 100 * DAY)
+                .remove
+                .is_empty()
+        );
     }
 
     #[test]
@@ -350,7 +365,10 @@ mod tests {
         };
         // Cap: 9,000 left at 1,000 a day; disk: 40,000 above min_free.
         assert_eq!(days_left(&p, 1000, Some(space), 1000.0), Some(9.0));
-        assert_eq!(days_left(&Policy::default(), 1000, Some(space), 1000.0), Some(40.0));
+        assert_eq!(
+            days_left(&Policy::default(), 1000, Some(space), 1000.0),
+            Some(40.0)
+        );
         assert_eq!(days_left(&p, 1000, Some(space), 0.0), None);
     }
 }

@@ -143,7 +143,9 @@ async fn livez() -> impl IntoResponse {
 pub fn degraded(m: &Metrics) -> Option<&'static str> {
     use std::sync::atomic::Ordering::Relaxed;
     if m.disk_full.load(Relaxed) {
-        Some("disk full: intake is paused until space is freed (TCP senders wait, UDP and SNMP are dropped)")
+        Some(
+            "disk full: intake is paused until space is freed (TCP senders wait, UDP and SNMP are dropped)",
+        )
     } else if m.store_failing.load(Relaxed) {
         Some("the store cannot commit; received events wait in the spool")
     } else {

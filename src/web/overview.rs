@@ -87,8 +87,16 @@ fn storage_line(m: &crate::telemetry::Metrics) -> String {
     format!(
         "Storage: {} in the event store; oldest event {}; {} free on disk; retention removed {} events in {} segments since start.",
         mb(m.store_bytes.load(Relaxed)),
-        if oldest > 0 { format_micros(oldest) } else { "–".into() },
-        if free >= 0 { mb(free) } else { "unknown".into() },
+        if oldest > 0 {
+            format_micros(oldest)
+        } else {
+            "–".into()
+        },
+        if free >= 0 {
+            mb(free)
+        } else {
+            "unknown".into()
+        },
         m.retention_events.load(Relaxed),
         m.retention_segments.load(Relaxed),
     )

@@ -320,7 +320,13 @@ pub async fn event(State(s): State<AppState>, h: HeaderMap, Path(id): Path<i64>)
     let found = match tokio::task::spawn_blocking(move || {
         if let Some(ev) = reader.get(id).map_err(|e| e.to_string())? {
             let flat = ev.event.to_flat_json(&ev.listener);
-            return Ok(Some((flat, ev.event.timestamp, ev.event.raw.to_vec(), ev.event.message().into_owned(), false)));
+            return Ok(Some((
+                flat,
+                ev.event.timestamp,
+                ev.event.raw.to_vec(),
+                ev.event.message().into_owned(),
+                false,
+            )));
         }
         let g = match alerts.lock() {
             Ok(g) => g,

@@ -16,6 +16,7 @@ pub struct Picket {
     pub tcp: SocketAddr,
     pub web: SocketAddr,
     pub snmp: Option<SocketAddr>,
+    data: std::path::PathBuf,
     stderr: std::sync::Arc<std::sync::Mutex<String>>,
 }
 
@@ -36,6 +37,12 @@ impl Picket {
     }
 
     pub fn start_in(dir: tempfile::TempDir, extra: &[&str]) -> Picket {
+        let data = dir.path().join("data");
+        Self::start_at(dir, data, extra)
+    }
+
+    /// Starts with its data directory at `data` (a file system of the test's own).
+    pub fn start_at(dir: tempfile::TempDir, data: std::path::PathBuf, extra: &[&str]) -> Picket {
         let mut cmd = Command::new(bin());
         cmd.args([
             "serve",
@@ -47,7 +54,7 @@ impl Picket {
             "127.0.0.1:0",
             "--data-dir",
         ])
-        .arg(dir.path().join("data"))
+        .arg(&data)
         .args(extra)
         .env("PICKET_LOG", "info")
         .current_dir(dir.path())
@@ -108,12 +115,13 @@ impl Picket {
                 .and_then(|a| a.parse().ok()),
             child: Some(child),
             dir,
+            data,
             stderr,
         }
     }
 
     pub fn data_dir(&self) -> std::path::PathBuf {
-        self.dir.path().join("data")
+        self.data.clone()
     }
 
     pub fn stderr(&self) -> String {

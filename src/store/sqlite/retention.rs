@@ -27,7 +27,10 @@ CREATE TABLE IF NOT EXISTS retention_runs (
     events      INTEGER NOT NULL,
     bytes       INTEGER NOT NULL,
     evidence    INTEGER NOT NULL,   -- alert evidence events copied out first
-    oldest_left INTEGER             -- @timestamp of the oldest event left, microseconds
+    oldest_left INTEGER,            -- @timestamp of the oldest event left, microseconds
+    pending     INTEGER,            -- the segment being removed (set before its unlink)
+    pending_events INTEGER,
+    pending_bytes  INTEGER
 );";
 
 /// One segment removed (or, in a dry run, to be removed).
@@ -73,7 +76,10 @@ pub fn segment_bytes(path: &Path) -> u64 {
 
 fn companions(path: &Path) -> [PathBuf; 2] {
     let s = path.as_os_str().to_string_lossy();
-    [PathBuf::from(format!("{s}-wal")), PathBuf::from(format!("{s}-shm"))]
+    [
+        PathBuf::from(format!("{s}-wal")),
+        PathBuf::from(format!("{s}-shm")),
+    ]
 }
 
 /// Bytes of the whole store directory (segments, registry, anything else in it).
@@ -156,12 +162,27 @@ pub fn apply(
         short_of_space: plan.short_of_space,
         ..RunReport::default()
     };
+    // The run is logged before the first removal and updated after each, so that a crash
+    // mid-run leaves an exact record of what went.
+    reconcile(dir, catalog)?;
+    let log = if plan.remove.is_empty() {
+        None
+    } else {
+        Some(start_record(dir, now_us)?)
+    };
     for (id, reason) in &plan.remove {
         let Some(seg) = snapshot.iter().find(|s| s.id == *id) else {
             continue;
         };
         report.evidence += before_remove(seg)?;
         let bytes = slices.iter().find(|s| s.id == *id).map_or(0, |s| s.bytes);
+        if let Some((conn, p, row)) = &log {
+            conn.execute(
+                "UPDATE retention_runs SET pending = ?2, pending_events = ?3, pending_bytes = ?4 WHERE id = ?1",
+                params![row, i64::from(*id), seg.rows as i64, bytes as i64],
+            )
+            .map_err(db_err(p))?;
+        }
         {
             let _held = lock.lock().unwrap_or_else(|e| e.into_inner());
             {
@@ -178,13 +199,21 @@ pub fn apply(
             min_ts: seg.min_ts,
             max_ts: seg.max_ts,
         });
+        report.oldest_left = read_catalog(catalog)
+            .iter()
+            .filter(|s| s.rows > 0)
+            .map(|s| s.min_ts)
+            .min();
+        if let Some((conn, p, row)) = &log {
+            update_record(conn, p, *row, &report)?;
+        }
     }
-    let left = read_catalog(catalog);
-    report.oldest_left = left.iter().filter(|s| s.rows > 0).map(|s| s.min_ts).min();
+    report.oldest_left = read_catalog(catalog)
+        .iter()
+        .filter(|s| s.rows > 0)
+        .map(|s| s.min_ts)
+        .min();
     report.store_bytes = dir_bytes(dir) + extra_bytes;
-    if !report.removed.is_empty() {
-        record(dir, &report, now_us)?;
-    }
     Ok(report)
 }
 
@@ -213,14 +242,52 @@ fn open_log(dir: &Path) -> Result<(Connection, PathBuf), Error> {
     Ok((conn, p))
 }
 
-fn record(dir: &Path, r: &RunReport, now_us: i64) -> Result<(), Error> {
+/// Settles runs a crash interrupted between announcing a removal and logging it: a segment
+/// that is gone is counted, one that is still there is not.
+fn reconcile(dir: &Path, catalog: &Catalog) -> Result<(), Error> {
     let (conn, p) = open_log(dir)?;
+    let e = db_err(&p);
+    let pending: Vec<(i64, i64)> = conn
+        .prepare("SELECT id, pending FROM retention_runs WHERE pending IS NOT NULL")
+        .map_err(&e)?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .map_err(&e)?
+        .collect::<Result<_, _>>()
+        .map_err(&e)?;
+    let listed = read_catalog(catalog);
+    for (row, seg) in pending {
+        let id = u32::try_from(seg).unwrap_or(0);
+        let gone = !listed.iter().any(|s| s.id == id) && !super::segment::path(dir, id).exists();
+        let sql = if gone {
+            "UPDATE retention_runs SET segments = segments + 1, events = events + pending_events, \
+             bytes = bytes + pending_bytes, pending = NULL WHERE id = ?1"
+        } else {
+            "UPDATE retention_runs SET pending = NULL WHERE id = ?1"
+        };
+        conn.execute(sql, [row]).map_err(&e)?;
+    }
+    Ok(())
+}
+
+fn start_record(dir: &Path, now_us: i64) -> Result<(Connection, PathBuf, i64), Error> {
+    let (conn, p) = open_log(dir)?;
+    conn.execute(
+        "INSERT INTO retention_runs(at, reason, segments, events, bytes, evidence) \
+         VALUES (?1, '', 0, 0, 0, 0)",
+        [now_us],
+    )
+    .map_err(db_err(&p))?;
+    let row = conn.last_insert_rowid();
+    Ok((conn, p, row))
+}
+
+fn update_record(conn: &Connection, p: &Path, row: i64, r: &RunReport) -> Result<(), Error> {
     let reason = r.removed.first().map_or("", |x| x.reason);
     conn.execute(
-        "INSERT INTO retention_runs(at, reason, segments, events, bytes, evidence, oldest_left) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "UPDATE retention_runs SET reason = ?2, segments = ?3, events = ?4, bytes = ?5, \
+         evidence = ?6, oldest_left = ?7, pending = NULL WHERE id = ?1",
         params![
-            now_us,
+            row,
             reason,
             r.removed.len() as i64,
             r.removed.iter().map(|x| x.events as i64).sum::<i64>(),
@@ -229,7 +296,7 @@ fn record(dir: &Path, r: &RunReport, now_us: i64) -> Result<(), Error> {
             r.oldest_left,
         ],
     )
-    .map_err(db_err(&p))?;
+    .map_err(db_err(p))?;
     Ok(())
 }
 
@@ -252,7 +319,7 @@ pub fn runs(dir: &Path, limit: usize) -> Result<Vec<LoggedRun>, Error> {
     let mut stmt = conn
         .prepare(
             "SELECT at, reason, segments, events, bytes, evidence, oldest_left FROM retention_runs \
-             ORDER BY id DESC LIMIT ?1",
+             WHERE segments > 0 ORDER BY id DESC LIMIT ?1",
         )
         .map_err(&e)?;
     let rows = stmt
@@ -298,10 +365,8 @@ pub fn datasets(catalog: &[SegmentInfo]) -> Result<Vec<(String, u64, u64)>, Erro
             slot.1 += per_row * n as f64;
         }
     }
-    let mut out: Vec<(String, u64, u64)> = by
-        .into_iter()
-        .map(|(d, (n, b))| (d, n, b as u64))
-        .collect();
+    let mut out: Vec<(String, u64, u64)> =
+        by.into_iter().map(|(d, (n, b))| (d, n, b as u64)).collect();
     out.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| a.0.cmp(&b.0)));
     Ok(out)
 }

@@ -122,7 +122,10 @@ impl SqliteWriter {
         if let Err(e) = segment::set_state(&self.conn, &p, SegmentState::Sealed) {
             // Not sealed after all: the new file goes again (it holds nothing yet).
             drop(conn);
-            for f in [next.path.clone(), PathBuf::from(format!("{}-wal", next.path.display()))] {
+            for f in [
+                next.path.clone(),
+                PathBuf::from(format!("{}-wal", next.path.display())),
+            ] {
                 std::fs::remove_file(&f).unwrap_or(());
             }
             return Err(e);
