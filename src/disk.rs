@@ -22,10 +22,10 @@ pub struct Space {
 /// Reads the space of the file system holding `path`.
 pub fn space(path: &Path) -> std::io::Result<Space> {
     let s = nix::sys::statvfs::statvfs(path).map_err(std::io::Error::from)?;
-    let frag = u64::from(s.fragment_size()).max(1);
+    let frag = s.fragment_size().max(1);
     Ok(Space {
-        total: u64::from(s.blocks()).saturating_mul(frag),
-        free: u64::from(s.blocks_available()).saturating_mul(frag),
+        total: s.blocks().saturating_mul(frag),
+        free: s.blocks_available().saturating_mul(frag),
     })
 }
 

@@ -211,7 +211,11 @@ impl SpoolWriter {
             let Some(rest) = self.buf.get(done..).filter(|r| !r.is_empty()) else {
                 break Ok(());
             };
-            match self.file.write(rest) {
+            // `write`, not `write_all`: the count of a short write is what keeps the buffer
+            // exact when the disk fills mid-record.
+            #[allow(clippy::disallowed_methods)]
+            let written = self.file.write(rest);
+            match written {
                 Ok(0) => break Err(std::io::Error::from(std::io::ErrorKind::WriteZero)),
                 Ok(n) => done += n,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}

@@ -57,6 +57,7 @@ fn store(dir: &std::path::Path, max: u64) -> SqliteStore {
         Options {
             segment_max_events: max,
             segment_max_age: std::time::Duration::from_secs(3600),
+            reserve_bytes: 0,
         },
     )
     .unwrap()
