@@ -784,6 +784,32 @@ mod tests {
     }
 
     #[test]
+    fn retention_keys_take_strings_and_numbers() {
+        let ok = |t: &str| {
+            Raw::parse(t)
+                .unwrap()
+                .validate(Path::new("f"), &Overrides::default())
+        };
+        let c = ok("[retention]\nmax_age = \"12h\"\nmax_bytes = \"2GB\"\nmin_free = \"5%\"\nreserve = 1048576\n")
+            .unwrap();
+        assert_eq!(c.retention.max_age, Duration::from_secs(43_200));
+        assert_eq!(c.retention.max_bytes, Some(2_000_000_000));
+        assert_eq!(c.retention.reserve, 1 << 20);
+        let c = ok("[retention]\nmax_bytes = 5000000\nmin_free = \"1GiB\"\n").unwrap();
+        assert_eq!(c.retention.max_bytes, Some(5_000_000));
+        for (text, key) in [
+            ("[retention]\nmax_age = \"3 fortnights\"\n", "retention.max_age"),
+            ("[retention]\nmax_age = \"0d\"\n", "retention.max_age"),
+            ("[retention]\nmax_bytes = \"lots\"\n", "retention.max_bytes"),
+            ("[retention]\nmax_bytes = 10\n", "retention.max_bytes"),
+            ("[retention]\nmin_free = \"99%\"\n", "retention.min_free"),
+        ] {
+            let e = ok(text).unwrap_err().to_string();
+            assert!(e.contains(key), "{text}: {e}");
+        }
+    }
+
+    #[test]
     fn overrides_win() {
         let o = Overrides {
             syslog_listen: vec!["127.0.0.1:0".into(), "[::1]:0".into()],
