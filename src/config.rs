@@ -798,7 +798,10 @@ mod tests {
         let c = ok("[retention]\nmax_bytes = 5000000\nmin_free = \"1GiB\"\n").unwrap();
         assert_eq!(c.retention.max_bytes, Some(5_000_000));
         for (text, key) in [
-            ("[retention]\nmax_age = \"3 fortnights\"\n", "retention.max_age"),
+            (
+                "[retention]\nmax_age = \"3 fortnights\"\n",
+                "retention.max_age",
+            ),
             ("[retention]\nmax_age = \"0d\"\n", "retention.max_age"),
             ("[retention]\nmax_bytes = \"lots\"\n", "retention.max_bytes"),
             ("[retention]\nmax_bytes = 10\n", "retention.max_bytes"),

@@ -5,6 +5,7 @@
 //! deadline set by its first item passes, writes them in one transaction together with the
 //! spool checkpoint, and flushes the rest when its input closes (Vector's batcher).
 
+pub mod aggregate;
 pub mod retention;
 pub mod sqlite;
 
@@ -147,6 +148,12 @@ pub trait EventReader: Send + Sync {
     /// Matches of the query (its time range, cursor and limit ignored but for the range)
     /// per `bucket_us` of `@timestamp`: (bucket start, events), oldest first.
     fn histogram(&self, query: &SearchQuery, bucket_us: i64) -> Result<Vec<(i64, u64)>, Error>;
+    /// An exact aggregation of the query's matches within its time range (see `aggregate.rs`).
+    fn aggregate(
+        &self,
+        query: &SearchQuery,
+        agg: &aggregate::Aggregation,
+    ) -> Result<aggregate::AggResult, Error>;
     /// Events matching the query, newest `@timestamp` first.
     fn search(&self, query: &SearchQuery) -> Result<Vec<StoredEvent>, Error>;
     /// Number of events stored.

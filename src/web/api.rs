@@ -22,6 +22,12 @@ pub const ROUTES: &[(&str, &str, &str, Role)] = &[
     ),
     (
         "get",
+        "/api/v1/aggregate",
+        "Exact aggregation of a query's matches: kind=histogram (interval chosen when left out), top (field, size) or count.",
+        Role::Viewer,
+    ),
+    (
+        "get",
         "/api/v1/events/{id}",
         "One event by id.",
         Role::Viewer,
@@ -188,6 +194,87 @@ pub async fn events(
                 .collect();
             Json(json!({ "events": events, "next": next })).into_response()
         }
+        Err(r) => r,
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub struct AggregateParams {
+    #[serde(default)]
+    q: String,
+    from: Option<String>,
+    to: Option<String>,
+    /// histogram | top | count (default count).
+    kind: Option<String>,
+    field: Option<String>,
+    size: Option<usize>,
+    /// A duration such as `1h` or `5m`; chosen from the range when left out.
+    interval: Option<String>,
+}
+
+pub async fn aggregate(
+    State(s): State<AppState>,
+    h: HeaderMap,
+    Query(p): Query<AggregateParams>,
+) -> Response {
+    use crate::store::aggregate::Aggregation;
+    if let Err(r) = auth(&s, &h, Role::Viewer) {
+        return r.into_response();
+    }
+    let Some(d) = s.dash.clone() else {
+        return err(StatusCode::NOT_FOUND, "no API");
+    };
+    let now = crate::ingest::now_micros();
+    let mut q = match SearchQuery::parse(&p.q, 1) {
+        Ok(q) => q,
+        Err(e) => return err(StatusCode::BAD_REQUEST, e),
+    };
+    for (slot, v) in [(&mut q.from, &p.from), (&mut q.to, &p.to)] {
+        if let Some(t) = v {
+            match crate::query::parse_time(t, now) {
+                Ok(t) => *slot = Some(t),
+                Err(e) => return err(StatusCode::BAD_REQUEST, e),
+            }
+        }
+    }
+    let agg = match p.kind.as_deref().unwrap_or("count") {
+        "count" => Aggregation::Count,
+        "histogram" => {
+            let interval = match p
+                .interval
+                .as_deref()
+                .map(crate::store::retention::parse_duration)
+            {
+                None => None,
+                Some(Ok(d)) if !d.is_zero() => {
+                    Some(i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+                }
+                Some(Ok(_)) => return err(StatusCode::BAD_REQUEST, "interval must be more than 0"),
+                Some(Err(e)) => return err(StatusCode::BAD_REQUEST, e),
+            };
+            Aggregation::Histogram { interval }
+        }
+        "top" => {
+            let Some(field) = p.field.clone().filter(|f| !f.is_empty()) else {
+                return err(StatusCode::BAD_REQUEST, "top needs a field");
+            };
+            if crate::query::Field::from_name(&field).is_none() {
+                return err(StatusCode::BAD_REQUEST, format!("no field {field:?}"));
+            }
+            Aggregation::Top {
+                field,
+                size: p.size.unwrap_or(10).clamp(1, 1000),
+            }
+        }
+        other => {
+            return err(
+                StatusCode::BAD_REQUEST,
+                format!("unknown kind {other:?} (histogram, top or count)"),
+            );
+        }
+    };
+    match blocking(move || d.reader.aggregate(&q, &agg).map_err(|e| e.to_string())).await {
+        Ok(r) => Json(r).into_response(),
         Err(r) => r,
     }
 }
@@ -424,6 +511,15 @@ pub fn openapi() -> Value {
                 ("before", "string"),
             ],
             "/api/v1/alerts" => &[("state", "string"), ("limit", "integer")],
+            "/api/v1/aggregate" => &[
+                ("q", "string"),
+                ("from", "string"),
+                ("to", "string"),
+                ("kind", "string"),
+                ("field", "string"),
+                ("size", "integer"),
+                ("interval", "string"),
+            ],
             _ => &[],
         };
         for (n, t) in query {

@@ -102,6 +102,7 @@ pub fn router(state: AppState) -> Router {
             .route("/tokens/{name}/revoke", post(admin::revoke_token))
             .route("/api/v1/openapi.json", get(api::openapi_json))
             .route("/api/v1/events", get(api::events))
+            .route("/api/v1/aggregate", get(api::aggregate))
             .route("/api/v1/events/{id}", get(api::event))
             .route("/api/v1/alerts", get(api::alerts))
             .route("/api/v1/alerts/{id}", get(api::alert))

@@ -575,6 +575,59 @@ async fn the_api_needs_a_token_scoped_by_role_and_matches_its_openapi_document()
     let (_, listed) = api(&f, "GET", "/api/v1/events?q=password", Some(&viewer), None).await;
     let v: serde_json::Value = serde_json::from_str(&listed).unwrap();
     let event_id = v["events"][0]["picket.id"].as_i64().unwrap();
+    // Aggregations: exact counts, a top list, a histogram, and clear errors.
+    let (st, body) = api(
+        &f,
+        "GET",
+        "/api/v1/aggregate?q=password&kind=count",
+        Some(&viewer),
+        None,
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    let agg: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(agg["kind"], "count");
+    assert!(agg["count"].as_u64().unwrap() >= 1, "{agg}");
+    let (st, body) = api(
+        &f,
+        "GET",
+        "/api/v1/aggregate?kind=top&field=host.name&size=5",
+        Some(&viewer),
+        None,
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    let agg: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert!(!agg["values"].as_array().unwrap().is_empty(), "{agg}");
+    let (st, body) = api(
+        &f,
+        "GET",
+        "/api/v1/aggregate?kind=histogram&from=-30d",
+        Some(&viewer),
+        None,
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    let agg: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert!(agg["interval"].as_i64().unwrap() > 0, "{agg}");
+    for bad in [
+        "kind=median",
+        "kind=top",
+        "kind=top&field=",
+        "kind=histogram&interval=soon",
+        "q=((",
+    ] {
+        let (st, body) = api(
+            &f,
+            "GET",
+            &format!("/api/v1/aggregate?{bad}"),
+            Some(&viewer),
+            None,
+        )
+        .await;
+        assert_eq!(st, StatusCode::BAD_REQUEST, "{bad}: {body}");
+    }
+
     // The document lists exactly the routes, and every route answers as documented.
     let (st, doc) = api(&f, "GET", "/api/v1/openapi.json", None, None).await;
     assert_eq!(st, StatusCode::OK);

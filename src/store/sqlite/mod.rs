@@ -12,6 +12,7 @@
 //! `picket-store-indexer` owns sealed ones while it indexes them; readers open read-only
 //! connections with `query_only`.
 
+mod aggregate;
 mod columns;
 mod forget;
 mod queries;
@@ -239,6 +240,14 @@ impl EventReader for SqliteReader {
 
     fn activity(&self, since: i64, top: usize) -> Result<crate::store::Activity, Error> {
         stats::activity(&self.dir, since, top)
+    }
+
+    fn aggregate(
+        &self,
+        query: &SearchQuery,
+        agg: &crate::store::aggregate::Aggregation,
+    ) -> Result<crate::store::aggregate::AggResult, Error> {
+        aggregate::aggregate(&read_catalog(&self.catalog), query, agg)
     }
 
     fn histogram(&self, query: &SearchQuery, bucket_us: i64) -> Result<Vec<(i64, u64)>, Error> {

@@ -47,7 +47,7 @@ pub fn search(catalog: &[SegmentInfo], q: &SearchQuery) -> Result<Vec<StoredEven
 
 /// A segment opened read-only, or None when it was removed since the catalog was read
 /// (forget-host, retention): nothing to find there.
-fn open(seg: &SegmentInfo) -> Result<Option<rusqlite::Connection>, Error> {
+pub(super) fn open(seg: &SegmentInfo) -> Result<Option<rusqlite::Connection>, Error> {
     match segment::open_read_only(&seg.path) {
         Ok(c) => Ok(Some(c)),
         Err(_) if !seg.path.exists() => Ok(None),
@@ -57,7 +57,7 @@ fn open(seg: &SegmentInfo) -> Result<Option<rusqlite::Connection>, Error> {
 
 /// The query's `[from, to)` in microseconds, `to` capped by the cursor: nothing newer than
 /// the cursor's time can come after it.
-fn bounds(q: &SearchQuery) -> (i64, i64) {
+pub(super) fn bounds(q: &SearchQuery) -> (i64, i64) {
     let from = q.from.unwrap_or(i64::MIN);
     let to = q.to.unwrap_or(i64::MAX);
     match q.before {
@@ -271,7 +271,12 @@ fn search_segment(
 }
 
 /// Appends ` AND (expr)` unless the expression matches everything.
-fn push_condition(expr: &Expr, t: sql::Target, cond: &mut String, args: &mut Vec<Value>) {
+pub(super) fn push_condition(
+    expr: &Expr,
+    t: sql::Target,
+    cond: &mut String,
+    args: &mut Vec<Value>,
+) {
     if !expr.is_all() {
         let c = sql::condition(expr, t, args);
         cond.push_str(" AND ");
@@ -282,7 +287,12 @@ fn push_condition(expr: &Expr, t: sql::Target, cond: &mut String, args: &mut Vec
 /// Keyset paging: rows strictly before the cursor in (`@timestamp`, id) order. Ids order by
 /// segment first, so in an older segment every row at the cursor's time comes before it, in a
 /// newer one none does, and in the cursor's own segment the rowid decides.
-fn cursor_condition(seg: &SegmentInfo, q: &SearchQuery, cond: &mut String, args: &mut Vec<Value>) {
+pub(super) fn cursor_condition(
+    seg: &SegmentInfo,
+    q: &SearchQuery,
+    cond: &mut String,
+    args: &mut Vec<Value>,
+) {
     let Some(c) = q.before else { return };
     let cseg = c.id >> 32;
     let crow = c.id & 0xFFFF_FFFF;

@@ -125,6 +125,11 @@ fn text_spec(t: &Text) -> String {
     s
 }
 
+/// The SQL expression of a field's value (for grouping by it); parameters go to `args`.
+pub fn value_expr(field: &Field, args: &mut Vec<Sql>) -> String {
+    column(field, args)
+}
+
 /// The SQL for the field's value: a column, or the field inside the `fields` JSON.
 fn column(field: &Field, args: &mut Vec<Sql>) -> String {
     let c = match field {

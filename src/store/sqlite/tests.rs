@@ -579,3 +579,167 @@ fn the_hour_in_progress_is_trimmed_when_a_scan_floods_it() {
     assert_eq!(a.source_ips[0].events, 10);
     assert_eq!(a.source_ips.len(), 1000);
 }
+
+#[test]
+fn aggregations_are_exact_across_hot_and_indexed_segments() {
+    use crate::store::aggregate::{AggResult, Aggregation};
+    let dir = tempfile::tempdir().unwrap();
+    let st = store(dir.path(), 1000);
+    let mut w = writer(&st);
+    let evs = events(2500, 1_000_000);
+    for chunk in evs.chunks(500) {
+        w.write_batch(chunk, Checkpoint::default()).unwrap();
+    }
+    assert!(st.wait_indexed(std::time::Duration::from_secs(30)));
+    let r = st.reader();
+    let all = |q: &str| SearchQuery::parse(q, 1).unwrap();
+    // Brute force from the generator: host fw{i%3}, source 10.0.0.{i%7}.
+    let count = |q: &str| match r.aggregate(&all(q), &Aggregation::Count).unwrap() {
+        AggResult::Count { count } => count,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(count("*"), 2500);
+    assert_eq!(count("common"), 2500);
+    assert_eq!(
+        count("host.name:fw1"),
+        (0..2500).filter(|i| i % 3 == 1).count() as u64
+    );
+    let mut ranged = all("source.ip:10.0.0.3");
+    ranged.from = Some(1_000_500);
+    ranged.to = Some(1_002_000);
+    let want = (500..2000).filter(|i| i % 7 == 3).count() as u64;
+    match r.aggregate(&ranged, &Aggregation::Count).unwrap() {
+        AggResult::Count { count } => assert_eq!(count, want),
+        other => panic!("{other:?}"),
+    }
+    let top = r
+        .aggregate(
+            &all("*"),
+            &Aggregation::Top {
+                field: "source.ip".into(),
+                size: 3,
+            },
+        )
+        .unwrap();
+    let AggResult::Top {
+        values,
+        other,
+        missing,
+        ..
+    } = top
+    else {
+        panic!("not a top list");
+    };
+    let mut brute = std::collections::HashMap::new();
+    for i in 0..2500 {
+        *brute.entry(format!("10.0.0.{}", i % 7)).or_insert(0u64) += 1;
+    }
+    let mut brute: Vec<(String, u64)> = brute.into_iter().collect();
+    brute.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    assert_eq!(values, brute[..3].to_vec());
+    assert_eq!(other, brute[3..].iter().map(|x| x.1).sum::<u64>());
+    assert_eq!(missing, 0);
+    // A field nobody has counts as missing.
+    match r
+        .aggregate(
+            &all("*"),
+            &Aggregation::Top {
+                field: "user.name".into(),
+                size: 3,
+            },
+        )
+        .unwrap()
+    {
+        AggResult::Top {
+            values, missing, ..
+        } => {
+            assert!(values.is_empty());
+            assert_eq!(missing, 2500);
+        }
+        other => panic!("{other:?}"),
+    }
+    // The histogram picks its interval from the data's span (2,500 µs: 100 buckets or fewer).
+    match r
+        .aggregate(&all("common"), &Aggregation::Histogram { interval: None })
+        .unwrap()
+    {
+        AggResult::Histogram { interval, buckets } => {
+            assert!(interval >= 1_000_000 / 1_000_000);
+            assert_eq!(buckets.iter().map(|b| b.1).sum::<u64>(), 2500);
+            assert!(buckets.len() <= 100);
+        }
+        other => panic!("{other:?}"),
+    }
+    w.close().unwrap();
+}
+
+#[test]
+fn retention_removes_whole_old_segments_by_bytes_and_keeps_the_hot_one() {
+    use crate::store::retention::Policy;
+    let dir = tempfile::tempdir().unwrap();
+    let st = store(dir.path(), 1000);
+    let mut w = writer(&st);
+    let now = 10 * 86_400_000_000i64;
+    let evs = events(5000, now - 86_400_000_000);
+    for chunk in evs.chunks(1000) {
+        w.write_batch(chunk, Checkpoint::default()).unwrap();
+    }
+    assert!(st.wait_indexed(std::time::Duration::from_secs(30)));
+    let before = st.segments();
+    let sizes: Vec<u64> = before
+        .iter()
+        .map(|s| retention::segment_bytes(&s.path))
+        .collect();
+    // A cap just under everything: the oldest segment goes, and only it.
+    let total = st.bytes();
+    let policy = Policy {
+        max_bytes: Some(total - sizes[0] / 2),
+        min_free: crate::store::retention::Free::Bytes(0),
+        ..Policy::default()
+    };
+    let dry = st.retention_dry_run(&policy, 0, None, now);
+    assert_eq!(dry.len(), 1);
+    assert_eq!(dry[0].segment, before[0].id);
+    assert_eq!(dry[0].reason, "max_bytes");
+    let mut asked = Vec::new();
+    let r = st
+        .apply_retention(
+            &policy,
+            0,
+            || None,
+            now,
+            |s| {
+                asked.push(s.id);
+                Ok(0)
+            },
+        )
+        .unwrap();
+    assert_eq!(asked, vec![before[0].id]);
+    assert_eq!(r.removed.len(), 1);
+    assert_eq!(r.removed[0].events, 1000);
+    assert!(!before[0].path.exists());
+    assert_eq!(st.reader().count().unwrap(), 4000);
+    // Ids of what is left are unchanged.
+    let first_left = st.segments()[0].id;
+    assert_eq!(first_left, before[1].id);
+    // Everything old by age: every sealed segment goes, the hot one stays.
+    let policy = Policy {
+        max_age: std::time::Duration::from_secs(3600),
+        min_free: crate::store::retention::Free::Bytes(0),
+        ..Policy::default()
+    };
+    st.apply_retention(&policy, 0, || None, now, |_| Ok(0))
+        .unwrap();
+    let left = st.segments();
+    assert!(
+        left.iter().all(|s| s.state == SegmentState::Hot),
+        "{left:?}"
+    );
+    let runs = retention::runs(dir.path(), 10).unwrap();
+    assert_eq!(runs.len(), 2);
+    assert_eq!(
+        runs.iter().map(|r| r.events).sum::<i64>(),
+        5000 - left.iter().map(|s| s.rows as i64).sum::<i64>()
+    );
+    w.close().unwrap();
+}
