@@ -168,7 +168,7 @@ impl Lifecycle {
                 level: Level::High,
                 tags: vec!["picket.health".into()],
                 kind: "detection",
-                group: vec![("free_bytes".into(), space.free.to_string())],
+                group: vec![("data_dir".into(), self.disk.dir().display().to_string())],
                 events: Vec::new(),
                 count: 1,
                 at: now,

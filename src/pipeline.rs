@@ -650,10 +650,9 @@ fn spool_loop(
                 idle_since = None;
                 let mut bytes = 0u64;
                 if !room.ok() {
-                    // Publish what is buffered before waiting, so the store can go on.
-                    if let Err(e) = hold(&mut w, &mut |w| w.flush()) {
-                        fail(0, &e);
-                    }
+                    // Publish what is buffered before waiting, so the store can go on; a
+                    // failed flush keeps it buffered for the retry below.
+                    let _retried_below = w.flush();
                 }
                 for f in &batch.frames {
                     match hold(&mut w, &mut |w| w.append(f)) {

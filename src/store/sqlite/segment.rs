@@ -87,8 +87,20 @@ pub fn scan(dir: &Path) -> Result<Vec<SegmentInfo>, Error> {
             .and_then(|n| n.strip_suffix(".db"))
             .and_then(|n| n.parse::<u32>().ok());
         if let Some(id) = id {
-            let conn = open_read_only(&p)?;
-            out.push(read_info(&conn, id, &p)?);
+            // A file without the segment schema (cut short by a full disk while it was being
+            // created, before it could hold any event) is set aside, not fatal.
+            match open_read_only(&p).and_then(|conn| read_info(&conn, id, &p)) {
+                Ok(info) => out.push(info),
+                Err(e) if e.to_string().contains("no such table") => {
+                    let aside = p.with_extension("db.unreadable");
+                    tracing::error!(path = %p.display(), error = %e, moved_to = %aside.display(), "A segment file cannot be read; it is set aside and the store opens without it.");
+                    std::fs::rename(&p, &aside).map_err(|source| Error::Io {
+                        path: p.display().to_string(),
+                        source,
+                    })?;
+                }
+                Err(e) => return Err(e),
+            }
         }
     }
     out.sort_by_key(|s| s.id);
@@ -109,9 +121,17 @@ pub fn open_read_only(p: &Path) -> Result<Connection, Error> {
     Ok(conn)
 }
 
-/// Opens a read-write connection with the write-side pragmas.
+/// Opens an existing segment read-write with the write-side pragmas. It never creates the
+/// file: a segment that retention removed meanwhile is an error, not a new empty file.
 pub fn open_read_write(p: &Path) -> Result<Connection, Error> {
-    let conn = Connection::open(p).map_err(db_err(p))?;
+    open_with(
+        p,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+}
+
+fn open_with(p: &Path, flags: OpenFlags) -> Result<Connection, Error> {
+    let conn = Connection::open_with_flags(p, flags).map_err(db_err(p))?;
     conn.busy_timeout(std::time::Duration::from_secs(5))
         .map_err(db_err(p))?;
     // Journal mode is per database and cannot change inside a transaction, so it is set here,
@@ -142,7 +162,12 @@ pub fn create(
     checkpoint: Checkpoint,
 ) -> Result<(Connection, SegmentInfo), Error> {
     let p = path(dir, id);
-    let mut conn = open_read_write(&p)?;
+    let mut conn = open_with(
+        &p,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
     migrate(&mut conn, &p)?;
     let tx = conn.transaction().map_err(db_err(&p))?;
     {
