@@ -150,19 +150,15 @@ pub async fn events(
     let Some(d) = s.dash.clone() else {
         return err(StatusCode::NOT_FOUND, "no API");
     };
-    let now = crate::ingest::now_micros();
-    let mut q = match SearchQuery::parse(&p.q, p.limit.unwrap_or(100).clamp(1, 10_000)) {
+    let mut q = match query_in_range(
+        &p.q,
+        p.limit.unwrap_or(100).clamp(1, 10_000),
+        &p.from,
+        &p.to,
+    ) {
         Ok(q) => q,
-        Err(e) => return err(StatusCode::BAD_REQUEST, e),
+        Err(r) => return r.into_response(),
     };
-    for (slot, v) in [(&mut q.from, &p.from), (&mut q.to, &p.to)] {
-        if let Some(t) = v {
-            match crate::query::parse_time(t, now) {
-                Ok(t) => *slot = Some(t),
-                Err(e) => return err(StatusCode::BAD_REQUEST, e),
-            }
-        }
-    }
     if let Some(b) = p.before.as_deref() {
         match b
             .split_once('_')
@@ -198,6 +194,24 @@ pub async fn events(
     }
 }
 
+/// The query text with its `from`/`to` (RFC 3339 or relative), or a 400 naming the problem.
+fn query_in_range(
+    text: &str,
+    limit: usize,
+    from: &Option<String>,
+    to: &Option<String>,
+) -> Result<SearchQuery, ApiError> {
+    let now = crate::ingest::now_micros();
+    let bad = |e: String| ApiError(StatusCode::BAD_REQUEST, e);
+    let mut q = SearchQuery::parse(text, limit).map_err(|e| bad(e.to_string()))?;
+    for (slot, v) in [(&mut q.from, from), (&mut q.to, to)] {
+        if let Some(t) = v {
+            *slot = Some(crate::query::parse_time(t, now).map_err(|e| bad(e.to_string()))?);
+        }
+    }
+    Ok(q)
+}
+
 #[derive(serde::Deserialize)]
 pub struct AggregateParams {
     #[serde(default)]
@@ -224,19 +238,10 @@ pub async fn aggregate(
     let Some(d) = s.dash.clone() else {
         return err(StatusCode::NOT_FOUND, "no API");
     };
-    let now = crate::ingest::now_micros();
-    let mut q = match SearchQuery::parse(&p.q, 1) {
+    let q = match query_in_range(&p.q, 1, &p.from, &p.to) {
         Ok(q) => q,
-        Err(e) => return err(StatusCode::BAD_REQUEST, e),
+        Err(r) => return r.into_response(),
     };
-    for (slot, v) in [(&mut q.from, &p.from), (&mut q.to, &p.to)] {
-        if let Some(t) = v {
-            match crate::query::parse_time(t, now) {
-                Ok(t) => *slot = Some(t),
-                Err(e) => return err(StatusCode::BAD_REQUEST, e),
-            }
-        }
-    }
     let agg = match p.kind.as_deref().unwrap_or("count") {
         "count" => Aggregation::Count,
         "histogram" => {

@@ -59,7 +59,7 @@ pub fn aggregate(
             let interval = interval
                 .filter(|i| *i > 0)
                 .unwrap_or_else(|| auto_interval(lo, hi, AUTO_BUCKETS));
-            let buckets = super::queries::histogram(catalog, q, interval)?;
+            let buckets = histogram(catalog, q, interval)?;
             Ok(AggResult::Histogram { interval, buckets })
         }
         Aggregation::Top { field, size } => {
@@ -100,6 +100,30 @@ pub fn aggregate(
             })
         }
     }
+}
+
+/// Matches per `bucket_us` of `@timestamp` within the query's range (and before its cursor),
+/// summed over the segments: one grouped count per segment, using the same plans' indexes.
+pub fn histogram(
+    catalog: &[SegmentInfo],
+    q: &SearchQuery,
+    bucket_us: i64,
+) -> Result<Vec<(i64, u64)>, Error> {
+    let bucket = bucket_us.max(1);
+    let mut counts: std::collections::BTreeMap<i64, u64> = std::collections::BTreeMap::new();
+    each_segment_with(
+        catalog,
+        q,
+        "ts - (ts % ?1) - (CASE WHEN ts % ?1 < 0 THEN ?1 ELSE 0 END), count(*)",
+        " GROUP BY 1",
+        &[Value::Integer(bucket)],
+        |r| {
+            let n = u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0);
+            *counts.entry(r.get::<_, i64>(0)?).or_insert(0) += n;
+            Ok(())
+        },
+    )?;
+    Ok(counts.into_iter().collect())
 }
 
 fn each_segment(

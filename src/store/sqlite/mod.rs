@@ -251,7 +251,7 @@ impl EventReader for SqliteReader {
     }
 
     fn histogram(&self, query: &SearchQuery, bucket_us: i64) -> Result<Vec<(i64, u64)>, Error> {
-        queries::histogram(&read_catalog(&self.catalog), query, bucket_us)
+        aggregate::histogram(&read_catalog(&self.catalog), query, bucket_us)
     }
 
     fn forget(&self, host: &str) -> Result<(u64, usize), Error> {

@@ -66,55 +66,6 @@ pub(super) fn bounds(q: &SearchQuery) -> (i64, i64) {
     }
 }
 
-/// Matches per `bucket_us` of `@timestamp` within the query's range (and before its cursor),
-/// summed over the segments: one grouped count per segment, using the same plans' indexes.
-pub fn histogram(
-    catalog: &[SegmentInfo],
-    q: &SearchQuery,
-    bucket_us: i64,
-) -> Result<Vec<(i64, u64)>, Error> {
-    let bucket = bucket_us.max(1);
-    let (from, to) = bounds(q);
-    let mut counts: std::collections::BTreeMap<i64, u64> = std::collections::BTreeMap::new();
-    for seg in catalog
-        .iter()
-        .filter(|s| s.rows > 0 && s.max_ts >= from && s.min_ts < to)
-    {
-        let e = db_err(&seg.path);
-        let Some(conn) = open(seg)? else {
-            continue;
-        };
-        sql::register(&conn).map_err(&e)?;
-        let mut args: Vec<Value> = vec![
-            Value::Integer(from),
-            Value::Integer(to),
-            Value::Integer(bucket),
-        ];
-        let mut cond = String::from("ts >= ?1 AND ts < ?2");
-        cursor_condition(seg, q, &mut cond, &mut args);
-        let target = sql::Target {
-            indexed: seg.state == SegmentState::Indexed,
-            required_done: false,
-        };
-        push_condition(&q.expr, target, &mut cond, &mut args);
-        let mut stmt = conn
-            .prepare(&format!(
-                "SELECT ts - (ts % ?3) - (CASE WHEN ts % ?3 < 0 THEN ?3 ELSE 0 END), count(*) FROM events WHERE {cond} GROUP BY 1"
-            ))
-            .map_err(&e)?;
-        let rows = stmt
-            .query_map(rusqlite::params_from_iter(args), |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
-            })
-            .map_err(&e)?;
-        for r in rows {
-            let (b, n) = r.map_err(&e)?;
-            *counts.entry(b).or_insert(0) += u64::try_from(n).unwrap_or(0);
-        }
-    }
-    Ok(counts.into_iter().collect())
-}
-
 /// The `k` newest events seen so far, by (`@timestamp`, id).
 struct TopK {
     k: usize,
