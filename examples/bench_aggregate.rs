@@ -78,7 +78,12 @@ fn main() {
                     100.0 * n as f64 / total.max(1) as f64
                 )
             }
-            AggResult::Top { values, other, missing, .. } => format!(
+            AggResult::Top {
+                values,
+                other,
+                missing,
+                ..
+            } => format!(
                 "{} values, first {:?}, other {other}, missing {missing}",
                 values.len(),
                 values.first()
