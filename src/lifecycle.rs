@@ -17,6 +17,7 @@ use crate::store::retention::Policy;
 use crate::store::sqlite::{SegmentInfo, SqliteStore, retention::RunReport};
 use crate::store::{Error, EventReader};
 use crate::telemetry::Metrics;
+use crate::telemetry::events::RateLimit;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::time::{Duration, Instant};
@@ -33,7 +34,6 @@ pub struct Lifecycle {
     pub disk: Arc<Watch>,
     pub metrics: Arc<Metrics>,
     pub router: Arc<dyn Router + Send + Sync>,
-    pub listener_names: Vec<String>,
 }
 
 impl Lifecycle {
@@ -52,8 +52,6 @@ impl Lifecycle {
 
     /// One pass; errors are logged (rate-limited) and the next pass tries again.
     pub fn pass(&mut self, disk_alert: &mut Option<i64>) {
-        static LIMIT: crate::telemetry::events::RateLimit =
-            crate::telemetry::events::RateLimit::new(10);
         let now = crate::ingest::now_micros();
         match self.events(now) {
             Ok(r) => {
@@ -74,9 +72,12 @@ impl Lifecycle {
                 self.disk_alert(&r, disk_alert, now);
             }
             Err(e) => {
-                if let Some(more) = LIMIT.occurred() {
-                    tracing::error!(error = %e, suppressed = more, "A retention pass failed; the next one tries again.");
-                }
+                static LIMIT: RateLimit = RateLimit::new(10);
+                failed(
+                    &LIMIT,
+                    &e,
+                    "A retention pass failed; the next one tries again.",
+                );
             }
         }
         let age =
@@ -94,9 +95,8 @@ impl Lifecycle {
             }
             Ok(_) => {}
             Err(e) => {
-                if let Some(more) = LIMIT.occurred() {
-                    tracing::error!(error = %e, suppressed = more, "Could not prune the alert store.");
-                }
+                static LIMIT: RateLimit = RateLimit::new(10);
+                failed(&LIMIT, &e, "Could not prune the alert store.");
             }
         }
         match self.users.prune_audit(age(self.policy.audit_max_age)) {
@@ -105,9 +105,8 @@ impl Lifecycle {
             }
             Ok(_) => {}
             Err(e) => {
-                if let Some(more) = LIMIT.occurred() {
-                    tracing::error!(error = %e, suppressed = more, "Could not prune the security log.");
-                }
+                static LIMIT: RateLimit = RateLimit::new(10);
+                failed(&LIMIT, &e, "Could not prune the security log.");
             }
         }
     }
@@ -116,7 +115,7 @@ impl Lifecycle {
         let extra = self.alerts.evidence_bytes().unwrap_or(0);
         let store = self.store.clone();
         let reader = store.reader();
-        let (alerts, policy, names) = (&mut self.alerts, &self.policy, &self.listener_names);
+        let (alerts, policy) = (&mut self.alerts, &self.policy);
         let disk = self.disk.clone();
         let report = store.apply_retention(
             policy,
@@ -126,7 +125,7 @@ impl Lifecycle {
                 disk.get()
             },
             now,
-            |seg| keep_evidence(seg, alerts, &reader, policy.evidence_per_alert, names),
+            |seg| keep_evidence(seg, alerts, &reader, policy.evidence_per_alert),
         )?;
         self.disk.refresh();
         let m = &self.metrics;
@@ -202,6 +201,13 @@ impl Lifecycle {
     }
 }
 
+/// Logs a failure, at most once per call site and 10 s, with the count not logged.
+fn failed(limit: &RateLimit, e: &dyn std::fmt::Display, what: &str) {
+    if let Some(more) = limit.occurred() {
+        tracing::error!(error = %e, suppressed = more, "{what}");
+    }
+}
+
 /// Copies the events alerts link from a segment about to be removed into `alerts.db`;
 /// returns how many were new.
 fn keep_evidence(
@@ -209,7 +215,6 @@ fn keep_evidence(
     alerts: &mut Alerts,
     reader: &dyn EventReader,
     per_alert: usize,
-    names: &[String],
 ) -> Result<u64, Error> {
     let lo = i64::from(seg.id) << 32;
     let hi = lo | 0xFFFF_FFFF;
@@ -221,10 +226,7 @@ fn keep_evidence(
     let mut kept = Vec::with_capacity(links.len());
     for (alert, id) in links {
         if let Some(ev) = reader.get(id)? {
-            let listener = names
-                .get(usize::from(ev.event.listener))
-                .map_or(ev.listener.as_str(), String::as_str);
-            let fields = serde_json::Value::Object(ev.event.to_flat_json(listener)).to_string();
+            let fields = serde_json::Value::Object(ev.event.to_flat_json(&ev.listener)).to_string();
             kept.push((
                 alert,
                 Kept {

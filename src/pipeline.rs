@@ -222,7 +222,6 @@ pub async fn serve(
         disk: disk.clone(),
         metrics: metrics.clone(),
         router: config.notify.clone(),
-        listener_names: listener_names.clone(),
     };
     let sr = stop_retention.clone();
     let retention_thread = thread("picket-retention", move || lifecycle.run(sr))?;

@@ -815,6 +815,25 @@ mod kept_db {
     }
 }
 
+impl Kept {
+    /// The kept event's flat ECS fields (empty if the stored JSON cannot be read).
+    pub fn flat(&self) -> serde_json::Map<String, serde_json::Value> {
+        match serde_json::from_str(&self.fields) {
+            Ok(serde_json::Value::Object(m)) => m,
+            _ => serde_json::Map::new(),
+        }
+    }
+
+    /// Its message.
+    pub fn message(&self) -> String {
+        self.flat()
+            .get("message")
+            .and_then(|m| m.as_str())
+            .unwrap_or_default()
+            .to_owned()
+    }
+}
+
 fn kept_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Kept> {
     Ok(Kept {
         event_id: r.get(0)?,

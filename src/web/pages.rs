@@ -259,15 +259,11 @@ struct HitRow {
 }
 
 fn kept_row(k: &crate::alerts::Kept) -> HitRow {
-    let message = serde_json::from_str::<serde_json::Value>(&k.fields)
-        .ok()
-        .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(visible))
-        .unwrap_or_default();
     HitRow {
         id: k.event_id,
         time: format_micros(k.ts),
         sender: k.sender.clone(),
-        message,
+        message: visible(&k.message()),
         kept: true,
     }
 }
@@ -333,16 +329,8 @@ pub async fn event(State(s): State<AppState>, h: HeaderMap, Path(id): Path<i64>)
             Err(p) => p.into_inner(),
         };
         Ok::<_, String>(g.kept_event(id).map_err(|e| e.to_string())?.map(|k| {
-            let flat = match serde_json::from_str::<serde_json::Value>(&k.fields) {
-                Ok(serde_json::Value::Object(m)) => m,
-                _ => serde_json::Map::new(),
-            };
-            let message = flat
-                .get("message")
-                .and_then(|m| m.as_str())
-                .unwrap_or_default()
-                .to_owned();
-            (flat, k.ts, k.raw, message, true)
+            let message = k.message();
+            (k.flat(), k.ts, k.raw, message, true)
         }))
     })
     .await

@@ -28,7 +28,7 @@ pub fn aggregate(
                     count: catalog.iter().map(|s| s.rows).sum(),
                 });
             }
-            each_segment(catalog, q, "count(*)", "", |r| {
+            each_segment_with(catalog, q, "count(*)", "", &[], |r| {
                 count += u64::try_from(r.get::<_, i64>(0)?).unwrap_or(0);
                 Ok(())
             })?;
@@ -124,16 +124,6 @@ pub fn histogram(
         },
     )?;
     Ok(counts.into_iter().collect())
-}
-
-fn each_segment(
-    catalog: &[SegmentInfo],
-    q: &SearchQuery,
-    select: &str,
-    tail: &str,
-    row: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<()>,
-) -> Result<(), Error> {
-    each_segment_with(catalog, q, select, tail, &[], row)
 }
 
 /// Runs `SELECT {select} FROM events WHERE <the query's conditions>{tail}` on every segment

@@ -143,22 +143,9 @@ impl SqliteStore {
         now_us: i64,
     ) -> Vec<retention::Removed> {
         let snapshot = self.segments();
-        let bytes = retention::dir_bytes(&self.dir) + extra_bytes;
-        let (plan, slices) = retention::plan(&snapshot, policy, bytes, space, now_us);
-        plan.remove
-            .iter()
-            .filter_map(|(id, reason)| {
-                let seg = snapshot.iter().find(|s| s.id == *id)?;
-                Some(retention::Removed {
-                    segment: *id,
-                    reason: reason.as_str(),
-                    events: seg.rows,
-                    bytes: slices.iter().find(|s| s.id == *id).map_or(0, |s| s.bytes),
-                    min_ts: seg.min_ts,
-                    max_ts: seg.max_ts,
-                })
-            })
-            .collect()
+        let (planned, _) =
+            retention::plan(&snapshot, policy, extra_bytes, &self.dir, space, now_us);
+        planned.into_iter().map(|(r, _)| r).collect()
     }
 
     /// Bytes of the store directory.

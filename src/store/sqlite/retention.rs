@@ -115,14 +115,16 @@ pub fn remove_strays(dir: &Path) {
     }
 }
 
-/// The policy's plan for the store as it is now.
-pub fn plan(
-    catalog: &[SegmentInfo],
+/// What the policy would remove from the store as it is now, oldest first, each with the
+/// segment it is; and whether `min_free` stays out of reach. Used by a pass and by `--dry-run`.
+pub fn plan<'a>(
+    catalog: &'a [SegmentInfo],
     policy: &Policy,
-    store_bytes: u64,
+    extra_bytes: u64,
+    dir: &Path,
     space: Option<Space>,
     now_us: i64,
-) -> (Plan, Vec<Slice>) {
+) -> (Vec<(Removed, &'a SegmentInfo)>, bool) {
     let slices: Vec<Slice> = catalog
         .iter()
         .map(|s| Slice {
@@ -134,10 +136,35 @@ pub fn plan(
             active: s.state == SegmentState::Hot,
         })
         .collect();
-    (
-        retention::plan(policy, &slices, store_bytes, space, now_us),
-        slices,
-    )
+    let Plan {
+        remove,
+        short_of_space,
+    } = retention::plan(policy, &slices, dir_bytes(dir) + extra_bytes, space, now_us);
+    let removed = remove
+        .iter()
+        .filter_map(|(id, reason)| {
+            let (seg, slice) = catalog.iter().zip(&slices).find(|(s, _)| s.id == *id)?;
+            let r = Removed {
+                segment: *id,
+                reason: reason.as_str(),
+                events: seg.rows,
+                bytes: slice.bytes,
+                min_ts: seg.min_ts,
+                max_ts: seg.max_ts,
+            };
+            Some((r, seg))
+        })
+        .collect();
+    (removed, short_of_space)
+}
+
+/// The oldest `@timestamp` left in the catalog.
+fn oldest(catalog: &Catalog) -> Option<i64> {
+    read_catalog(catalog)
+        .iter()
+        .filter(|s| s.rows > 0)
+        .map(|s| s.min_ts)
+        .min()
 }
 
 /// Applies the policy once. `extra_bytes` is what else the cap counts (kept alert evidence);
@@ -156,30 +183,30 @@ pub fn apply(
     mut before_remove: impl FnMut(&SegmentInfo) -> Result<u64, Error>,
 ) -> Result<RunReport, Error> {
     let snapshot = read_catalog(catalog);
-    let store_bytes = dir_bytes(dir) + extra_bytes;
-    let (plan, slices) = plan(&snapshot, policy, store_bytes, space(), now_us);
+    let (planned, short_of_space) = plan(&snapshot, policy, extra_bytes, dir, space(), now_us);
     let mut report = RunReport {
-        short_of_space: plan.short_of_space,
+        short_of_space,
         ..RunReport::default()
     };
     // The run is logged before the first removal and updated after each, so that a crash
     // mid-run leaves an exact record of what went.
     reconcile(dir, catalog)?;
-    let log = if plan.remove.is_empty() {
+    let log = if planned.is_empty() {
         None
     } else {
         Some(start_record(dir, now_us)?)
     };
-    for (id, reason) in &plan.remove {
-        let Some(seg) = snapshot.iter().find(|s| s.id == *id) else {
-            continue;
-        };
+    for (removed, seg) in planned {
         report.evidence += before_remove(seg)?;
-        let bytes = slices.iter().find(|s| s.id == *id).map_or(0, |s| s.bytes);
         if let Some((conn, p, row)) = &log {
             conn.execute(
                 "UPDATE retention_runs SET pending = ?2, pending_events = ?3, pending_bytes = ?4 WHERE id = ?1",
-                params![row, i64::from(*id), seg.rows as i64, bytes as i64],
+                params![
+                    row,
+                    i64::from(removed.segment),
+                    removed.events as i64,
+                    removed.bytes as i64
+                ],
             )
             .map_err(db_err(p))?;
         }
@@ -187,32 +214,17 @@ pub fn apply(
             let _held = lock.lock().unwrap_or_else(|e| e.into_inner());
             {
                 let mut g = catalog.write().unwrap_or_else(|e| e.into_inner());
-                g.retain(|s| s.id != *id);
+                g.retain(|s| s.id != removed.segment);
             }
             remove_files(&seg.path)?;
         }
-        report.removed.push(Removed {
-            segment: *id,
-            reason: reason.as_str(),
-            events: seg.rows,
-            bytes,
-            min_ts: seg.min_ts,
-            max_ts: seg.max_ts,
-        });
-        report.oldest_left = read_catalog(catalog)
-            .iter()
-            .filter(|s| s.rows > 0)
-            .map(|s| s.min_ts)
-            .min();
+        report.removed.push(removed);
+        report.oldest_left = oldest(catalog);
         if let Some((conn, p, row)) = &log {
             update_record(conn, p, *row, &report)?;
         }
     }
-    report.oldest_left = read_catalog(catalog)
-        .iter()
-        .filter(|s| s.rows > 0)
-        .map(|s| s.min_ts)
-        .min();
+    report.oldest_left = oldest(catalog);
     report.store_bytes = dir_bytes(dir) + extra_bytes;
     Ok(report)
 }
