@@ -495,10 +495,9 @@ pub async fn serve(
     }
     tracing::info!("Shutting down: stopping listeners and draining queues.");
     stopping.store(true, Relaxed);
+    // Retention feeds nothing: it is told now and joined once the pipeline has drained, so a
+    // pass in progress never delays closing the listeners.
     stop_retention.store(true, Relaxed);
-    if retention_thread.join().is_err() {
-        tracing::error!("The retention thread panicked.");
-    }
     cancel.cancel();
     stop_udp.store(true, Relaxed);
     for t in accept_tasks {
@@ -531,6 +530,9 @@ pub async fn serve(
         }
         stop_notify.store(true, Relaxed);
         ok &= notify_thread.join().is_ok();
+        if retention_thread.join().is_err() {
+            tracing::error!("The retention thread panicked.");
+        }
         ok
     };
     let store_ok = tokio::task::spawn_blocking(join_all).await.unwrap_or(false);
@@ -648,13 +650,22 @@ fn spool_loop(
             if let Some(batch) = next.take() {
                 idle_since = None;
                 let mut bytes = 0u64;
+                // Room is checked once per batch (the reading is cached anyway); a frame is
+                // held only when there is none or its append fails.
                 if !room.ok() {
                     // Publish what is buffered before waiting, so the store can go on; a
-                    // failed flush keeps it buffered for the retry below.
-                    let _retried_below = w.flush();
+                    // failed flush keeps it buffered for the next one.
+                    let _kept_buffered = w.flush();
+                    if let Err(e) = hold(&mut w, &mut |_| Ok(())) {
+                        fail(0, &e);
+                    }
                 }
                 for f in &batch.frames {
-                    match hold(&mut w, &mut |w| w.append(f)) {
+                    let done = match w.append(f) {
+                        Ok(()) => Ok(()),
+                        Err(_) => hold(&mut w, &mut |w| w.append(f)),
+                    };
+                    match done {
                         Ok(()) => bytes += f.bytes.len() as u64,
                         Err(e) => fail(1, &e),
                     }
