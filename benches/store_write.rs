@@ -80,6 +80,7 @@ fn bench(c: &mut Criterion) {
                     Options {
                         segment_max_events: 100_000,
                         segment_max_age: Duration::from_secs(3600),
+                        compress: true,
                         reserve_bytes: 0,
                     },
                 )

@@ -557,6 +557,7 @@ fn open_store(config: &Config) -> Result<SqliteStore> {
         Options {
             segment_max_events: config.segment_max_events,
             segment_max_age: config.segment_max_age,
+            compress: config.compress,
             reserve_bytes: 0,
         },
     )

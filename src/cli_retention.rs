@@ -23,6 +23,7 @@ pub fn run(config: Config, dry_run: bool, json: bool) -> Result<ExitCode> {
         Options {
             segment_max_events: config.segment_max_events,
             segment_max_age: config.segment_max_age,
+            compress: config.compress,
             reserve_bytes: 0,
         },
     )

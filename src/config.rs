@@ -190,6 +190,8 @@ pub struct RawStore {
     pub batch_max_ms: Option<u64>,
     pub segment_max_events: Option<u64>,
     pub segment_max_age_secs: Option<u64>,
+    /// Rewrite sealed segments compressed (true).
+    pub compress: Option<bool>,
 }
 
 /// `[retention]`: how long and how much the store keeps (see `docs/storage.md`).
@@ -323,6 +325,8 @@ pub struct Config {
     pub batch_max_wait: Duration,
     pub segment_max_events: u64,
     pub segment_max_age: Duration,
+    /// Sealed segments are stored compressed (`[store] compress`).
+    pub compress: bool,
     pub spool_max_bytes: u64,
     /// What the store keeps (`[retention]`).
     pub retention: crate::store::retention::Policy,
@@ -681,6 +685,7 @@ impl Raw {
             segment_max_age: Duration::from_secs(
                 self.store.segment_max_age_secs.unwrap_or(600).max(1),
             ),
+            compress: self.store.compress.unwrap_or(true),
             spool_max_bytes,
             retention,
             parse_body: self.parse.body.unwrap_or(true),

@@ -163,6 +163,10 @@ pub struct Metrics {
     pub oldest_event_us: AtomicI64,
     /// Segments sealed and indexed.
     pub segments_indexed: AtomicU64,
+    /// Bytes of sealed segments before compaction rewrote them.
+    pub compact_bytes_in: AtomicU64,
+    /// Bytes of the compressed segments compaction wrote.
+    pub compact_bytes_out: AtomicU64,
     /// Distinct values the overview's counters did not keep (too many in one flush interval).
     pub stats_overflow: AtomicU64,
     /// Seconds spent building segment indexes.
@@ -245,6 +249,8 @@ impl Metrics {
             retention_evidence_kept: AtomicU64::new(0),
             oldest_event_us: AtomicI64::new(0),
             segments_indexed: AtomicU64::new(0),
+            compact_bytes_in: AtomicU64::new(0),
+            compact_bytes_out: AtomicU64::new(0),
             stats_overflow: AtomicU64::new(0),
             snmp_accepted: Default::default(),
             snmp_rejected: Default::default(),
@@ -598,6 +604,20 @@ impl Metrics {
             "picket_store_segments_indexed_total",
             "Store segments sealed and indexed.",
             self.segments_indexed.load(Relaxed),
+        );
+        simple(
+            w,
+            "counter",
+            "picket_store_compact_bytes_in_total",
+            "Bytes of sealed segments before compaction rewrote them compressed.",
+            self.compact_bytes_in.load(Relaxed),
+        );
+        simple(
+            w,
+            "counter",
+            "picket_store_compact_bytes_out_total",
+            "Bytes of the compressed segments compaction wrote.",
+            self.compact_bytes_out.load(Relaxed),
         );
         simple(
             w,

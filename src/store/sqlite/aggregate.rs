@@ -1,7 +1,8 @@
 //! Aggregations on SQLite segments: per segment one grouped query that uses the same indexes and
 //! full-text plans as a search, merged exactly across segments.
 
-use super::queries::{bounds, cursor_condition, open, push_condition};
+use super::compact::{self, Compact};
+use super::queries::{Opened, bounds, compact_blocks, cursor_condition, open_any, push_condition};
 use super::segment::{SegmentInfo, SegmentState};
 use super::{db_err, sql};
 use crate::query::{Field, SearchQuery};
@@ -28,8 +29,10 @@ pub fn aggregate(
                     count: catalog.iter().map(|s| s.rows).sum(),
                 });
             }
-            each_segment_with(catalog, q, "count(*)", "", &[], |r| {
-                count += u64::try_from(r.get::<_, i64>(0)?).unwrap_or(0);
+            each_segment_with(catalog, q, "count(*)", "", &[], Need::Stamps, |out| {
+                if let Out::Row(r) = out {
+                    count += u64::try_from(r.get::<_, i64>(0)?).unwrap_or(0);
+                }
                 Ok(())
             })?;
             Ok(AggResult::Count { count })
@@ -69,24 +72,24 @@ pub fn aggregate(
             let mut missing = 0u64;
             let mut args = Vec::new();
             let expr = sql::value_expr(&f, &mut args);
+            let need = match compact::field_column(&f) {
+                Some(c) => Need::Column(c),
+                None => Need::Rows { body: true },
+            };
             each_segment_with(
                 catalog,
                 q,
                 &format!("{expr}, count(*)"),
                 " GROUP BY 1",
                 &args,
-                |r| {
-                    let n = u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0);
-                    match r.get::<_, Value>(0)? {
-                        Value::Null => missing += n,
-                        Value::Integer(i) => *counts.entry(i.to_string()).or_insert(0) += n,
-                        Value::Real(x) => *counts.entry(x.to_string()).or_insert(0) += n,
-                        Value::Text(t) => *counts.entry(t).or_insert(0) += n,
-                        Value::Blob(b) => {
-                            *counts
-                                .entry(String::from_utf8_lossy(&b).into_owned())
-                                .or_insert(0) += n
+                need,
+                |out| {
+                    match out {
+                        Out::Row(r) => {
+                            let n = u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0);
+                            count_value(&mut counts, &mut missing, r.get_ref(0)?, n);
                         }
+                        Out::Value(v) => count_value(&mut counts, &mut missing, v, 1),
                     }
                     Ok(())
                 },
@@ -117,24 +120,80 @@ pub fn histogram(
         "ts - (ts % ?1) - (CASE WHEN ts % ?1 < 0 THEN ?1 ELSE 0 END), count(*)",
         " GROUP BY 1",
         &[Value::Integer(bucket)],
-        |r| {
-            let n = u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0);
-            *counts.entry(r.get::<_, i64>(0)?).or_insert(0) += n;
+        Need::Stamps,
+        |out| {
+            if let Out::Row(r) = out {
+                let n = u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0);
+                *counts.entry(r.get::<_, i64>(0)?).or_insert(0) += n;
+            }
             Ok(())
         },
     )?;
     Ok(counts.into_iter().collect())
 }
 
+/// Adds `n` events with value `v` to a top-values count.
+fn count_value(
+    counts: &mut HashMap<String, u64>,
+    missing: &mut u64,
+    v: rusqlite::types::ValueRef<'_>,
+    n: u64,
+) {
+    use rusqlite::types::ValueRef;
+    let key = match v {
+        ValueRef::Null => {
+            *missing += n;
+            return;
+        }
+        ValueRef::Integer(i) => i.to_string(),
+        ValueRef::Real(x) => x.to_string(),
+        ValueRef::Text(t) | ValueRef::Blob(t) => match std::str::from_utf8(t) {
+            Ok(s) => {
+                if let Some(c) = counts.get_mut(s) {
+                    *c += n;
+                    return;
+                }
+                s.to_owned()
+            }
+            Err(_) => String::from_utf8_lossy(t).into_owned(),
+        },
+    };
+    *counts.entry(key).or_insert(0) += n;
+}
+
+/// What an aggregation reads of each matching event, so that a compressed segment can answer
+/// from as little as it has to decompress.
+#[derive(Debug, Clone, Copy)]
+enum Need {
+    /// Only `ts` and `id` (counts, histograms): the `stamps` table, when the full-text index
+    /// answers the query exactly.
+    Stamps,
+    /// The values of one column (top values): counted from the decoded column when the index
+    /// answers the query exactly.
+    Column(usize),
+    /// Whole rows, with or without the message, raw bytes and other fields.
+    Rows { body: bool },
+}
+
+/// One result handed to an aggregation: a row of its SQL, or one matching event's value of
+/// the column it asked for.
+enum Out<'a> {
+    Row(&'a rusqlite::Row<'a>),
+    Value(rusqlite::types::ValueRef<'a>),
+}
+
 /// Runs `SELECT {select} FROM events WHERE <the query's conditions>{tail}` on every segment
 /// the query's range overlaps; `lead` are parameters `select` refers to (numbered first).
+/// Compressed segments answer from `stamps` or a decoded column where `need` allows, and
+/// otherwise run the same SQL on each candidate block.
 fn each_segment_with(
     catalog: &[SegmentInfo],
     q: &SearchQuery,
     select: &str,
     tail: &str,
     lead: &[Value],
-    mut row: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<()>,
+    need: Need,
+    mut row: impl FnMut(Out<'_>) -> rusqlite::Result<()>,
 ) -> Result<(), Error> {
     let (from, to) = bounds(q);
     for seg in catalog
@@ -142,27 +201,134 @@ fn each_segment_with(
         .filter(|s| s.rows > 0 && s.max_ts >= from && s.min_ts < to)
     {
         let e = db_err(&seg.path);
-        let Some(conn) = open(seg)? else {
-            continue;
+        let conn = match open_any(seg)? {
+            None => continue,
+            Some(Opened::Compact(c)) => {
+                compact_segment(seg, &c, q, select, tail, lead, need, &mut row)?;
+                continue;
+            }
+            Some(Opened::Rows(conn)) => conn,
         };
         sql::register(&conn).map_err(&e)?;
-        let mut args: Vec<Value> = lead.to_vec();
-        args.push(Value::Integer(from));
-        let f = args.len();
-        args.push(Value::Integer(to));
-        let mut cond = format!("ts >= ?{f} AND ts < ?{}", f + 1);
-        cursor_condition(seg, q, &mut cond, &mut args);
-        let target = sql::Target {
-            indexed: seg.state == SegmentState::Indexed,
-            required_done: false,
-        };
-        push_condition(&q.expr, target, &mut cond, &mut args);
+        let (cond, args) = conditions(
+            seg,
+            q,
+            lead,
+            sql::Target {
+                indexed: seg.state == SegmentState::Indexed,
+                required_done: false,
+            },
+        );
         let mut stmt = conn
             .prepare(&format!("SELECT {select} FROM events WHERE {cond}{tail}"))
             .map_err(&e)?;
         let mut rows = stmt.query(rusqlite::params_from_iter(args)).map_err(&e)?;
         while let Some(r) = rows.next().map_err(&e)? {
-            row(r).map_err(&e)?;
+            row(Out::Row(r)).map_err(&e)?;
+        }
+    }
+    Ok(())
+}
+
+/// The WHERE clause of an aggregation (range, cursor, query) and its parameters after `lead`.
+fn conditions(
+    seg: &SegmentInfo,
+    q: &SearchQuery,
+    lead: &[Value],
+    target: sql::Target,
+) -> (String, Vec<Value>) {
+    let (from, to) = bounds(q);
+    let mut args: Vec<Value> = lead.to_vec();
+    args.push(Value::Integer(from));
+    let f = args.len();
+    args.push(Value::Integer(to));
+    let mut cond = format!("ts >= ?{f} AND ts < ?{}", f + 1);
+    cursor_condition(seg, q, &mut cond, &mut args);
+    push_condition(&q.expr, target, &mut cond, &mut args);
+    (cond, args)
+}
+
+/// [`each_segment_with`] on one compressed segment.
+#[allow(clippy::too_many_arguments)]
+fn compact_segment(
+    seg: &SegmentInfo,
+    c: &Compact,
+    q: &SearchQuery,
+    select: &str,
+    tail: &str,
+    lead: &[Value],
+    need: Need,
+    row: &mut impl FnMut(Out<'_>) -> rusqlite::Result<()>,
+) -> Result<(), Error> {
+    let e = db_err(&seg.path);
+    let (from, to) = bounds(q);
+    let plan = compact::fts_plan(&q.expr);
+    if plan.exact {
+        match need {
+            Need::Stamps => {
+                // The index says which rows match; `stamps` has their time.
+                let mut args: Vec<Value> = lead.to_vec();
+                args.push(Value::Integer(from));
+                let f = args.len();
+                args.push(Value::Integer(to));
+                let mut cond = format!("ts >= ?{f} AND ts < ?{}", f + 1);
+                cursor_condition(seg, q, &mut cond, &mut args);
+                if let Some(m) = &plan.matcher {
+                    args.push(Value::Text(m.clone()));
+                    cond.push_str(&format!(
+                        " AND id IN (SELECT rowid FROM fts WHERE fts MATCH ?{})",
+                        args.len()
+                    ));
+                }
+                let mut stmt = c
+                    .conn()
+                    .prepare(&format!("SELECT {select} FROM stamps WHERE {cond}{tail}"))
+                    .map_err(&e)?;
+                let mut rows = stmt.query(rusqlite::params_from_iter(args)).map_err(&e)?;
+                while let Some(r) = rows.next().map_err(&e)? {
+                    row(Out::Row(r)).map_err(&e)?;
+                }
+                return Ok(());
+            }
+            Need::Column(col) if q.before.is_none() => {
+                let ids = match &plan.matcher {
+                    Some(m) => Some(c.fts_ids(m)?),
+                    None => None,
+                };
+                for b in compact_blocks(c, ids.as_deref(), from, to) {
+                    let part = ids.as_deref().map(|i| compact::ids_in(i, &b));
+                    c.for_each_value(&b, col, (from, to), part, &mut |v| {
+                        row(Out::Value(v)).map_err(&e)
+                    })?;
+                }
+                return Ok(());
+            }
+            _ => {}
+        }
+    }
+    let ids = match &plan.matcher {
+        Some(m) => Some(c.fts_ids(m)?),
+        None => None,
+    };
+    let body = matches!(need, Need::Rows { body: true }) || compact::needs_body(&q.expr);
+    let (cond, args) = conditions(
+        seg,
+        q,
+        lead,
+        sql::Target {
+            indexed: false,
+            required_done: false,
+        },
+    );
+    let sql = format!("SELECT {select} FROM events WHERE {cond}{tail}");
+    for b in compact_blocks(c, ids.as_deref(), from, to) {
+        c.load(&b, ids.as_deref().map(|i| compact::ids_in(i, &b)), body)?;
+        let mut stmt = c.conn().prepare_cached(&sql).map_err(&e)?;
+        let mut rows = stmt
+            .query(rusqlite::params_from_iter(args.iter()))
+            .map_err(&e)?;
+        while let Some(r) = rows.next().map_err(&e)? {
+            row(Out::Row(r)).map_err(&e)?;
         }
     }
     Ok(())

@@ -74,7 +74,47 @@ pub fn forget(
     Ok(report)
 }
 
+/// Forgets in one segment, in whichever layout it is. The indexer may replace a sealed file
+/// with its compressed copy meanwhile (it holds the sealed file's write lock while it copies, so
+/// a delete lands either before the copy or in the old file): when the file changed under the
+/// pass, the pass runs again on the new one.
 fn forget_in_segment(
+    p: &Path,
+    host: &str,
+    opts: &ForgetOptions,
+    progress: &mut dyn FnMut(u64),
+) -> Result<u64, Error> {
+    use std::os::unix::fs::MetadataExt;
+    let inode = || std::fs::metadata(p).map(|m| m.ino()).ok();
+    let mut total = 0u64;
+    for _ in 0..3 {
+        let Some(before) = inode() else {
+            return Ok(total);
+        };
+        let compressed = match segment::open_read_only(p) {
+            Ok(conn) => super::compact::is_compact(&conn),
+            Err(_) if !p.exists() => return Ok(total),
+            Err(e) => return Err(e),
+        };
+        let pass = if compressed {
+            super::compact::forget(p, host, progress)
+        } else {
+            forget_rows(p, host, opts, progress)
+        };
+        let changed = inode() != Some(before);
+        match pass {
+            Ok(n) => total += n,
+            Err(_) if changed => {}
+            Err(e) => return Err(e),
+        }
+        if !changed {
+            break;
+        }
+    }
+    Ok(total)
+}
+
+fn forget_rows(
     p: &Path,
     host: &str,
     opts: &ForgetOptions,

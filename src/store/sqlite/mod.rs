@@ -14,6 +14,7 @@
 
 mod aggregate;
 mod columns;
+mod compact;
 mod forget;
 mod queries;
 mod registry;
@@ -44,6 +45,9 @@ pub struct Options {
     /// The writer commits nothing while less than this is free on the store's file system
     /// (0: no check); what is left is for alerts, the outbox and the security log.
     pub reserve_bytes: u64,
+    /// Rewrite sealed segments compressed (`compact.rs`); off keeps the row table and its
+    /// B-tree indexes.
+    pub compress: bool,
 }
 
 impl Default for Options {
@@ -52,6 +56,7 @@ impl Default for Options {
             segment_max_events: 262_144,
             segment_max_age: Duration::from_secs(600),
             reserve_bytes: 0,
+            compress: true,
         }
     }
 }
@@ -273,3 +278,6 @@ fn db_err(path: &Path) -> impl Fn(rusqlite::Error) -> Error + '_ {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod compact_tests;

@@ -5,6 +5,7 @@
 //! is older than the oldest kept one cannot contribute, and the search stops.
 
 use super::columns::{self, PROMOTED};
+use super::compact::{self, Compact};
 use super::db_err;
 use super::segment::{self, SegmentInfo, SegmentState};
 use super::sql;
@@ -53,6 +54,27 @@ pub(super) fn open(seg: &SegmentInfo) -> Result<Option<rusqlite::Connection>, Er
         Err(_) if !seg.path.exists() => Ok(None),
         Err(err) => Err(err),
     }
+}
+
+/// A segment opened for reading, in either layout.
+pub(super) enum Opened {
+    /// The row table (hot, sealed, or indexed without compression).
+    Rows(rusqlite::Connection),
+    /// The compressed layout.
+    Compact(Compact),
+}
+
+/// Opens a segment in whichever layout its file has now (the catalog may lag a compaction
+/// that just replaced it), or None when it was removed.
+pub(super) fn open_any(seg: &SegmentInfo) -> Result<Option<Opened>, Error> {
+    let Some(conn) = open(seg)? else {
+        return Ok(None);
+    };
+    if !compact::is_compact(&conn) {
+        return Ok(Some(Opened::Rows(conn)));
+    }
+    drop(conn);
+    Ok(Compact::open(&seg.path)?.map(Opened::Compact))
 }
 
 /// The query's `[from, to)` in microseconds, `to` capped by the cursor: nothing newer than
@@ -150,8 +172,10 @@ fn search_segment(
     top: &mut TopK,
 ) -> Result<(), Error> {
     let e = db_err(&seg.path);
-    let Some(conn) = open(seg)? else {
-        return Ok(());
+    let conn = match open_any(seg)? {
+        None => return Ok(()),
+        Some(Opened::Compact(c)) => return search_compact(seg, &c, q, from, to, top),
+        Some(Opened::Rows(conn)) => conn,
     };
     sql::register(&conn).map_err(&e)?;
     let mut args: Vec<Value> = vec![Value::Integer(from), Value::Integer(to)];
@@ -219,6 +243,73 @@ fn search_segment(
         top.push(r.map_err(&e)?);
     }
     Ok(())
+}
+
+/// A search in a compressed segment: the blocks that can hold a match (time range, full-text
+/// candidates), newest first, each loaded and queried with the row plan until no older block
+/// can rank among the k newest.
+fn search_compact(
+    seg: &SegmentInfo,
+    c: &Compact,
+    q: &SearchQuery,
+    from: i64,
+    to: i64,
+    top: &mut TopK,
+) -> Result<(), Error> {
+    let e = db_err(&seg.path);
+    let plan = compact::fts_plan(&q.expr);
+    let ids = match &plan.matcher {
+        Some(m) => Some(c.fts_ids(m)?),
+        None => None,
+    };
+    let mut blocks = compact_blocks(c, ids.as_deref(), from, to);
+    blocks.sort_by_key(|b| Reverse(b.max_ts));
+    let mut args: Vec<Value> = vec![Value::Integer(from), Value::Integer(to)];
+    let mut cond = String::from("ts >= ?1 AND ts < ?2");
+    cursor_condition(seg, q, &mut cond, &mut args);
+    let target = sql::Target {
+        indexed: false,
+        required_done: false,
+    };
+    push_condition(&q.expr, target, &mut cond, &mut args);
+    args.push(Value::Integer(i64::try_from(top.k).unwrap_or(i64::MAX)));
+    let sql = format!(
+        "SELECT {} FROM events WHERE {cond} ORDER BY ts DESC, id DESC LIMIT ?{}",
+        select_list(),
+        args.len()
+    );
+    for b in blocks {
+        if top.full_above(b.max_ts) {
+            break;
+        }
+        c.load(&b, ids.as_deref().map(|i| compact::ids_in(i, &b)), true)?;
+        let mut stmt = c.conn().prepare_cached(&sql).map_err(&e)?;
+        let rows = stmt
+            .query_map(rusqlite::params_from_iter(args.iter()), |r| {
+                row_to_event(r, seg.id)
+            })
+            .map_err(&e)?;
+        for r in rows {
+            top.push(r.map_err(&e)?);
+        }
+    }
+    Ok(())
+}
+
+/// The blocks of a compressed segment that overlap `[from, to)` and hold one of `ids` (when
+/// given), oldest first.
+pub(super) fn compact_blocks(
+    c: &Compact,
+    ids: Option<&[i64]>,
+    from: i64,
+    to: i64,
+) -> Vec<compact::BlockMeta> {
+    c.blocks
+        .iter()
+        .filter(|b| b.max_ts >= from && b.min_ts < to)
+        .filter(|b| ids.is_none_or(|ids| !compact::ids_in(ids, b).is_empty()))
+        .copied()
+        .collect()
 }
 
 /// Appends ` AND (expr)` unless the expression matches everything.
@@ -413,8 +504,38 @@ pub fn received_since(
             continue;
         }
         let e = db_err(&seg.path);
-        let Some(conn) = open(seg)? else {
-            continue;
+        let conn = match open_any(seg)? {
+            None => continue,
+            Some(Opened::Compact(c)) => {
+                let Some(last) = c.blocks.iter().map(|b| b.max_ingested).max() else {
+                    continue;
+                };
+                if last < since {
+                    break;
+                }
+                let sql = format!(
+                    "SELECT {} FROM events WHERE ingested >= ?1 ORDER BY id",
+                    select_list()
+                );
+                let mut rows = Vec::new();
+                for b in c.blocks.iter().filter(|b| b.max_ingested >= since) {
+                    c.load(b, None, true)?;
+                    let mut stmt = c.conn().prepare_cached(&sql).map_err(&e)?;
+                    for r in stmt
+                        .query_map([since], |r| row_to_event(r, seg.id))
+                        .map_err(&e)?
+                    {
+                        rows.push(r.map_err(&e)?);
+                    }
+                }
+                total += rows.len();
+                chunks.push(rows);
+                if total >= limit {
+                    break;
+                }
+                continue;
+            }
+            Some(Opened::Rows(conn)) => conn,
         };
         let last: Option<i64> = conn
             .query_row(
@@ -459,10 +580,31 @@ pub fn get(catalog: &[SegmentInfo], id: i64) -> Result<Option<StoredEvent>, Erro
     let Some(seg) = catalog.iter().find(|s| s.id == seg_id) else {
         return Ok(None);
     };
-    let Some(conn) = open(seg)? else {
-        return Ok(None);
-    };
     let e = db_err(&seg.path);
+    let conn = match open_any(seg)? {
+        None => return Ok(None),
+        Some(Opened::Compact(c)) => {
+            let Some(b) = c
+                .blocks
+                .iter()
+                .find(|b| b.first_id <= rowid && rowid <= b.last_id)
+                .copied()
+            else {
+                return Ok(None);
+            };
+            c.load(&b, Some(&[rowid]), true)?;
+            return c
+                .conn()
+                .query_row(
+                    &format!("SELECT {} FROM events WHERE id = ?1", select_list()),
+                    [rowid],
+                    |r| row_to_event(r, seg.id),
+                )
+                .optional()
+                .map_err(e);
+        }
+        Some(Opened::Rows(conn)) => conn,
+    };
     conn.query_row(
         &format!("SELECT {} FROM events WHERE id = ?1", select_list()),
         [rowid],

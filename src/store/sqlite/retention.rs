@@ -355,22 +355,23 @@ pub fn runs(dir: &Path, limit: usize) -> Result<Vec<LoggedRun>, Error> {
 pub fn datasets(catalog: &[SegmentInfo]) -> Result<Vec<(String, u64, u64)>, Error> {
     let mut by: std::collections::HashMap<String, (u64, f64)> = std::collections::HashMap::new();
     for seg in catalog.iter().filter(|s| s.rows > 0) {
-        let conn = match super::segment::open_read_only(&seg.path) {
-            Ok(c) => c,
-            Err(_) if !seg.path.exists() => continue,
-            Err(e) => return Err(e),
-        };
         let e = db_err(&seg.path);
+        let rows: Vec<(String, i64)> = match super::queries::open_any(seg)? {
+            None => continue,
+            Some(super::queries::Opened::Compact(c)) => c.datasets()?,
+            Some(super::queries::Opened::Rows(conn)) => {
+                let mut stmt = conn
+                    .prepare("SELECT dataset, count(*) FROM events GROUP BY dataset")
+                    .map_err(&e)?;
+                stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+                    .map_err(&e)?
+                    .collect::<Result<_, _>>()
+                    .map_err(&e)?
+            }
+        };
         let bytes = segment_bytes(&seg.path) as f64;
-        let mut stmt = conn
-            .prepare("SELECT dataset, count(*) FROM events GROUP BY dataset")
-            .map_err(&e)?;
-        let rows = stmt
-            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
-            .map_err(&e)?;
         let per_row = bytes / seg.rows.max(1) as f64;
-        for row in rows {
-            let (d, n) = row.map_err(&e)?;
+        for (d, n) in rows {
             let n = u64::try_from(n).unwrap_or(0);
             let slot = by.entry(d).or_insert((0, 0.0));
             slot.0 += n;

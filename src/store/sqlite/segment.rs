@@ -23,6 +23,8 @@ pub enum SegmentState {
     Sealed,
     /// Indexes and full-text index built.
     Indexed,
+    /// Rewritten compressed, with its full-text index (see `compact.rs`).
+    Compact,
 }
 
 impl SegmentState {
@@ -31,12 +33,14 @@ impl SegmentState {
             SegmentState::Hot => "hot",
             SegmentState::Sealed => "sealed",
             SegmentState::Indexed => "indexed",
+            SegmentState::Compact => "compact",
         }
     }
 
     fn parse(s: &str) -> SegmentState {
         match s {
             "indexed" => SegmentState::Indexed,
+            "compact" => SegmentState::Compact,
             "sealed" => SegmentState::Sealed,
             _ => SegmentState::Hot,
         }
@@ -80,6 +84,11 @@ pub fn scan(dir: &Path) -> Result<Vec<SegmentInfo>, Error> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(io)? {
         let p = entry.map_err(io)?.path();
+        // A compaction cut short (a crash, a full disk): the sealed file it read is still there.
+        if p.extension().is_some_and(|x| x == "compacting") {
+            let _gone = std::fs::remove_file(&p);
+            continue;
+        }
         let id = p
             .file_name()
             .and_then(|n| n.to_str())

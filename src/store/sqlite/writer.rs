@@ -75,8 +75,20 @@ impl SqliteWriter {
             None => segment::create(dir, 1, checkpoint)?,
         };
         upsert(&catalog, seg.clone());
-        let indexer = Indexer::spawn(dir.to_path_buf(), catalog.clone(), files, metrics.clone())?;
-        for s in snapshot.iter().filter(|s| s.state == SegmentState::Sealed) {
+        let compress = options.compress;
+        let indexer = Indexer::spawn(
+            dir.to_path_buf(),
+            catalog.clone(),
+            files,
+            metrics.clone(),
+            compress,
+        )?;
+        // Segments a previous run left sealed, and, once compression is on, those an older
+        // Picket indexed without it.
+        let todo = |s: &&SegmentInfo| {
+            s.state == SegmentState::Sealed || (compress && s.state == SegmentState::Indexed)
+        };
+        for s in snapshot.iter().filter(todo) {
             // A full queue only delays indexing to the next start.
             if indexer.tx.try_send(s.id).is_err() {
                 tracing::debug!(
@@ -421,6 +433,7 @@ impl Indexer {
         catalog: Catalog,
         files: Arc<Mutex<()>>,
         metrics: Arc<Metrics>,
+        compress: bool,
     ) -> Result<Indexer, Error> {
         let (tx, rx) = sync_channel::<u32>(4096);
         let stop = Arc::new(AtomicBool::new(false));
@@ -429,7 +442,7 @@ impl Indexer {
         let (s, i, b) = (stop.clone(), interrupt.clone(), busy.clone());
         let thread = std::thread::Builder::new()
             .name("picket-store-indexer".into())
-            .spawn(move || index_loop(dir, catalog, files, rx, s, i, b, metrics))
+            .spawn(move || index_loop(dir, catalog, files, rx, s, i, b, metrics, compress))
             .map_err(|source| Error::Io {
                 path: "picket-store-indexer thread".into(),
                 source,
@@ -454,6 +467,7 @@ fn index_loop(
     interrupt: Arc<Mutex<Option<rusqlite::InterruptHandle>>>,
     busy: Arc<AtomicBool>,
     metrics: Arc<Metrics>,
+    compress: bool,
 ) {
     // Segments whose indexing failed (a full disk), tried again every 30 s.
     let mut retry: Vec<(u32, Instant)> = Vec::new();
@@ -482,14 +496,25 @@ fn index_loop(
         let started = Instant::now();
         // Retention may have removed it meanwhile; the lock keeps it from doing so now.
         let _held = files.lock().unwrap_or_else(|e| e.into_inner());
-        let listed = super::read_catalog(&catalog)
-            .iter()
-            .any(|s| s.id == id && s.state == SegmentState::Sealed);
+        let listed = super::read_catalog(&catalog).iter().any(|s| {
+            s.id == id
+                && (s.state == SegmentState::Sealed
+                    || (compress && s.state == SegmentState::Indexed))
+        });
         if !listed || !p.exists() {
             continue;
         }
-        match index_segment(&p, &interrupt) {
-            Ok(()) => {
+        let done = if compress {
+            super::compact::compact(&p, &interrupt).map(|(before, after)| {
+                metrics.compact_bytes_in.fetch_add(before, Relaxed);
+                metrics.compact_bytes_out.fetch_add(after, Relaxed);
+                SegmentState::Compact
+            })
+        } else {
+            index_segment(&p, &interrupt).map(|()| SegmentState::Indexed)
+        };
+        match done {
+            Ok(state) => {
                 let secs = started.elapsed().as_secs_f64();
                 metrics.index_seconds.observe(secs);
                 metrics.segments_indexed.fetch_add(1, Relaxed);
@@ -498,7 +523,7 @@ fn index_loop(
                     Err(e) => e.into_inner(),
                 };
                 if let Some(s) = g.iter_mut().find(|s| s.id == id) {
-                    s.state = SegmentState::Indexed;
+                    s.state = state;
                 }
                 tracing::debug!(segment = id, seconds = secs, "Indexed a sealed segment.");
             }

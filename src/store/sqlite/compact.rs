@@ -1,0 +1,1003 @@
+//! Compressed sealed segments: the format, the compaction that writes it, and the reads.
+//!
+//! Why: a row table with its B-tree indexes took 2.18× the bytes received (each event's raw
+//! line, its parsed columns, a JSON of the rest, and six indexes). A sealed segment is never
+//! appended to again, so the indexer rewrites it once into `compact_segment.sql`'s layout:
+//!
+//! - events in blocks of [`BLOCK_ROWS`] consecutive ids, stored column by column, each column
+//!   of a block one zstd frame (integers as deltas from the previous row): a column of host
+//!   names or actions compresses to almost nothing, and a raw line shares most of its bytes with
+//!   its neighbours';
+//! - the full-text index, as before, plus one token per value of the filterable fields
+//!   ([`KEYED`]: `_` + a letter + the value in hex, which no message token can be, since tokens
+//!   never start with `_`). A field filter and a word search both find their rows' ids there;
+//! - each event's `@timestamp` by id (`stamps`), so counts and histograms of what the index
+//!   answers exactly never decompress a block;
+//! - per-value counts of the dataset (`summary`), for the storage status.
+//!
+//! Reads decompress only the blocks that can hold a match (time range, full-text candidates)
+//! into a temporary in-memory `events` table of the row layout, and run the same SQL as on an
+//! uncompressed segment; the top values of a field are counted straight from the decoded
+//! column. The bytes of every event are kept exactly: a round trip returns the same row.
+//! Event ids (segment, rowid) do not change.
+
+use super::columns::{BASE, Kind, PROMOTED};
+use super::db_err;
+use super::segment;
+use super::writer::fts_body;
+use crate::query::{Cond, Expr, Field};
+use crate::store::Error;
+use rusqlite::types::{Value, ValueRef};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// Events per block: large enough for zstd to find the repeats between lines, small enough that
+/// a search for the newest few decompresses little.
+pub const BLOCK_ROWS: usize = 4096;
+/// zstd level: 3 keeps compaction well ahead of ingest on two cores (measured in docs/storage.md).
+const LEVEL: i32 = 3;
+const SCHEMA: &str = include_str!("../../../migrations/sqlite/compact_segment.sql");
+
+/// Fields with a full-text token per value: a letter each, the column, and whether every value
+/// gets one. Addresses are most often words of the message already (and would each add a term
+/// to the index): they get a token only when the message does not hold the value as a word, and
+/// a filter on them looks for the word or the token.
+const KEYED: &[(char, &str, bool)] = &[
+    ('s', "sender", true),
+    ('h', "host", true),
+    ('i', "source_ip", false),
+    ('d', "destination_ip", false),
+    ('t', "dataset", true),
+    ('p', "app", true),
+    ('a', "action", true),
+    ('u', "user_name", true),
+];
+/// Values longer than this get no token (a filter on them scans the segment's blocks).
+const MAX_KEYED_BYTES: usize = 48;
+
+/// The stored columns in order (`id`, then the row layout's), with their SQL types.
+fn layout() -> &'static [(&'static str, &'static str)] {
+    static L: std::sync::LazyLock<Vec<(&'static str, &'static str)>> =
+        std::sync::LazyLock::new(|| {
+            let mut v = vec![("id", "INTEGER PRIMARY KEY")];
+            for name in BASE {
+                let ty = match name {
+                    "ts" | "ingested" | "sender_port" | "facility" | "severity" | "msg_off"
+                    | "flags" => "INTEGER",
+                    "raw" => "BLOB",
+                    _ => "TEXT",
+                };
+                v.push((name, ty));
+            }
+            for p in &PROMOTED {
+                v.push((
+                    p.column,
+                    match p.kind {
+                        Kind::Int => "INTEGER",
+                        Kind::Text => "TEXT",
+                    },
+                ));
+            }
+            v
+        });
+    L.as_slice()
+}
+
+/// The position of a column in [`layout`].
+fn col(name: &str) -> usize {
+    layout().iter().position(|(n, _)| *n == name).unwrap_or(0)
+}
+
+/// The columns a read needs only when it looks at the message, the raw bytes or other fields.
+fn is_body(c: usize) -> bool {
+    matches!(
+        layout().get(c).map(|l| l.0),
+        Some("raw" | "message" | "fields")
+    )
+}
+
+// ---- value encoding -------------------------------------------------------------------------
+
+fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+fn get_varint(buf: &[u8], pos: &mut usize) -> Option<u64> {
+    let mut v = 0u64;
+    let mut shift = 0;
+    loop {
+        let b = *buf.get(*pos)?;
+        *pos += 1;
+        v |= u64::from(b & 0x7f) << shift;
+        if b < 0x80 {
+            return Some(v);
+        }
+        shift += 7;
+        if shift > 63 {
+            return None;
+        }
+    }
+}
+
+fn zigzag(v: i64) -> u64 {
+    ((v << 1) ^ (v >> 63)) as u64
+}
+
+fn unzigzag(v: u64) -> i64 {
+    ((v >> 1) as i64) ^ -((v & 1) as i64)
+}
+
+/// One column of a block being written: tagged values, integers as deltas.
+#[derive(Default)]
+struct ColumnWriter {
+    buf: Vec<u8>,
+    prev: i64,
+}
+
+impl ColumnWriter {
+    fn push(&mut self, v: ValueRef<'_>) {
+        match v {
+            ValueRef::Null => self.buf.push(0),
+            ValueRef::Integer(i) => {
+                self.buf.push(1);
+                put_varint(&mut self.buf, zigzag(i.wrapping_sub(self.prev)));
+                self.prev = i;
+            }
+            ValueRef::Real(x) => {
+                self.buf.push(2);
+                self.buf.extend_from_slice(&x.to_le_bytes());
+            }
+            ValueRef::Text(t) => {
+                self.buf.push(3);
+                put_varint(&mut self.buf, t.len() as u64);
+                self.buf.extend_from_slice(t);
+            }
+            ValueRef::Blob(b) => {
+                self.buf.push(4);
+                put_varint(&mut self.buf, b.len() as u64);
+                self.buf.extend_from_slice(b);
+            }
+        }
+    }
+}
+
+/// Decodes `rows` values of one column.
+fn decode_column(buf: &[u8], rows: usize) -> Option<Vec<ValueRef<'_>>> {
+    let mut out = Vec::with_capacity(rows);
+    let mut pos = 0usize;
+    let mut prev = 0i64;
+    for _ in 0..rows {
+        let tag = *buf.get(pos)?;
+        pos += 1;
+        out.push(match tag {
+            0 => ValueRef::Null,
+            1 => {
+                prev = prev.wrapping_add(unzigzag(get_varint(buf, &mut pos)?));
+                ValueRef::Integer(prev)
+            }
+            2 => {
+                let b: [u8; 8] = buf.get(pos..pos + 8)?.try_into().ok()?;
+                pos += 8;
+                ValueRef::Real(f64::from_le_bytes(b))
+            }
+            3 | 4 => {
+                let n = usize::try_from(get_varint(buf, &mut pos)?).ok()?;
+                let s = buf.get(pos..pos.checked_add(n)?)?;
+                pos += n;
+                if tag == 3 {
+                    ValueRef::Text(s)
+                } else {
+                    ValueRef::Blob(s)
+                }
+            }
+            _ => return None,
+        });
+    }
+    Some(out)
+}
+
+/// A block's columns, decompressed (those asked for; the others empty).
+pub(super) struct Decoded {
+    cols: Vec<Option<Vec<u8>>>,
+    rows: usize,
+}
+
+impl Decoded {
+    /// Decompresses the columns `want` says yes to.
+    fn new(data: &[u8], rows: usize, want: impl Fn(usize) -> bool) -> Result<Decoded, String> {
+        let mut cols = Vec::with_capacity(layout().len());
+        let mut pos = 0usize;
+        for c in 0..layout().len() {
+            let bad = || format!("block column {c} is damaged");
+            let len = get_varint(data, &mut pos).ok_or_else(bad)? as usize;
+            let raw_len = get_varint(data, &mut pos).ok_or_else(bad)? as usize;
+            let frame = data.get(pos..pos + len).ok_or_else(bad)?;
+            pos += len;
+            if want(c) {
+                let bytes = zstd::bulk::decompress(frame, raw_len).map_err(|e| e.to_string())?;
+                cols.push(Some(bytes));
+            } else {
+                cols.push(None);
+            }
+        }
+        Ok(Decoded { cols, rows })
+    }
+
+    /// The values of column `c` (all NULL when it was not decompressed).
+    fn column(&self, c: usize) -> Result<Vec<ValueRef<'_>>, String> {
+        match self.cols.get(c).and_then(Option::as_ref) {
+            Some(b) => {
+                decode_column(b, self.rows).ok_or_else(|| format!("block column {c} is damaged"))
+            }
+            None => Ok(vec![ValueRef::Null; self.rows]),
+        }
+    }
+
+    /// Every column's values.
+    fn all(&self) -> Result<Vec<Vec<ValueRef<'_>>>, String> {
+        (0..layout().len()).map(|c| self.column(c)).collect()
+    }
+}
+
+/// Builds one block's `data`: per column its compressed size, its raw size, the zstd frame.
+fn encode_block(cols: &mut [ColumnWriter]) -> Result<Vec<u8>, String> {
+    let mut data = Vec::new();
+    for c in cols.iter_mut() {
+        let frame = zstd::bulk::compress(&c.buf, LEVEL).map_err(|e| e.to_string())?;
+        put_varint(&mut data, frame.len() as u64);
+        put_varint(&mut data, c.buf.len() as u64);
+        data.extend_from_slice(&frame);
+        c.buf.clear();
+        c.prev = 0;
+    }
+    Ok(data)
+}
+
+/// The full-text token of a field value (appended to `out` after a space), when it has one.
+fn push_key_token(letter: char, v: ValueRef<'_>, out: &mut String) {
+    let num;
+    let bytes: &[u8] = match v {
+        ValueRef::Text(t) => t,
+        ValueRef::Integer(i) => {
+            num = i.to_string();
+            num.as_bytes()
+        }
+        _ => return,
+    };
+    if bytes.is_empty() || bytes.len() > MAX_KEYED_BYTES {
+        return;
+    }
+    if !out.is_empty() {
+        out.push(' ');
+    }
+    out.push('_');
+    out.push(letter);
+    for b in bytes {
+        out.push(char::from(b"0123456789abcdef"[usize::from(b >> 4)]));
+        out.push(char::from(b"0123456789abcdef"[usize::from(b & 15)]));
+    }
+}
+
+/// The full-text body of one row (its values by column): the message's tokens, then a token per
+/// keyed field. Compaction inserts it; forget-host repeats it to delete the entry.
+fn body_of(vals: &[ValueRef<'_>], body: &mut String) {
+    let raw = vals
+        .get(col("raw"))
+        .and_then(|v| v.as_blob().ok())
+        .unwrap_or_default();
+    let off = vals.get(col("msg_off")).and_then(|v| v.as_i64().ok());
+    let msg = vals.get(col("message")).and_then(|v| v.as_str().ok());
+    fts_body(raw, off, msg, body);
+    let words = body.len();
+    for (letter, name, always) in KEYED {
+        if let Some(v) = vals.get(col(name)) {
+            if !always {
+                if let Some(word) = v.as_str().ok().filter(|w| is_word(w)) {
+                    if body
+                        .get(..words)
+                        .unwrap_or_default()
+                        .split(' ')
+                        .any(|t| t == word)
+                    {
+                        continue;
+                    }
+                }
+            }
+            push_key_token(*letter, *v, body);
+        }
+    }
+}
+
+/// A block that cannot be encoded or decoded.
+fn invalid(p: &Path, why: String) -> Error {
+    Error::Io {
+        path: p.display().to_string(),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidData, why),
+    }
+}
+
+// ---- compaction ------------------------------------------------------------------------------
+
+/// The temporary file a compaction writes before it replaces the segment.
+pub fn temp_path(p: &Path) -> PathBuf {
+    p.with_extension("db.compacting")
+}
+
+/// Rewrites sealed segment `p` in the compressed layout and replaces it (an atomic rename);
+/// returns the bytes it took before and after. The sealed file stays write-locked meanwhile, so
+/// a concurrent forget-host waits and then finds the new file (see `forget.rs`).
+pub fn compact(
+    p: &Path,
+    interrupt: &Mutex<Option<rusqlite::InterruptHandle>>,
+) -> Result<(u64, u64), Error> {
+    let e = db_err(p);
+    let before = super::retention::segment_bytes(p);
+    let mut src = segment::open_read_write(p)?;
+    src.execute_batch("PRAGMA cache_size = -8000;")
+        .map_err(&e)?;
+    if let Ok(mut g) = interrupt.lock() {
+        *g = Some(src.get_interrupt_handle());
+    }
+    let tx = src
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(&e)?;
+    let tmp = temp_path(p);
+    let te = db_err(&tmp);
+    let io = |source| Error::Io {
+        path: tmp.display().to_string(),
+        source,
+    };
+    match std::fs::remove_file(&tmp) {
+        Ok(()) => {}
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+        Err(err) => return Err(io(err)),
+    }
+    let result = (|| -> Result<(), Error> {
+        let mut dst = Connection::open(&tmp).map_err(&te)?;
+        dst.execute_batch(
+            "PRAGMA page_size = 16384; PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA cache_size = -8000;",
+        )
+        .map_err(&te)?;
+        dst.execute_batch(SCHEMA).map_err(&te)?;
+        let dtx = dst.transaction().map_err(&te)?;
+        dtx.execute_batch("INSERT INTO fts(fts, rank) VALUES ('automerge', 0);")
+            .map_err(&te)?;
+        let mut rows_total = 0u64;
+        {
+            let names: Vec<&str> = layout().iter().map(|l| l.0).collect();
+            let mut read = tx
+                .prepare(&format!(
+                    "SELECT {} FROM events ORDER BY id",
+                    names.join(", ")
+                ))
+                .map_err(&e)?;
+            let mut put_block = dtx
+                .prepare("INSERT INTO blocks(first_id, last_id, rows, min_ts, max_ts, max_ingested, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")
+                .map_err(&te)?;
+            let mut put_stamp = dtx
+                .prepare("INSERT INTO stamps(id, ts) VALUES (?1, ?2)")
+                .map_err(&te)?;
+            let mut put_fts = dtx
+                .prepare("INSERT INTO fts(rowid, body) VALUES (?1, ?2)")
+                .map_err(&te)?;
+            let mut cols: Vec<ColumnWriter> =
+                (0..names.len()).map(|_| ColumnWriter::default()).collect();
+            let mut datasets: std::collections::HashMap<String, i64> =
+                std::collections::HashMap::new();
+            let mut meta = BlockMeta::default();
+            let mut body = String::with_capacity(1024);
+            let (c_ts, c_ing, c_ds) = (col("ts"), col("ingested"), col("dataset"));
+            let mut flush =
+                |meta: &mut BlockMeta, cols: &mut [ColumnWriter]| -> Result<(), Error> {
+                    if meta.rows == 0 {
+                        return Ok(());
+                    }
+                    let data = encode_block(cols).map_err(|w| invalid(&tmp, w))?;
+                    put_block
+                        .execute(params![
+                            meta.first_id,
+                            meta.last_id,
+                            meta.rows,
+                            meta.min_ts,
+                            meta.max_ts,
+                            meta.max_ingested,
+                            data
+                        ])
+                        .map_err(&te)?;
+                    *meta = BlockMeta::default();
+                    Ok(())
+                };
+            let mut rows = read.query([]).map_err(&e)?;
+            while let Some(r) = rows.next().map_err(&e)? {
+                let mut vals: Vec<ValueRef<'_>> = Vec::with_capacity(names.len());
+                for c in 0..names.len() {
+                    vals.push(r.get_ref(c).map_err(&e)?);
+                }
+                let id = vals.first().and_then(|v| v.as_i64().ok()).unwrap_or(0);
+                let ts = vals.get(c_ts).and_then(|v| v.as_i64().ok()).unwrap_or(0);
+                let ing = vals.get(c_ing).and_then(|v| v.as_i64().ok()).unwrap_or(0);
+                meta.add(id, ts, ing);
+                for (w, v) in cols.iter_mut().zip(vals.iter()) {
+                    w.push(*v);
+                }
+                put_stamp.execute(params![id, ts]).map_err(&te)?;
+                body_of(&vals, &mut body);
+                if !body.is_empty() {
+                    put_fts.execute(params![id, body.as_str()]).map_err(&te)?;
+                }
+                if let Some(Ok(d)) = vals.get(c_ds).map(|v| v.as_str()) {
+                    match datasets.get_mut(d) {
+                        Some(n) => *n += 1,
+                        None => {
+                            datasets.insert(d.to_owned(), 1);
+                        }
+                    }
+                }
+                rows_total += 1;
+                if meta.rows as usize >= BLOCK_ROWS {
+                    flush(&mut meta, &mut cols)?;
+                }
+            }
+            flush(&mut meta, &mut cols)?;
+            let mut put_sum = dtx
+                .prepare("INSERT INTO summary(kind, value, events) VALUES ('dataset', ?1, ?2)")
+                .map_err(&te)?;
+            for (d, n) in datasets {
+                put_sum.execute(params![d, n]).map_err(&te)?;
+            }
+            // The segment's own facts (range, checkpoint, disorder) carry over.
+            let mut meta_rows = tx.prepare("SELECT key, value FROM meta").map_err(&e)?;
+            let mut put_meta = dtx
+                .prepare("INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)")
+                .map_err(&te)?;
+            let mut m = meta_rows.query([]).map_err(&e)?;
+            while let Some(r) = m.next().map_err(&e)? {
+                let k: String = r.get(0).map_err(&e)?;
+                let v: Value = r.get(1).map_err(&e)?;
+                put_meta.execute(params![k, v]).map_err(&te)?;
+            }
+            put_meta.execute(params!["state", "compact"]).map_err(&te)?;
+            put_meta
+                .execute(params!["rows", rows_total as i64])
+                .map_err(&te)?;
+        }
+        dtx.execute_batch("INSERT INTO fts(fts) VALUES ('optimize');")
+            .map_err(&te)?;
+        dtx.commit().map_err(&te)?;
+        // The index merge left free pages behind; the file is rewritten without them.
+        dst.execute_batch("VACUUM;").map_err(&te)?;
+        drop(dst);
+        std::fs::File::open(&tmp)
+            .and_then(|f| f.sync_all())
+            .map_err(io)?;
+        std::fs::rename(&tmp, p).map_err(io)?;
+        if let Some(parent) = p.parent() {
+            let _dir_sync = std::fs::File::open(parent).and_then(|d| d.sync_all());
+        }
+        Ok(())
+    })();
+    if let Ok(mut g) = interrupt.lock() {
+        *g = None;
+    }
+    drop(tx);
+    drop(src);
+    if let Err(err) = result {
+        let _gone = std::fs::remove_file(&tmp);
+        return Err(err);
+    }
+    // The rolled-back sealed file's WAL and shared memory are no longer anyone's.
+    for ext in ["db-wal", "db-shm"] {
+        let _gone = std::fs::remove_file(p.with_extension(ext));
+    }
+    Ok((before, super::retention::segment_bytes(p)))
+}
+
+/// What the `blocks` table says of one block.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct BlockMeta {
+    pub first_id: i64,
+    pub last_id: i64,
+    pub rows: i64,
+    pub min_ts: i64,
+    pub max_ts: i64,
+    pub max_ingested: i64,
+}
+
+impl Default for BlockMeta {
+    fn default() -> Self {
+        BlockMeta {
+            first_id: 0,
+            last_id: 0,
+            rows: 0,
+            min_ts: i64::MAX,
+            max_ts: i64::MIN,
+            max_ingested: i64::MIN,
+        }
+    }
+}
+
+impl BlockMeta {
+    fn add(&mut self, id: i64, ts: i64, ingested: i64) {
+        if self.rows == 0 {
+            self.first_id = id;
+        }
+        self.last_id = id;
+        self.rows += 1;
+        self.min_ts = self.min_ts.min(ts);
+        self.max_ts = self.max_ts.max(ts);
+        self.max_ingested = self.max_ingested.max(ingested);
+    }
+}
+
+// ---- reading ---------------------------------------------------------------------------------
+
+/// True when the opened segment is in the compressed layout.
+pub(super) fn is_compact(conn: &Connection) -> bool {
+    conn.query_row("SELECT value FROM meta WHERE key = 'state'", [], |r| {
+        r.get::<_, String>(0)
+    })
+    .is_ok_and(|s| s == "compact")
+}
+
+/// A compressed segment opened for reading, with its block list.
+pub(super) struct Compact {
+    conn: Connection,
+    path: PathBuf,
+    /// Oldest first.
+    pub blocks: Vec<BlockMeta>,
+}
+
+impl Compact {
+    /// Opens `p` read-only (the temporary `events` table lives in memory).
+    pub fn open(p: &Path) -> Result<Option<Compact>, Error> {
+        let e = db_err(p);
+        let conn = match Connection::open_with_flags(
+            p,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        ) {
+            Ok(c) => c,
+            Err(_) if !p.exists() => return Ok(None),
+            Err(err) => return Err(e(err)),
+        };
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(&e)?;
+        conn.execute_batch("PRAGMA temp_store = MEMORY; PRAGMA cache_size = -8000;")
+            .map_err(&e)?;
+        if !is_compact(&conn) {
+            return Ok(None);
+        }
+        let defs: Vec<String> = layout().iter().map(|(n, t)| format!("{n} {t}")).collect();
+        conn.execute_batch(&format!("CREATE TEMP TABLE events ({});", defs.join(", ")))
+            .map_err(&e)?;
+        super::sql::register(&conn).map_err(&e)?;
+        let blocks = {
+            let mut stmt = conn
+                .prepare("SELECT first_id, last_id, rows, min_ts, max_ts, max_ingested FROM blocks ORDER BY first_id")
+                .map_err(&e)?;
+            stmt.query_map([], |r| {
+                Ok(BlockMeta {
+                    first_id: r.get(0)?,
+                    last_id: r.get(1)?,
+                    rows: r.get(2)?,
+                    min_ts: r.get(3)?,
+                    max_ts: r.get(4)?,
+                    max_ingested: r.get(5)?,
+                })
+            })
+            .map_err(&e)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(&e)?
+        };
+        Ok(Some(Compact {
+            conn,
+            path: p.to_path_buf(),
+            blocks,
+        }))
+    }
+
+    /// The connection: `events` is the temporary table [`Compact::load`] fills, `fts` and
+    /// `stamps` the segment's own.
+    pub fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    fn data(&self, b: &BlockMeta) -> Result<Vec<u8>, Error> {
+        self.conn
+            .query_row(
+                "SELECT data FROM blocks WHERE first_id = ?1",
+                [b.first_id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(db_err(&self.path))
+            .map(Option::unwrap_or_default)
+    }
+
+    fn damaged(&self, why: String) -> Error {
+        invalid(&self.path, why)
+    }
+
+    /// Decompresses a block's columns that `want` names.
+    pub fn decode(&self, b: &BlockMeta, want: impl Fn(usize) -> bool) -> Result<Decoded, Error> {
+        let data = self.data(b)?;
+        Decoded::new(&data, usize::try_from(b.rows).unwrap_or(0), want).map_err(|w| self.damaged(w))
+    }
+
+    /// Replaces the temporary `events` table's rows with block `b`'s: only the ids in `ids`
+    /// (sorted) when given, and without the message, raw bytes and other fields unless `body`.
+    pub fn load(&self, b: &BlockMeta, ids: Option<&[i64]>, body: bool) -> Result<usize, Error> {
+        let e = db_err(&self.path);
+        self.conn
+            .execute_batch("DELETE FROM temp.events;")
+            .map_err(&e)?;
+        let dec = self.decode(b, |c| body || !is_body(c))?;
+        let cols = dec.all().map_err(|w| self.damaged(w))?;
+        let n = layout().len();
+        let marks: Vec<String> = (1..=n).map(|i| format!("?{i}")).collect();
+        let mut ins = self
+            .conn
+            .prepare_cached(&format!(
+                "INSERT INTO temp.events VALUES ({})",
+                marks.join(", ")
+            ))
+            .map_err(&e)?;
+        let idcol = cols.first().map(Vec::as_slice).unwrap_or_default();
+        let mut loaded = 0usize;
+        let mut want = ids.map(|v| v.iter().peekable());
+        for (row, id) in idcol.iter().enumerate() {
+            let id = id.as_i64().unwrap_or(0);
+            if let Some(w) = want.as_mut() {
+                while w.peek().is_some_and(|x| **x < id) {
+                    w.next();
+                }
+                if w.peek().is_none_or(|x| **x != id) {
+                    continue;
+                }
+            }
+            let vals = cols.iter().map(|c| {
+                rusqlite::types::ToSqlOutput::Borrowed(
+                    c.get(row).copied().unwrap_or(ValueRef::Null),
+                )
+            });
+            ins.execute(rusqlite::params_from_iter(vals)).map_err(&e)?;
+            loaded += 1;
+        }
+        Ok(loaded)
+    }
+
+    /// Ids (ascending) of the rows whose full-text entry matches `fts` (an FTS5 query).
+    pub fn fts_ids(&self, fts: &str) -> Result<Vec<i64>, Error> {
+        let e = db_err(&self.path);
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT rowid FROM fts WHERE fts MATCH ?1 ORDER BY rowid")
+            .map_err(&e)?;
+        stmt.query_map([fts], |r| r.get(0))
+            .map_err(&e)?
+            .collect::<Result<Vec<i64>, _>>()
+            .map_err(e)
+    }
+
+    /// Events per dataset, from the summary made at compaction.
+    pub fn datasets(&self) -> Result<Vec<(String, i64)>, Error> {
+        let e = db_err(&self.path);
+        let mut stmt = self
+            .conn
+            .prepare("SELECT value, events FROM summary WHERE kind = 'dataset'")
+            .map_err(&e)?;
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(&e)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(e)
+    }
+
+    /// Calls `f` with the value of column `c` of each row of block `b` that lies in
+    /// `[from, to)` and, when `ids` is given (sorted), is among them.
+    pub fn for_each_value(
+        &self,
+        b: &BlockMeta,
+        c: usize,
+        (from, to): (i64, i64),
+        ids: Option<&[i64]>,
+        f: &mut dyn FnMut(ValueRef<'_>) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        let (c_id, c_ts) = (0, col("ts"));
+        let dec = self.decode(b, |k| k == c || k == c_id || k == c_ts)?;
+        let damaged = |w| self.damaged(w);
+        let idv = dec.column(c_id).map_err(damaged)?;
+        let tsv = dec.column(c_ts).map_err(damaged)?;
+        let vals = dec.column(c).map_err(damaged)?;
+        let mut want = ids.map(|v| v.iter().peekable());
+        for ((id, ts), v) in idv.iter().zip(tsv.iter()).zip(vals.iter()) {
+            let ts = ts.as_i64().unwrap_or(0);
+            if ts < from || ts >= to {
+                continue;
+            }
+            if let Some(w) = want.as_mut() {
+                let id = id.as_i64().unwrap_or(0);
+                while w.peek().is_some_and(|x| **x < id) {
+                    w.next();
+                }
+                if w.peek().is_none_or(|x| **x != id) {
+                    continue;
+                }
+            }
+            f(*v)?;
+        }
+        Ok(())
+    }
+}
+
+/// The column of a field in the stored layout, when it has one (not `fields` JSON).
+pub(super) fn field_column(f: &Field) -> Option<usize> {
+    let name = match f {
+        Field::Sender => "sender",
+        Field::Host => "host",
+        Field::SourceIp => "source_ip",
+        Field::DestinationIp => "destination_ip",
+        Field::Process => "app",
+        Field::Pid => "pid",
+        Field::Dataset => "dataset",
+        Field::Severity => "severity",
+        Field::Facility => "facility",
+        Field::MsgId => "msgid",
+        Field::Ecs(n) => {
+            super::columns::promoted(n)
+                .and_then(|i| PROMOTED.get(i))?
+                .column
+        }
+        Field::Other(_) => return None,
+    };
+    Some(col(name))
+}
+
+/// True when `v` is one whole full-text token as the tokenizer makes it (so a message that
+/// holds it as a word has exactly this token).
+fn is_word(v: &str) -> bool {
+    let mut n = 0;
+    let mut same = false;
+    crate::query::tokens::for_each_token(v, |t| {
+        n += 1;
+        same = t == v;
+    });
+    n == 1 && same
+}
+
+/// The keyed-field token letter of a field, and whether every value has one.
+fn keyed_letter(f: &Field) -> Option<(char, bool)> {
+    let c = field_column(f)?;
+    let name = layout().get(c)?.0;
+    KEYED
+        .iter()
+        .find(|(_, n, _)| *n == name)
+        .map(|(l, _, a)| (*l, *a))
+}
+
+/// The full-text plan of a query on a compressed segment.
+#[derive(Debug, Default)]
+pub(super) struct FtsPlan {
+    /// The FTS5 query every match satisfies (None: no such narrowing).
+    pub matcher: Option<String>,
+    /// True when a row matches the query exactly when it matches `matcher` (and the time
+    /// range): counts need no block then.
+    pub exact: bool,
+}
+
+/// What the index can say about `expr`: the terms every match has, and whether they are all
+/// there is to it.
+pub(super) fn fts_plan(expr: &Expr) -> FtsPlan {
+    if expr.is_all() {
+        return FtsPlan {
+            matcher: None,
+            exact: true,
+        };
+    }
+    let items: Vec<&Expr> = match expr {
+        Expr::And(v) => v.iter().collect(),
+        other => vec![other],
+    };
+    let mut terms: Vec<String> = Vec::new();
+    let mut exact = true;
+    for item in items {
+        match item {
+            Expr::Text(t) => {
+                for (i, tok) in t.tokens.iter().enumerate() {
+                    let star = if t.prefix && i + 1 == t.tokens.len() {
+                        "*"
+                    } else {
+                        ""
+                    };
+                    terms.push(format!("\"{tok}\"{star}"));
+                }
+                // A phrase also needs its words in order, which only the message can tell.
+                exact &= t.tokens.len() == 1;
+            }
+            Expr::Field(f, Cond::Eq(v)) => match keyed_letter(f) {
+                Some((letter, always)) => {
+                    let text = v.text();
+                    let mut tok = String::new();
+                    push_key_token(letter, ValueRef::Text(text.as_bytes()), &mut tok);
+                    if tok.is_empty() {
+                        exact = false;
+                    } else if always {
+                        terms.push(format!("\"{tok}\""));
+                    } else {
+                        // The word may be any part of the message: candidates only.
+                        exact = false;
+                        if is_word(&text) {
+                            terms.push(format!("(\"{text}\" OR \"{tok}\")"));
+                        } else {
+                            terms.push(format!("\"{tok}\""));
+                        }
+                    }
+                }
+                None => exact = false,
+            },
+            _ => exact = false,
+        }
+    }
+    FtsPlan {
+        matcher: (!terms.is_empty()).then(|| terms.join(" AND ")),
+        exact,
+    }
+}
+
+/// True when evaluating `expr` on a row needs its message, raw bytes or other fields.
+pub(super) fn needs_body(expr: &Expr) -> bool {
+    match expr {
+        Expr::And(v) | Expr::Or(v) => v.iter().any(needs_body),
+        Expr::Not(e) => needs_body(e),
+        Expr::Text(_) => true,
+        Expr::Field(f, _) => field_column(f).is_none(),
+    }
+}
+
+/// The sorted ids of `ids` that block `b` holds.
+pub(super) fn ids_in<'a>(ids: &'a [i64], b: &BlockMeta) -> &'a [i64] {
+    let lo = ids.partition_point(|x| *x < b.first_id);
+    let hi = ids.partition_point(|x| *x <= b.last_id);
+    ids.get(lo..hi).unwrap_or_default()
+}
+
+// ---- forget-host -----------------------------------------------------------------------------
+
+/// Removes every row whose sender or host is `host` from compressed segment `p`, block by
+/// block (each block rewritten in its own transaction, the rows' full-text entries deleted with
+/// them); returns the rows removed. `progress` gets the count so far after each block.
+pub(super) fn forget(p: &Path, host: &str, progress: &mut dyn FnMut(u64)) -> Result<u64, Error> {
+    let e = db_err(p);
+    let Some(reader) = Compact::open(p)? else {
+        return Ok(0);
+    };
+    let mut m = String::new();
+    let hv = ValueRef::Text(host.as_bytes());
+    let mut a = String::new();
+    push_key_token('s', hv, &mut a);
+    let mut b = String::new();
+    push_key_token('h', hv, &mut b);
+    if !a.is_empty() {
+        m = format!("\"{a}\" OR \"{b}\"");
+    }
+    // A value too long for a token: every block is looked at.
+    let ids = if m.is_empty() {
+        None
+    } else {
+        Some(reader.fts_ids(&m)?)
+    };
+    let blocks: Vec<BlockMeta> = reader
+        .blocks
+        .iter()
+        .filter(|b| ids.as_ref().is_none_or(|ids| !ids_in(ids, b).is_empty()))
+        .copied()
+        .collect();
+    if blocks.is_empty() {
+        return Ok(0);
+    }
+    // Not `segment::open_read_write`: that would turn the file to WAL mode.
+    let mut conn = Connection::open_with_flags(
+        p,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(&e)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(&e)?;
+    conn.execute_batch("PRAGMA secure_delete = ON;")
+        .map_err(&e)?;
+    let (c_sender, c_host) = (col("sender"), col("host"));
+    let mut removed = 0u64;
+    let mut body = String::new();
+    for b in blocks {
+        let dec = reader.decode(&b, |_| true)?;
+        let cols = dec.all().map_err(|w| reader.damaged(w))?;
+        let rows = usize::try_from(b.rows).unwrap_or(0);
+        let is_host = |v: Option<&ValueRef<'_>>| v.and_then(|v| v.as_str().ok()) == Some(host);
+        let gone: Vec<usize> = (0..rows)
+            .filter(|r| {
+                is_host(cols.get(c_sender).and_then(|c| c.get(*r)))
+                    || is_host(cols.get(c_host).and_then(|c| c.get(*r)))
+            })
+            .collect();
+        if gone.is_empty() {
+            continue;
+        }
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(&e)?;
+        {
+            let mut del_fts = tx
+                .prepare_cached("INSERT INTO fts(fts, rowid, body) VALUES ('delete', ?1, ?2)")
+                .map_err(&e)?;
+            let mut del_stamp = tx
+                .prepare_cached("DELETE FROM stamps WHERE id = ?1")
+                .map_err(&e)?;
+            let mut less = tx
+                .prepare_cached(
+                    "UPDATE summary SET events = max(0, events - 1) WHERE kind = 'dataset' AND value = ?1",
+                )
+                .map_err(&e)?;
+            let mut writers: Vec<ColumnWriter> = (0..layout().len())
+                .map(|_| ColumnWriter::default())
+                .collect();
+            let mut meta = BlockMeta::default();
+            let mut g = gone.iter().peekable();
+            let mut vals = Vec::with_capacity(layout().len());
+            for r in 0..rows {
+                vals.clear();
+                vals.extend(
+                    cols.iter()
+                        .map(|c| c.get(r).copied().unwrap_or(ValueRef::Null)),
+                );
+                let id = vals.first().and_then(|v| v.as_i64().ok()).unwrap_or(0);
+                if g.peek() == Some(&&r) {
+                    g.next();
+                    body_of(&vals, &mut body);
+                    if !body.is_empty() {
+                        del_fts.execute(params![id, body.as_str()]).map_err(&e)?;
+                    }
+                    del_stamp.execute([id]).map_err(&e)?;
+                    if let Some(ValueRef::Text(d)) = vals.get(col("dataset")) {
+                        less.execute(params![String::from_utf8_lossy(d)])
+                            .map_err(&e)?;
+                    }
+                    continue;
+                }
+                let ts = vals
+                    .get(col("ts"))
+                    .and_then(|v| v.as_i64().ok())
+                    .unwrap_or(0);
+                let ing = vals
+                    .get(col("ingested"))
+                    .and_then(|v| v.as_i64().ok())
+                    .unwrap_or(0);
+                meta.add(id, ts, ing);
+                for (w, v) in writers.iter_mut().zip(vals.iter()) {
+                    w.push(*v);
+                }
+            }
+            tx.execute("DELETE FROM blocks WHERE first_id = ?1", [b.first_id])
+                .map_err(&e)?;
+            if meta.rows > 0 {
+                let data = encode_block(&mut writers).map_err(|w| invalid(p, w))?;
+                tx.execute(
+                    "INSERT INTO blocks(first_id, last_id, rows, min_ts, max_ts, max_ingested, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    params![meta.first_id, meta.last_id, meta.rows, meta.min_ts, meta.max_ts, meta.max_ingested, data],
+                )
+                .map_err(&e)?;
+            }
+            tx.execute(
+                "UPDATE meta SET value = max(0, value - ?1) WHERE key = 'rows'",
+                [gone.len() as i64],
+            )
+            .map_err(&e)?;
+        }
+        tx.commit().map_err(&e)?;
+        removed += gone.len() as u64;
+        progress(removed);
+    }
+    Ok(removed)
+}
