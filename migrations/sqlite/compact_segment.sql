@@ -2,7 +2,7 @@
 -- table and its B-tree indexes). Events live in blocks of consecutive ids, column by column, each
 -- column of a block one zstd frame. What a search needs to find them stays uncompressed: the
 -- full-text index (message tokens, plus `_<letter><hex>` tokens for the filterable fields, see
--- compact.rs) and each event's @timestamp.
+-- compact.rs) and each block's time range.
 CREATE TABLE meta (key TEXT PRIMARY KEY, value ANY) WITHOUT ROWID;
 CREATE TABLE blocks (
     first_id     INTEGER PRIMARY KEY,  -- the first event id (rowid within the segment) it holds
@@ -13,8 +13,6 @@ CREATE TABLE blocks (
     max_ingested INTEGER NOT NULL,
     data         BLOB    NOT NULL      -- per column: varint size, varint raw size, zstd frame
 );
--- @timestamp by id: counts and histograms of full-text and field matches need nothing else.
-CREATE TABLE stamps (id INTEGER PRIMARY KEY, ts INTEGER NOT NULL);
 -- Counts per value of a few fields, made at compaction (events per dataset for the status).
 CREATE TABLE summary (
     kind   TEXT    NOT NULL,

@@ -29,9 +29,11 @@ pub fn aggregate(
                     count: catalog.iter().map(|s| s.rows).sum(),
                 });
             }
-            each_segment_with(catalog, q, "count(*)", "", &[], Need::Stamps, |out| {
-                if let Out::Row(r) = out {
-                    count += u64::try_from(r.get::<_, i64>(0)?).unwrap_or(0);
+            each_segment_with(catalog, q, "count(*)", "", &[], Need::Count, |out| {
+                match out {
+                    Out::Row(r) => count += u64::try_from(r.get::<_, i64>(0)?).unwrap_or(0),
+                    Out::Value(_) => count += 1,
+                    Out::Count(n) => count += n,
                 }
                 Ok(())
             })?;
@@ -90,6 +92,7 @@ pub fn aggregate(
                             count_value(&mut counts, &mut missing, r.get_ref(0)?, n);
                         }
                         Out::Value(v) => count_value(&mut counts, &mut missing, v, 1),
+                        Out::Count(_) => {}
                     }
                     Ok(())
                 },
@@ -122,9 +125,16 @@ pub fn histogram(
         &[Value::Integer(bucket)],
         Need::Stamps,
         |out| {
-            if let Out::Row(r) = out {
-                let n = u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0);
-                *counts.entry(r.get::<_, i64>(0)?).or_insert(0) += n;
+            match out {
+                Out::Row(r) => {
+                    let n = u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0);
+                    *counts.entry(r.get::<_, i64>(0)?).or_insert(0) += n;
+                }
+                Out::Value(ts) => {
+                    let ts = ts.as_i64().unwrap_or(0);
+                    *counts.entry(ts.div_euclid(bucket) * bucket).or_insert(0) += 1;
+                }
+                Out::Count(_) => {}
             }
             Ok(())
         },
@@ -165,9 +175,11 @@ fn count_value(
 /// from as little as it has to decompress.
 #[derive(Debug, Clone, Copy)]
 enum Need {
-    /// Only `ts` and `id` (counts, histograms): the `stamps` table, when the full-text index
-    /// answers the query exactly.
+    /// Only `ts` (counts, histograms): each match's `@timestamp` as a value, decoded from the
+    /// blocks' `ts` column, when the full-text index answers the query exactly.
     Stamps,
+    /// Only how many match: whole blocks inside the range are counted from the index alone.
+    Count,
     /// The values of one column (top values): counted from the decoded column when the index
     /// answers the query exactly.
     Column(usize),
@@ -180,12 +192,14 @@ enum Need {
 enum Out<'a> {
     Row(&'a rusqlite::Row<'a>),
     Value(rusqlite::types::ValueRef<'a>),
+    /// This many more matches.
+    Count(u64),
 }
 
 /// Runs `SELECT {select} FROM events WHERE <the query's conditions>{tail}` on every segment
 /// the query's range overlaps; `lead` are parameters `select` refers to (numbered first).
-/// Compressed segments answer from `stamps` or a decoded column where `need` allows, and
-/// otherwise run the same SQL on each candidate block.
+/// Compressed segments answer from one decoded column where `need` allows, and otherwise run
+/// the same SQL on each candidate block.
 fn each_segment_with(
     catalog: &[SegmentInfo],
     q: &SearchQuery,
@@ -265,38 +279,22 @@ fn compact_segment(
     let plan = compact::fts_plan(&q.expr);
     if plan.exact {
         match need {
-            Need::Stamps => {
-                // The index says which rows match; `stamps` has their time.
-                let mut args: Vec<Value> = lead.to_vec();
-                args.push(Value::Integer(from));
-                let f = args.len();
-                args.push(Value::Integer(to));
-                let mut cond = format!("ts >= ?{f} AND ts < ?{}", f + 1);
-                cursor_condition(seg, q, &mut cond, &mut args);
-                if let Some(m) = &plan.matcher {
-                    args.push(Value::Text(m.clone()));
-                    cond.push_str(&format!(
-                        " AND id IN (SELECT rowid FROM fts WHERE fts MATCH ?{})",
-                        args.len()
-                    ));
-                }
-                let mut stmt = c
-                    .conn()
-                    .prepare(&format!("SELECT {select} FROM stamps WHERE {cond}{tail}"))
-                    .map_err(&e)?;
-                let mut rows = stmt.query(rusqlite::params_from_iter(args)).map_err(&e)?;
-                while let Some(r) = rows.next().map_err(&e)? {
-                    row(Out::Row(r)).map_err(&e)?;
-                }
-                return Ok(());
-            }
-            Need::Column(col) if q.before.is_none() => {
+            Need::Stamps | Need::Count | Need::Column(_) if q.before.is_none() => {
+                let col = match need {
+                    Need::Column(c) => c,
+                    _ => compact::col("ts"),
+                };
                 let ids = match &plan.matcher {
                     Some(m) => Some(c.fts_ids(m)?),
                     None => None,
                 };
                 for b in compact_blocks(c, ids.as_deref(), from, to) {
                     let part = ids.as_deref().map(|i| compact::ids_in(i, &b));
+                    if matches!(need, Need::Count) && b.min_ts >= from && b.max_ts < to {
+                        let n = part.map_or(b.rows, |p| p.len() as i64);
+                        row(Out::Count(u64::try_from(n).unwrap_or(0))).map_err(&e)?;
+                        continue;
+                    }
                     c.for_each_value(&b, col, (from, to), part, &mut |v| {
                         row(Out::Value(v)).map_err(&e)
                     })?;

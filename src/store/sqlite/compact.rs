@@ -11,14 +11,12 @@
 //! - the full-text index, as before, plus one token per value of the filterable fields
 //!   ([`KEYED`]: `_` + a letter + the value in hex, which no message token can be, since tokens
 //!   never start with `_`). A field filter and a word search both find their rows' ids there;
-//! - each event's `@timestamp` by id (`stamps`), so counts and histograms of what the index
-//!   answers exactly never decompress a block;
 //! - per-value counts of the dataset (`summary`), for the storage status.
 //!
 //! Reads decompress only the blocks that can hold a match (time range, full-text candidates)
 //! into a temporary in-memory `events` table of the row layout, and run the same SQL as on an
-//! uncompressed segment; the top values of a field are counted straight from the decoded
-//! column. The bytes of every event are kept exactly: a round trip returns the same row.
+//! uncompressed segment. Where the index answers a query exactly, counts, histograms and top
+//! values decode only the one small column they need (`ts`, or the field's). The bytes of every event are kept exactly: a round trip returns the same row.
 //! Event ids (segment, rowid) do not change.
 
 use super::columns::{BASE, Kind, PROMOTED};
@@ -85,7 +83,7 @@ fn layout() -> &'static [(&'static str, &'static str)] {
 }
 
 /// The position of a column in [`layout`].
-fn col(name: &str) -> usize {
+pub(super) fn col(name: &str) -> usize {
     layout().iter().position(|(n, _)| *n == name).unwrap_or(0)
 }
 
@@ -379,9 +377,6 @@ pub fn compact(
             let mut put_block = dtx
                 .prepare("INSERT INTO blocks(first_id, last_id, rows, min_ts, max_ts, max_ingested, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")
                 .map_err(&te)?;
-            let mut put_stamp = dtx
-                .prepare("INSERT INTO stamps(id, ts) VALUES (?1, ?2)")
-                .map_err(&te)?;
             let mut put_fts = dtx
                 .prepare("INSERT INTO fts(rowid, body) VALUES (?1, ?2)")
                 .map_err(&te)?;
@@ -425,7 +420,6 @@ pub fn compact(
                 for (w, v) in cols.iter_mut().zip(vals.iter()) {
                     w.push(*v);
                 }
-                put_stamp.execute(params![id, ts]).map_err(&te)?;
                 body_of(&vals, &mut body);
                 if !body.is_empty() {
                     put_fts.execute(params![id, body.as_str()]).map_err(&te)?;
@@ -600,8 +594,8 @@ impl Compact {
         }))
     }
 
-    /// The connection: `events` is the temporary table [`Compact::load`] fills, `fts` and
-    /// `stamps` the segment's own.
+    /// The connection: `events` is the temporary table [`Compact::load`] fills, `fts` the
+    /// segment's own.
     pub fn conn(&self) -> &Connection {
         &self.conn
     }
@@ -932,9 +926,6 @@ pub(super) fn forget(p: &Path, host: &str, progress: &mut dyn FnMut(u64)) -> Res
             let mut del_fts = tx
                 .prepare_cached("INSERT INTO fts(fts, rowid, body) VALUES ('delete', ?1, ?2)")
                 .map_err(&e)?;
-            let mut del_stamp = tx
-                .prepare_cached("DELETE FROM stamps WHERE id = ?1")
-                .map_err(&e)?;
             let mut less = tx
                 .prepare_cached(
                     "UPDATE summary SET events = max(0, events - 1) WHERE kind = 'dataset' AND value = ?1",
@@ -959,7 +950,6 @@ pub(super) fn forget(p: &Path, host: &str, progress: &mut dyn FnMut(u64)) -> Res
                     if !body.is_empty() {
                         del_fts.execute(params![id, body.as_str()]).map_err(&e)?;
                     }
-                    del_stamp.execute([id]).map_err(&e)?;
                     if let Some(ValueRef::Text(d)) = vals.get(col("dataset")) {
                         less.execute(params![String::from_utf8_lossy(d)])
                             .map_err(&e)?;

@@ -401,7 +401,7 @@ fn forget_host_removes_rows_tokens_and_registry_entry_in_every_segment() {
             let rows: i64 = conn
                 .query_row(
                     if seg.state == SegmentState::Compact {
-                        "SELECT count(*) FROM stamps"
+                        "SELECT sum(rows) FROM blocks"
                     } else {
                         "SELECT count(*) FROM events"
                     },
