@@ -358,7 +358,7 @@ pub fn compact(
     let result = (|| -> Result<(), Error> {
         let mut dst = Connection::open(&tmp).map_err(&te)?;
         dst.execute_batch(
-            "PRAGMA page_size = 16384; PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA cache_size = -8000;",
+            "PRAGMA page_size = 4096; PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA cache_size = -8000;",
         )
         .map_err(&te)?;
         dst.execute_batch(SCHEMA).map_err(&te)?;
