@@ -112,6 +112,21 @@ impl Lifecycle {
     }
 
     fn events(&mut self, now: i64) -> Result<RunReport, Error> {
+        // Evidence counts against `max_bytes` but may take at most a quarter of it: thousands
+        // of alerts keeping a hundred events each would otherwise crowd out the events.
+        if let Some(cap) = self.policy.max_bytes {
+            match self.alerts.trim_evidence(cap / EVIDENCE_SHARE) {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(
+                    events = n,
+                    "Retention removed the oldest kept alert evidence: it may take a quarter of retention.max_bytes."
+                ),
+                Err(e) => {
+                    static LIMIT: RateLimit = RateLimit::new(10);
+                    failed(&LIMIT, &e, "Could not trim the kept alert evidence.");
+                }
+            }
+        }
         let extra = self.alerts.evidence_bytes().unwrap_or(0);
         let store = self.store.clone();
         let reader = store.reader();
@@ -201,6 +216,9 @@ impl Lifecycle {
     }
 }
 
+/// Kept alert evidence may take at most `max_bytes / EVIDENCE_SHARE`.
+const EVIDENCE_SHARE: u64 = 4;
+
 /// Logs a failure, at most once per call site and 10 s, with the count not logged.
 fn failed(limit: &RateLimit, e: &dyn std::fmt::Display, what: &str) {
     if let Some(more) = limit.occurred() {
@@ -223,9 +241,15 @@ fn keep_evidence(
     if links.is_empty() {
         return Ok(0);
     }
+    let ids: Vec<i64> = links.iter().map(|(_, id)| *id).collect();
+    let events: std::collections::HashMap<i64, crate::store::StoredEvent> = reader
+        .get_many(&ids)?
+        .into_iter()
+        .map(|e| (e.id, e))
+        .collect();
     let mut kept = Vec::with_capacity(links.len());
     for (alert, id) in links {
-        if let Some(ev) = reader.get(id)? {
+        if let Some(ev) = events.get(&id) {
             let fields = serde_json::Value::Object(ev.event.to_flat_json(&ev.listener)).to_string();
             kept.push((
                 alert,

@@ -666,6 +666,14 @@ impl Alerts {
         kept_db::evidence_bytes(&self.conn).map_err(self.err())
     }
 
+    /// Removes the oldest kept copies (by `@timestamp`) until the evidence takes at most
+    /// `max_bytes`; returns how many went.
+    pub fn trim_evidence(&mut self, max_bytes: u64) -> Result<u64, Error> {
+        let path = self.path.display().to_string();
+        kept_db::trim_evidence(&mut self.conn, max_bytes)
+            .map_err(|source| Error::Db { path, source })
+    }
+
     /// Removes kept copies of a forgotten sender (address or host name); returns how many.
     pub fn forget_evidence(&mut self, host: &str) -> Result<u64, Error> {
         let path = self.path.display().to_string();
@@ -767,6 +775,23 @@ mod kept_db {
             |r| r.get(0),
         )?;
         Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// See [`Alerts::trim_evidence`]: the oldest copies go, a thousand per transaction.
+    pub(super) fn trim_evidence(conn: &mut Connection, max_bytes: u64) -> rusqlite::Result<u64> {
+        let mut removed = 0u64;
+        while evidence_bytes(conn)? > max_bytes {
+            let n = conn.execute(
+                "DELETE FROM alert_evidence WHERE (alert_id, event_id) IN \
+                 (SELECT alert_id, event_id FROM alert_evidence ORDER BY ts LIMIT 1000)",
+                [],
+            )?;
+            if n == 0 {
+                break;
+            }
+            removed += n as u64;
+        }
+        Ok(removed)
     }
 
     /// Removes kept copies of a forgotten sender (address or host name); returns how many.

@@ -155,3 +155,32 @@ fn outbox_retry_dead_letter_and_requeue() {
     a.sent(id).unwrap();
     assert!(a.dead_letters(10).unwrap().is_empty());
 }
+
+#[test]
+fn trimming_evidence_removes_the_oldest_copies_down_to_the_cap() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut a = Alerts::open(dir.path()).unwrap();
+    let kept: Vec<(i64, Kept)> = (0..3000)
+        .map(|i| {
+            (
+                1 + i % 7,
+                Kept {
+                    event_id: i,
+                    ts: 1_000 + i,
+                    sender: "192.0.2.1".into(),
+                    fields: format!("{{\"message\":\"event {i}\"}}"),
+                    raw: vec![b'x'; 200],
+                },
+            )
+        })
+        .collect();
+    assert_eq!(a.keep(&kept).unwrap(), 3000);
+    let all = a.evidence_bytes().unwrap();
+    assert_eq!(a.trim_evidence(all).unwrap(), 0);
+    let removed = a.trim_evidence(all / 2).unwrap();
+    assert!(removed >= 1000 && removed < 3000, "{removed}");
+    assert!(a.evidence_bytes().unwrap() <= all / 2);
+    // The oldest went, the newest stay.
+    assert!(a.kept_event(0).unwrap().is_none());
+    assert!(a.kept_event(2999).unwrap().is_some());
+}

@@ -73,7 +73,13 @@ fn record(ctx: &mut Context, firings: Vec<Firing>) -> bool {
                 ctx.metrics.alerts_updated.fetch_add(1, Relaxed);
             }
             Ok(Recorded::Ignored) => {}
-            Err(e) => tracing::error!(error = %e, rule = %f.title, "Could not record an alert."),
+            Err(e) => {
+                static LIMIT: crate::telemetry::events::RateLimit =
+                    crate::telemetry::events::RateLimit::new(10);
+                if let Some(more) = LIMIT.occurred() {
+                    tracing::error!(error = %e, rule = %f.title, suppressed = more, "Could not record an alert.");
+                }
+            }
         }
     }
     queued

@@ -162,6 +162,15 @@ pub trait EventReader: Send + Sync {
     fn senders(&self, days: i64) -> Result<Vec<SenderInfo>, Error>;
     /// One event by its id.
     fn get(&self, id: i64) -> Result<Option<StoredEvent>, Error>;
+    /// The events of these ids that exist, in no particular order (one pass per segment and
+    /// block, where `get` for each would open and decode them again and again).
+    fn get_many(&self, ids: &[i64]) -> Result<Vec<StoredEvent>, Error> {
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            out.extend(self.get(*id)?);
+        }
+        Ok(out)
+    }
     /// Events received at or after `since` (`event.ingested`), oldest first, the newest
     /// `limit` of them (the rules replay their windows from this after a restart).
     fn received_since(&self, since: i64, limit: usize) -> Result<Vec<StoredEvent>, Error>;

@@ -268,6 +268,25 @@ fn compressed_and_row_segments_answer_every_query_alike() {
         let got = ra.get(want.id).unwrap().unwrap();
         assert_eq!(got.event.raw, want.event.raw);
     }
+    // Many at once, across segments and blocks, as retention keeps alert evidence.
+    let any = rb.search(&SearchQuery::parse("", 20_000).unwrap()).unwrap();
+    let wanted: Vec<i64> = any
+        .iter()
+        .step_by(7)
+        .map(|e| e.id)
+        .chain([i64::MAX])
+        .collect();
+    let raw_of = |v: Vec<crate::store::StoredEvent>| {
+        let mut v: Vec<(i64, Vec<u8>)> = v
+            .into_iter()
+            .map(|e| (e.id, e.event.raw.to_vec()))
+            .collect();
+        v.sort();
+        v
+    };
+    let got = raw_of(ra.get_many(&wanted).unwrap());
+    assert_eq!(got.len(), wanted.len() - 1);
+    assert_eq!(got, raw_of(rb.get_many(&wanted).unwrap()));
     let since = 1_700_000_000_000_000 + 11_000 * 1000;
     let x: Vec<i64> = ra
         .received_since(since, 5000)

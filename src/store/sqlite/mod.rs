@@ -226,6 +226,10 @@ impl EventReader for SqliteReader {
         queries::get(&read_catalog(&self.catalog), id)
     }
 
+    fn get_many(&self, ids: &[i64]) -> Result<Vec<StoredEvent>, Error> {
+        queries::get_many(&read_catalog(&self.catalog), ids)
+    }
+
     fn received_since(&self, since: i64, limit: usize) -> Result<Vec<StoredEvent>, Error> {
         queries::received_since(&read_catalog(&self.catalog), since, limit)
     }

@@ -613,3 +613,51 @@ pub fn get(catalog: &[SegmentInfo], id: i64) -> Result<Option<StoredEvent>, Erro
     .optional()
     .map_err(e)
 }
+
+/// The events of `ids` that exist: one connection per segment and, in a compressed segment, one
+/// decoded block for all of its ids.
+pub fn get_many(catalog: &[SegmentInfo], ids: &[i64]) -> Result<Vec<StoredEvent>, Error> {
+    let mut sorted = ids.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let mut out = Vec::with_capacity(sorted.len());
+    for part in sorted.chunk_by(|a, b| a >> 32 == b >> 32) {
+        let Some(first) = part.first() else { continue };
+        let seg_id = u32::try_from(first >> 32).unwrap_or(u32::MAX);
+        let Some(seg) = catalog.iter().find(|s| s.id == seg_id) else {
+            continue;
+        };
+        let e = db_err(&seg.path);
+        let rowids: Vec<i64> = part.iter().map(|id| id & 0xFFFF_FFFF).collect();
+        let by_id = format!("SELECT {} FROM events WHERE id = ?1", select_list());
+        match open_any(seg)? {
+            None => {}
+            Some(Opened::Compact(c)) => {
+                let all = format!("SELECT {} FROM events", select_list());
+                for b in compact_blocks(&c, Some(&rowids), i64::MIN, i64::MAX) {
+                    c.load(&b, Some(compact::ids_in(&rowids, &b)), true)?;
+                    let mut stmt = c.conn().prepare_cached(&all).map_err(&e)?;
+                    for r in stmt
+                        .query_map([], |r| row_to_event(r, seg.id))
+                        .map_err(&e)?
+                    {
+                        out.push(r.map_err(&e)?);
+                    }
+                }
+            }
+            Some(Opened::Rows(conn)) => {
+                let mut stmt = conn.prepare(&by_id).map_err(&e)?;
+                for rowid in rowids {
+                    if let Some(ev) = stmt
+                        .query_row([rowid], |r| row_to_event(r, seg.id))
+                        .optional()
+                        .map_err(&e)?
+                    {
+                        out.push(ev);
+                    }
+                }
+            }
+        }
+    }
+    Ok(out)
+}
