@@ -536,8 +536,13 @@ fn replay(config: Config, file: &std::path::Path, sender: std::net::IpAddr) -> R
         progress(done, total);
         eprintln!();
     }
+    // The indexer defers sealed segments while batches come in full: say the writer is idle,
+    // let it finish them, and only then stop it (closing first left it nothing to run on).
+    writer.maintain()?;
+    if !store.wait_indexed(std::time::Duration::from_secs(600)) {
+        eprintln!("some sealed segments are not indexed yet; the next `serve` indexes them");
+    }
     writer.close()?;
-    store.wait_indexed(std::time::Duration::from_secs(600));
     eprintln!("replayed {done} lines from {}", file.display());
     Ok(ExitCode::SUCCESS)
 }

@@ -372,6 +372,66 @@ fn replay_stores_a_corpus_file_and_it_is_searchable() {
     );
 }
 
+/// A replay that seals segments ends once they are compressed, instead of stopping the indexer
+/// first and then waiting ten minutes for it.
+#[test]
+fn replay_ends_with_its_sealed_segments_compressed() {
+    use picket::store::sqlite::{Options, SegmentState, SqliteStore};
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("lines.log");
+    let text: String = (0..3500)
+        .map(|i| {
+            format!(
+                "<134>Nov 22 10:00:{:02} fw01 kernel: replayed line {i} from 10.0.{}.{}\n",
+                i % 60,
+                i % 200,
+                i % 250
+            )
+        })
+        .collect();
+    std::fs::write(&file, text).unwrap();
+    let config = dir.path().join("picket.toml");
+    std::fs::write(&config, "[store]\nsegment_max_events = 1000\n").unwrap();
+    let data = dir.path().join("data");
+    let mut child = std::process::Command::new(common::bin())
+        .arg("replay")
+        .arg(&file)
+        .arg("--config")
+        .arg(&config)
+        .arg("--data-dir")
+        .arg(&data)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("replay did not end within 120 s");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(status.success());
+    let st = SqliteStore::open(&data.join("store"), Options::default()).unwrap();
+    let segs = st.segments();
+    assert!(
+        segs.iter().any(|s| s.state == SegmentState::Compact),
+        "{segs:?}"
+    );
+    assert!(
+        segs.iter()
+            .all(|s| matches!(s.state, SegmentState::Compact | SegmentState::Hot)),
+        "{segs:?}"
+    );
+    assert_eq!(
+        common::search_dir(&data, "replayed", &["--limit", "5000"]).len(),
+        3500
+    );
+}
+
 #[test]
 fn connection_limit_and_idle_timeout_are_enforced_and_counted() {
     use std::io::Read;
