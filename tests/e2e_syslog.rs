@@ -409,7 +409,7 @@ fn replay_ends_with_its_sealed_segments_compressed() {
             break s;
         }
         if std::time::Instant::now() > deadline {
-            let _ = child.kill();
+            let _killed: Result<(), _> = child.kill();
             panic!("replay did not end within 120 s");
         }
         std::thread::sleep(Duration::from_millis(100));
