@@ -212,7 +212,10 @@ impl Alerts {
             path: self.path.display().to_string(),
             source,
         };
-        let tx = self.conn.transaction().map_err(e)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(e)?;
         // A replay: this completing event was already counted.
         if f.trigger != 0 {
             let seen: Option<i64> = tx
@@ -304,7 +307,10 @@ impl Alerts {
             path: self.path.display().to_string(),
             source,
         };
-        let tx = self.conn.transaction().map_err(e)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(e)?;
         let ids: Vec<(i64, String)> = {
             let mut q = tx
                 .prepare(
@@ -351,7 +357,10 @@ impl Alerts {
             path: self.path.display().to_string(),
             source,
         };
-        let tx = self.conn.transaction().map_err(e)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(e)?;
         let alert = get_in(&tx, id).map_err(e)?.ok_or(Error::NotFound(id))?;
         let from = State::parse(&alert.state)?;
         let allowed = matches!(
@@ -733,7 +742,7 @@ mod kept_db {
     /// Stores copies of evidence events (idempotent: a copy repeated after a crash is ignored);
     /// returns how many rows were new.
     pub(super) fn keep(conn: &mut Connection, kept: &[(i64, Kept)]) -> rusqlite::Result<u64> {
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let mut n = 0u64;
         {
             let mut put = tx.prepare_cached(
@@ -811,7 +820,7 @@ mod kept_db {
         alerts_before: i64,
         outbox_before: i64,
     ) -> rusqlite::Result<(u64, u64)> {
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let gone = "SELECT id FROM alerts WHERE state = 'resolved' AND last_seen < ?1 \
                     AND NOT EXISTS (SELECT 1 FROM alert_audit t WHERE t.alert_id = alerts.id AND t.at >= ?1)";
         tx.execute(
