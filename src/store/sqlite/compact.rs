@@ -729,25 +729,7 @@ impl Compact {
 
 /// The column of a field in the stored layout, when it has one (not `fields` JSON).
 pub(super) fn field_column(f: &Field) -> Option<usize> {
-    let name = match f {
-        Field::Sender => "sender",
-        Field::Host => "host",
-        Field::SourceIp => "source_ip",
-        Field::DestinationIp => "destination_ip",
-        Field::Process => "app",
-        Field::Pid => "pid",
-        Field::Dataset => "dataset",
-        Field::Severity => "severity",
-        Field::Facility => "facility",
-        Field::MsgId => "msgid",
-        Field::Ecs(n) => {
-            super::columns::promoted(n)
-                .and_then(|i| PROMOTED.get(i))?
-                .column
-        }
-        Field::Other(_) => return None,
-    };
-    Some(col(name))
+    super::sql::column_name(f).map(col)
 }
 
 /// True when `v` is one whole full-text token as the tokenizer makes it (so a message that

@@ -85,18 +85,7 @@ fn parsed(lines: &[String], base_ts: i64) -> Vec<Event> {
         .collect()
 }
 
-fn open(dir: &std::path::Path, max: u64, compress: bool) -> SqliteStore {
-    SqliteStore::open(
-        dir,
-        Options {
-            segment_max_events: max,
-            segment_max_age: std::time::Duration::from_secs(3600),
-            reserve_bytes: 0,
-            compress,
-        },
-    )
-    .unwrap()
-}
+use super::tests::store_with as open;
 
 fn fill(st: &SqliteStore, evs: &[Event]) -> Box<SqliteWriter> {
     let mut w = Box::new(

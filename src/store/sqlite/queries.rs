@@ -226,13 +226,7 @@ fn search_segment(
         indexed,
         required_done: false,
     };
-    push_condition(&q.expr, target, &mut cond, &mut args);
-    args.push(Value::Integer(i64::try_from(top.k).unwrap_or(i64::MAX)));
-    let sql = format!(
-        "SELECT {} FROM events WHERE {cond} ORDER BY ts DESC, id DESC LIMIT ?{}",
-        select_list(),
-        args.len()
-    );
+    let sql = newest_sql(q, target, top.k, &mut cond, &mut args);
     let mut stmt = conn.prepare(&sql).map_err(&e)?;
     let rows = stmt
         .query_map(rusqlite::params_from_iter(args), |r| {
@@ -271,13 +265,7 @@ fn search_compact(
         indexed: false,
         required_done: false,
     };
-    push_condition(&q.expr, target, &mut cond, &mut args);
-    args.push(Value::Integer(i64::try_from(top.k).unwrap_or(i64::MAX)));
-    let sql = format!(
-        "SELECT {} FROM events WHERE {cond} ORDER BY ts DESC, id DESC LIMIT ?{}",
-        select_list(),
-        args.len()
-    );
+    let sql = newest_sql(q, target, top.k, &mut cond, &mut args);
     for b in blocks {
         if top.full_above(b.max_ts) {
             break;
@@ -310,6 +298,24 @@ pub(super) fn compact_blocks(
         .filter(|b| ids.is_none_or(|ids| !compact::ids_in(ids, b).is_empty()))
         .copied()
         .collect()
+}
+
+/// The newest `k` rows matching `cond` (range and cursor so far) and the query, newest first;
+/// the query's parameters and `k` are appended to `args`.
+fn newest_sql(
+    q: &SearchQuery,
+    target: sql::Target,
+    k: usize,
+    cond: &mut String,
+    args: &mut Vec<Value>,
+) -> String {
+    push_condition(&q.expr, target, cond, args);
+    args.push(Value::Integer(i64::try_from(k).unwrap_or(i64::MAX)));
+    format!(
+        "SELECT {} FROM events WHERE {cond} ORDER BY ts DESC, id DESC LIMIT ?{}",
+        select_list(),
+        args.len()
+    )
 }
 
 /// Appends ` AND (expr)` unless the expression matches everything.

@@ -130,9 +130,10 @@ pub fn value_expr(field: &Field, args: &mut Vec<Sql>) -> String {
     column(field, args)
 }
 
-/// The SQL for the field's value: a column, or the field inside the `fields` JSON.
-fn column(field: &Field, args: &mut Vec<Sql>) -> String {
-    let c = match field {
+/// The column a field has in the row layout, or None for a field kept in the `fields` JSON
+/// (or an ECS filter without a column).
+pub fn column_name(field: &Field) -> Option<&'static str> {
+    Some(match field {
         Field::Sender => "sender",
         Field::Host => "host",
         Field::SourceIp => "source_ip",
@@ -143,17 +144,24 @@ fn column(field: &Field, args: &mut Vec<Sql>) -> String {
         Field::Severity => "severity",
         Field::Facility => "facility",
         Field::MsgId => "msgid",
-        Field::Ecs(name) => columns::promoted(name)
-            .and_then(|i| PROMOTED.get(i))
-            .map_or("NULL", |p| p.column),
-        Field::Other(name) => {
-            // Field names are [A-Za-z0-9._@-] (the parser's rule): safe inside a JSON path
-            // quote, and the path is a parameter anyway.
-            let path = push(args, Sql::Text(format!("$.\"{name}\"")));
-            return format!("json_extract(fields, {path})");
+        Field::Ecs(name) => {
+            columns::promoted(name)
+                .and_then(|i| PROMOTED.get(i))?
+                .column
         }
-    };
-    c.to_owned()
+        Field::Other(_) => return None,
+    })
+}
+
+/// The SQL for the field's value: a column, or the field inside the `fields` JSON.
+fn column(field: &Field, args: &mut Vec<Sql>) -> String {
+    if let Field::Other(name) = field {
+        // Field names are [A-Za-z0-9._@-] (the parser's rule): safe inside a JSON path
+        // quote, and the path is a parameter anyway.
+        let path = push(args, Sql::Text(format!("$.\"{name}\"")));
+        return format!("json_extract(fields, {path})");
+    }
+    column_name(field).unwrap_or("NULL").to_owned()
 }
 
 fn sql_value(v: &Value) -> Sql {

@@ -52,13 +52,18 @@ fn writer(st: &SqliteStore) -> Box<SqliteWriter> {
 }
 
 fn store(dir: &std::path::Path, max: u64) -> SqliteStore {
+    store_with(dir, max, true)
+}
+
+/// A store sealing at `max` events (never by age), compressed or not.
+pub(super) fn store_with(dir: &std::path::Path, max: u64, compress: bool) -> SqliteStore {
     SqliteStore::open(
         dir,
         Options {
             segment_max_events: max,
             segment_max_age: std::time::Duration::from_secs(3600),
             reserve_bytes: 0,
-            compress: true,
+            compress,
         },
     )
     .unwrap()
