@@ -81,6 +81,7 @@ fn bench(c: &mut Criterion) {
                         segment_max_events: 100_000,
                         segment_max_age: Duration::from_secs(3600),
                         compress: true,
+                        classes: Vec::new(),
                         reserve_bytes: 0,
                     },
                 )

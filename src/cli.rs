@@ -563,6 +563,7 @@ fn open_store(config: &Config) -> Result<SqliteStore> {
             segment_max_events: config.segment_max_events,
             segment_max_age: config.segment_max_age,
             compress: config.compress,
+            classes: config.retention.classes().unwrap_or_default(),
             reserve_bytes: 0,
         },
     )

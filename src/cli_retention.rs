@@ -24,6 +24,7 @@ pub fn run(config: Config, dry_run: bool, json: bool) -> Result<ExitCode> {
             segment_max_events: config.segment_max_events,
             segment_max_age: config.segment_max_age,
             compress: config.compress,
+            classes: config.retention.classes().unwrap_or_default(),
             reserve_bytes: 0,
         },
     )
@@ -52,6 +53,22 @@ pub fn run(config: Config, dry_run: bool, json: bool) -> Result<ExitCode> {
         .min();
     let events: u64 = segments.iter().map(|s| s.rows).sum();
     let time = |us: i64| crate::model::event::format_micros(us);
+    // Per retention class: files, events, bytes, the oldest event, and how long it is kept.
+    let mut classes: std::collections::BTreeMap<&str, (usize, u64, u64, Option<i64>)> =
+        std::collections::BTreeMap::new();
+    for s in &segments {
+        let c = classes.entry(sr::class_label(&s.class)).or_default();
+        c.0 += 1;
+        c.1 += s.rows;
+        c.2 += sr::segment_bytes(&s.path);
+        if s.rows > 0 {
+            c.3 = Some(c.3.map_or(s.min_ts, |o| o.min(s.min_ts)));
+        }
+    }
+    let keep_days = |class: &str| {
+        let c = if class == "bulk" { "" } else { class };
+        policy.keep(c).0.as_secs() / 86_400
+    };
     if json {
         let v = serde_json::json!({
             "store_bytes": bytes,
@@ -63,6 +80,10 @@ pub fn run(config: Config, dry_run: bool, json: bool) -> Result<ExitCode> {
             "disk_free": space.map(|s| s.free),
             "bytes_per_day": per_day,
             "days_left": left,
+            "classes": classes.iter().map(|(c, (files, n, b, old))| serde_json::json!({
+                "class": c, "files": files, "events": n, "bytes": b,
+                "oldest_event": old.map(time), "max_age_days": keep_days(c),
+            })).collect::<Vec<_>>(),
             "datasets": datasets.iter().map(|(d, n, b)| serde_json::json!({"dataset": d, "events": n, "bytes": b})).collect::<Vec<_>>(),
             "runs": runs,
             "next_run": next,
@@ -103,6 +124,15 @@ pub fn run(config: Config, dry_run: bool, json: bool) -> Result<ExitCode> {
         ),
         None => println!("Growth: too little history to tell, or no size limit applies."),
     }
+    println!("Classes:");
+    for (c, (files, n, b, old)) in &classes {
+        println!(
+            "  {c:<16} kept {:>4} days {files:>6} files {n:>12} events {:>12}, oldest {}",
+            keep_days(c),
+            mb(*b),
+            old.map_or_else(|| "none".to_string(), time)
+        );
+    }
     println!("Datasets:");
     for (d, n, b) in &datasets {
         println!("  {d:<28} {n:>12} events {:>12}", mb(*b));
@@ -130,8 +160,9 @@ pub fn run(config: Config, dry_run: bool, json: bool) -> Result<ExitCode> {
         }
         for r in &next {
             println!(
-                "  segment {} ({}): {} events, {}, {} to {}",
+                "  segment {} {} ({}): {} events, {}, {} to {}",
                 r.segment,
+                r.class,
                 r.reason,
                 r.events,
                 mb(r.bytes),

@@ -216,6 +216,21 @@ pub struct RawRetention {
     pub audit_max_age: Option<String>,
     /// Events kept with each alert when their segment goes (100).
     pub evidence_per_alert: Option<usize>,
+    /// Queries whose events join the audit class (kept `audit_max_age`).
+    #[serde(default)]
+    pub audit_queries: Vec<String>,
+    /// `[[retention.override]]`: events a query picks, kept for their own age.
+    #[serde(default, rename = "override")]
+    pub overrides: Vec<RawOverride>,
+}
+
+/// One `[[retention.override]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOverride {
+    pub name: String,
+    pub query: String,
+    pub max_age: String,
 }
 
 /// A size: a number of bytes or a string such as `"50GB"`.
@@ -272,7 +287,25 @@ impl RawRetention {
             outbox_max_age: dur("outbox_max_age", &self.outbox_max_age, d.outbox_max_age)?,
             audit_max_age: dur("audit_max_age", &self.audit_max_age, d.audit_max_age)?,
             evidence_per_alert: self.evidence_per_alert.unwrap_or(d.evidence_per_alert),
+            audit_queries: self.audit_queries.clone(),
+            overrides: self
+                .overrides
+                .iter()
+                .enumerate()
+                .map(|(i, o)| {
+                    Ok(crate::store::retention::Override {
+                        name: o.name.clone(),
+                        query: o.query.clone(),
+                        max_age: dur(
+                            &format!("override[{i}].max_age"),
+                            &Some(o.max_age.clone()),
+                            d.max_age,
+                        )?,
+                    })
+                })
+                .collect::<Result<_, (String, String)>>()?,
         };
+        policy.classes()?;
         if policy.max_bytes.is_some_and(|b| b < 1 << 20) {
             return Err((
                 "retention.max_bytes".into(),
@@ -520,6 +553,14 @@ impl Raw {
             ));
         }
         let retention = self.retention.validate().map_err(|(k, m)| bad(&k, m))?;
+        if self.store.compress == Some(false)
+            && !(retention.audit_queries.is_empty() && retention.overrides.is_empty())
+        {
+            return Err(bad(
+                "store.compress",
+                "must stay on with retention.audit_queries or [[retention.override]]: classes are kept apart when segments are compressed".into(),
+            ));
+        }
         let spool_max_bytes = self.spool.max_bytes.unwrap_or(8 << 30);
         if spool_max_bytes < 65_536 {
             return Err(bad("spool.max_bytes", "must be at least 65536".into()));

@@ -152,6 +152,120 @@ fn retention_by_age_removes_old_segments_and_alerts_keep_their_evidence() {
     assert_eq!(left, 0);
 }
 
+const CLASS_CONFIG: &str = r#"
+[store]
+segment_max_events = 1000
+segment_max_age_secs = 1
+[retention]
+max_age = "1d"
+min_free = "0%"
+interval = "1s"
+audit_queries = ["host.name:bastion"]
+[[retention.override]]
+name = "core"
+query = "host.name:core AND NOT ignore"
+max_age = "10d"
+"#;
+
+/// Audit queries and overrides: their events are kept in files of their own when a segment is
+/// sealed, and outlive bulk events of the same age.
+#[test]
+fn audit_and_override_classes_outlive_bulk_events_of_the_same_age() {
+    let p = Picket::start_with_config(CLASS_CONFIG);
+    let old = Duration::from_secs(3 * 86_400);
+    let mut lines = Vec::new();
+    for i in 0..1500 {
+        let (host, msg) = match i % 5 {
+            0 => ("bastion", format!("Accepted publickey for ops {i}")),
+            1 => ("core", format!("link flap {i}")),
+            2 => ("core", format!("ignore this {i}")),
+            _ => ("fw1", format!("old filler {i}")),
+        };
+        lines.push(line(old, host, &msg));
+    }
+    send_tcp(&p, &lines);
+    assert_eq!(p.wait_stored(1500, Duration::from_secs(20)), 1500);
+    // Bulk events (600 filler lines and the 300 core lines the override leaves out) go; the
+    // classes stay.
+    let removed = p.wait_metric(
+        "picket_retention_events_total",
+        900,
+        Duration::from_secs(30),
+    );
+    let listing = || {
+        std::fs::read_dir(p.data_dir().join("store"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(removed, 900, "{}\n{:?}", p.stderr(), listing());
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(p.metric("picket_retention_events_total"), 900);
+    assert!(p.search("filler", &[]).is_empty());
+    assert!(p.search("ignore", &[]).is_empty());
+    assert_eq!(
+        p.search("host.name:bastion", &["--limit", "1000"]).len(),
+        300
+    );
+    assert_eq!(p.search("flap", &["--limit", "1000"]).len(), 300);
+    let files: Vec<String> = std::fs::read_dir(p.data_dir().join("store"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(files.iter().any(|f| f.ends_with(".audit.db")), "{files:?}");
+    assert!(files.iter().any(|f| f.ends_with(".core.db")), "{files:?}");
+
+    std::fs::write(p.dir.path().join("class.toml"), CLASS_CONFIG).unwrap();
+    let st = retention_json(&p, "class.toml");
+    let class = |name: &str| {
+        st["classes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["class"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("{name} in {st}"))
+    };
+    assert_eq!(class("audit")["events"], 300, "{st}");
+    assert_eq!(class("audit")["max_age_days"], 365);
+    assert_eq!(class("core")["events"], 300);
+    assert_eq!(class("core")["max_age_days"], 10);
+    assert_eq!(st["events"], 600);
+}
+
+#[test]
+fn bad_retention_classes_are_refused_with_the_key() {
+    for (toml, key) in [
+        (
+            "[retention]\naudit_queries = [\"host.name:(\"]\n",
+            "retention.audit_queries[0]",
+        ),
+        (
+            "[[retention.override]]\nname = \"Bad Name\"\nquery = \"x\"\nmax_age = \"1d\"\n",
+            "retention.override[0].name",
+        ),
+        (
+            "[[retention.override]]\nname = \"x\"\nquery = \"x\"\nmax_age = \"soon\"\n",
+            "retention.override[0].max_age",
+        ),
+        (
+            "[store]\ncompress = false\n[retention]\naudit_queries = [\"sshd\"]\n",
+            "store.compress",
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("p.toml"), toml).unwrap();
+        let out = Command::new(bin())
+            .args(["config", "check", "--config", "p.toml"])
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(key), "{key}: {err}");
+    }
+}
+
 #[test]
 fn kill_9_during_retention_loses_nothing_it_should_keep() {
     // Segments of old events and, sealed apart from them, a thousand recent ones, stored with

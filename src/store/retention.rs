@@ -4,9 +4,14 @@
 //! and a PostgreSQL store (whole partitions) apply the same rules, and tests need no disk.
 //!
 //! The rules (see `docs/storage.md`):
-//! - a slice whose newest event is older than `max_age` goes;
-//! - then, oldest first, slices go while the store is over `max_bytes` or the file system has
-//!   less than `min_free` free;
+//! - each slice belongs to a class: bulk events, an override (events a query picks, kept for
+//!   their own `max_age`), or the audit class (events the audit queries pick, kept for
+//!   `audit_max_age`);
+//! - a slice whose newest event is older than its class's age goes;
+//! - then slices go while the store is over `max_bytes` or the file system has less than
+//!   `min_free` free, the one that would expire first going first (oldest first within a class;
+//!   a 7-day class before bulk events of the same day, a 365-day class after them). Audit slices
+//!   never go for space and do not count toward `max_bytes`;
 //! - the slice being written is never removed; if removing everything else cannot restore
 //!   `min_free`, nothing more goes and the disk alert is raised instead.
 
@@ -35,6 +40,100 @@ pub struct Policy {
     pub audit_max_age: Duration,
     /// Events kept with one alert when their segment goes.
     pub evidence_per_alert: usize,
+    /// Queries whose events join the audit class (kept `audit_max_age`, never removed for
+    /// space), in the search language.
+    pub audit_queries: Vec<String>,
+    /// Classes of events kept for their own age, first match wins (after the audit queries).
+    pub overrides: Vec<Override>,
+}
+
+/// `[[retention.override]]`: events a query picks, kept for their own age.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Override {
+    /// The class's name (`[a-z0-9_]`, part of file names).
+    pub name: String,
+    /// The query, in the search language.
+    pub query: String,
+    /// How long its events are kept.
+    pub max_age: Duration,
+}
+
+/// The name of the audit class.
+pub const AUDIT: &str = "audit";
+
+/// A class as the store applies it: its name (part of file names) and what picks its events.
+#[derive(Debug, Clone)]
+pub struct ClassRule {
+    pub name: String,
+    pub expr: crate::query::Expr,
+}
+
+/// True when `name` can name a class: 1–32 of `a-z`, `0-9`, `_`.
+pub fn valid_class(name: &str) -> bool {
+    (1..=32).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+impl Policy {
+    /// The classes in the order they pick events: the audit queries (as one class), then the
+    /// overrides. Each query is checked when the configuration is read; the `Err` names the
+    /// key and the problem.
+    pub fn classes(&self) -> Result<Vec<ClassRule>, (String, String)> {
+        let mut out = Vec::new();
+        let mut audit = Vec::new();
+        for (i, q) in self.audit_queries.iter().enumerate() {
+            let e = crate::query::parse_expr(q)
+                .map_err(|e| (format!("retention.audit_queries[{i}]"), e.to_string()))?;
+            audit.push(e);
+        }
+        if !audit.is_empty() {
+            out.push(ClassRule {
+                name: AUDIT.into(),
+                expr: crate::query::Expr::Or(audit),
+            });
+        }
+        for (i, o) in self.overrides.iter().enumerate() {
+            let key = format!("retention.override[{i}]");
+            if !valid_class(&o.name) || o.name == AUDIT {
+                return Err((
+                    format!("{key}.name"),
+                    format!(
+                        "{:?} must be 1-32 of a-z, 0-9 and _, and not \"audit\"",
+                        o.name
+                    ),
+                ));
+            }
+            if out.iter().any(|c| c.name == o.name) {
+                return Err((format!("{key}.name"), format!("{:?} is used twice", o.name)));
+            }
+            let expr = crate::query::parse_expr(&o.query)
+                .map_err(|e| (format!("{key}.query"), e.to_string()))?;
+            if expr.is_all() {
+                return Err((format!("{key}.query"), "must not match every event".into()));
+            }
+            out.push(ClassRule {
+                name: o.name.clone(),
+                expr,
+            });
+        }
+        Ok(out)
+    }
+
+    /// How long a class's events are kept, and whether it is the audit class (never removed
+    /// for space). `""` is bulk; a class no longer configured is kept as bulk events are.
+    pub fn keep(&self, class: &str) -> (Duration, bool) {
+        if class == AUDIT {
+            return (self.audit_max_age, true);
+        }
+        let age = self
+            .overrides
+            .iter()
+            .find(|o| o.name == class)
+            .map_or(self.max_age, |o| o.max_age);
+        (age, false)
+    }
 }
 
 impl Default for Policy {
@@ -49,6 +148,8 @@ impl Default for Policy {
             outbox_max_age: Duration::from_secs(30 * 86_400),
             audit_max_age: Duration::from_secs(365 * 86_400),
             evidence_per_alert: 100,
+            audit_queries: Vec::new(),
+            overrides: Vec::new(),
         }
     }
 }
@@ -77,6 +178,8 @@ impl Free {
 pub struct Slice {
     /// Its id.
     pub id: u32,
+    /// Its retention class (`""`: bulk).
+    pub class: String,
     /// Bytes it takes on disk.
     pub bytes: u64,
     /// Events in it.
@@ -113,14 +216,15 @@ impl Reason {
 /// What the policy decided.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Plan {
-    /// Slices to remove, oldest first, with the reason.
-    pub remove: Vec<(u32, Reason)>,
+    /// Slices to remove (indexes into the slices given), in order, with the reason.
+    pub remove: Vec<(usize, Reason)>,
     /// Even after removing everything allowed, `min_free` is not met (the disk alert).
     pub short_of_space: bool,
 }
 
 /// Chooses what to remove. `slices` oldest first; `store_bytes` the whole store (slices and
-/// whatever else the cap counts); `free`/`total` the file system, when known.
+/// whatever else the cap counts, audit slices included: they are taken off here); `free`/`total`
+/// the file system, when known.
 pub fn plan(
     policy: &Policy,
     slices: &[Slice],
@@ -129,25 +233,41 @@ pub fn plan(
     now_us: i64,
 ) -> Plan {
     let mut out = Plan::default();
-    let cutoff =
-        now_us.saturating_sub(i64::try_from(policy.max_age.as_micros()).unwrap_or(i64::MAX));
-    let mut bytes = store_bytes;
+    let micros = |d: Duration| i64::try_from(d.as_micros()).unwrap_or(i64::MAX);
+    let audit_bytes: u64 = slices
+        .iter()
+        .filter(|s| policy.keep(&s.class).1)
+        .map(|s| s.bytes)
+        .sum();
+    let mut bytes = store_bytes.saturating_sub(audit_bytes);
     let mut free = space.map(|s| s.free);
     let want_free = space.map(|s| policy.min_free.bytes(s.total));
-    for s in slices.iter().filter(|s| !s.active) {
-        let reason = if s.rows > 0 && s.max_ts < cutoff {
-            Reason::Age
-        } else if policy.max_bytes.is_some_and(|cap| bytes > cap) {
+    // When each slice is due: its newest event plus its class's age.
+    let mut due: Vec<(i64, usize)> = Vec::new();
+    for (i, s) in slices.iter().enumerate().filter(|(_, s)| !s.active) {
+        let (age, audit) = policy.keep(&s.class);
+        let expires = s.max_ts.saturating_add(micros(age));
+        if s.rows > 0 && expires < now_us {
+            out.remove.push((i, Reason::Age));
+            bytes = bytes.saturating_sub(if audit { 0 } else { s.bytes });
+            free = free.map(|f| f.saturating_add(s.bytes));
+        } else if !audit {
+            due.push((expires, i));
+        }
+    }
+    // For space: the slice due first goes first.
+    due.sort();
+    for (_, i) in due {
+        let reason = if policy.max_bytes.is_some_and(|cap| bytes > cap) {
             Reason::Bytes
         } else if matches!((free, want_free), (Some(f), Some(w)) if f < w) {
             Reason::Free
         } else {
-            // Oldest first: once one slice may stay, every newer one may too.
             break;
         };
-        out.remove.push((s.id, reason));
-        bytes = bytes.saturating_sub(s.bytes);
-        free = free.map(|f| f.saturating_add(s.bytes));
+        out.remove.push((i, reason));
+        bytes = bytes.saturating_sub(slices[i].bytes);
+        free = free.map(|f| f.saturating_add(slices[i].bytes));
     }
     out.short_of_space = matches!((free, want_free), (Some(f), Some(w)) if f < w);
     out
@@ -262,6 +382,7 @@ mod tests {
     fn slice(id: u32, day: i64, bytes: u64) -> Slice {
         Slice {
             id,
+            class: String::new(),
             bytes,
             rows: 10,
             min_ts: day * DAY,
@@ -305,7 +426,7 @@ mod tests {
         // Days 0..=9 end before day 10 (the cutoff).
         assert_eq!(plan.remove.len(), 10);
         assert!(plan.remove.iter().all(|(_, r)| *r == Reason::Age));
-        assert_eq!(plan.remove.first().unwrap().0, 1);
+        assert_eq!(plan.remove.first().unwrap().0, 0);
         assert!(!plan.short_of_space);
         // An active slice is kept even when it is old.
         let old = vec![Slice {
@@ -330,7 +451,7 @@ mod tests {
         let plan1 = plan(&p, &s, 1500, None, now);
         assert_eq!(
             plan1.remove,
-            (1..=5).map(|i| (i, Reason::Bytes)).collect::<Vec<_>>()
+            (0..5).map(|i| (i, Reason::Bytes)).collect::<Vec<_>>()
         );
         // Free space: 10% of 10,000 must stay free; 700 free, so 300 bytes must go.
         let p = Policy::default();
@@ -341,7 +462,7 @@ mod tests {
         let plan2 = plan(&p, &s, 1500, Some(space), now);
         assert_eq!(
             plan2.remove,
-            (1..=3).map(|i| (i, Reason::Free)).collect::<Vec<_>>()
+            (0..3).map(|i| (i, Reason::Free)).collect::<Vec<_>>()
         );
         // Another program filled the disk: everything removable goes, and it is not enough.
         let space = Space {
@@ -351,6 +472,79 @@ mod tests {
         let plan3 = plan(&p, &s, 1500, Some(space), now);
         assert_eq!(plan3.remove.len(), 15);
         assert!(plan3.short_of_space);
+    }
+
+    #[test]
+    fn each_class_keeps_its_own_age_and_audit_never_goes_for_space() {
+        let p = Policy {
+            max_age: Duration::from_secs(10 * 86_400),
+            max_bytes: Some(1000),
+            audit_max_age: Duration::from_secs(100 * 86_400),
+            overrides: vec![
+                Override {
+                    name: "auth".into(),
+                    query: "event.dataset:system.auth".into(),
+                    max_age: Duration::from_secs(50 * 86_400),
+                },
+                Override {
+                    name: "accept".into(),
+                    query: "event.action:accept".into(),
+                    max_age: Duration::from_secs(2 * 86_400),
+                },
+            ],
+            ..Policy::default()
+        };
+        let classed = |id: u32, day: i64, class: &str| Slice {
+            class: class.into(),
+            ..slice(id, day, 100)
+        };
+        let now = 20 * DAY;
+        // Day 5 of each class; then day 15 of each.
+        let s = vec![
+            classed(1, 5, ""),
+            classed(1, 5, "auth"),
+            classed(1, 5, "accept"),
+            classed(1, 5, AUDIT),
+            classed(2, 15, ""),
+            classed(2, 15, "auth"),
+            classed(2, 15, "accept"),
+            classed(2, 15, AUDIT),
+            classed(3, 19, "gone_class"),
+        ];
+        // 900 bytes, audit's 200 not counted: under the cap. Age alone decides: bulk of day 5
+        // (10 d), accept of days 5 and 15 (2 d); auth (50 d), audit (100 d) and the unknown class
+        // (as bulk, 10 d) stay.
+        let got = plan(&p, &s, 900, None, now);
+        assert_eq!(
+            got.remove,
+            vec![(0, Reason::Age), (2, Reason::Age), (6, Reason::Age)]
+        );
+        // Over the cap by 450 (audit's 200 aside): after age, the slice due first goes first:
+        // bulk day 15 (due day 25), then the unknown class (day 29); auth day 5 (due day 55)
+        // stays, and audit is never removed for space.
+        let got = plan(&p, &s, 1650, None, now);
+        assert_eq!(
+            got.remove,
+            vec![
+                (0, Reason::Age),
+                (2, Reason::Age),
+                (6, Reason::Age),
+                (4, Reason::Bytes),
+                (8, Reason::Bytes),
+            ]
+        );
+        // Only audit data left, and the disk is short: nothing goes, the alert is raised.
+        let only_audit = vec![classed(1, 15, AUDIT), classed(2, 19, AUDIT)];
+        let space = crate::disk::Space {
+            total: 100_000,
+            free: 100,
+        };
+        let got = plan(&p, &only_audit, 200, Some(space), now);
+        assert!(got.remove.is_empty());
+        assert!(got.short_of_space);
+        // Audit data past its own age does go.
+        let got = plan(&p, &only_audit, 200, None, 200 * DAY);
+        assert_eq!(got.remove.len(), 2);
     }
 
     #[test]

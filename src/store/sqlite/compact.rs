@@ -25,6 +25,7 @@ use super::segment;
 use super::writer::fts_body;
 use crate::query::{Cond, Expr, Field};
 use crate::store::Error;
+use crate::store::retention::ClassRule;
 use rusqlite::types::{Value, ValueRef};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 use std::path::{Path, PathBuf};
@@ -326,15 +327,205 @@ pub fn temp_path(p: &Path) -> PathBuf {
     p.with_extension("db.compacting")
 }
 
-/// Rewrites sealed segment `p` in the compressed layout and replaces it (an atomic rename);
-/// returns the bytes it took before and after. The sealed file stays write-locked meanwhile, so
-/// a concurrent forget-host waits and then finds the new file (see `forget.rs`).
+/// What one compaction did: bytes before and after (all files), and the class files it wrote
+/// besides the segment's own.
+pub struct Compacted {
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    pub classes: Vec<PathBuf>,
+}
+
+/// One file a compaction writes: a class's events, or the segment's bulk events.
+struct Dest {
+    path: PathBuf,
+    tmp: PathBuf,
+    conn: Connection,
+    cols: Vec<ColumnWriter>,
+    meta: BlockMeta,
+    datasets: std::collections::HashMap<String, i64>,
+    rows: u64,
+    min_ts: i64,
+    max_ts: i64,
+}
+
+impl Dest {
+    fn create(path: PathBuf, columns: usize) -> Result<Dest, Error> {
+        let tmp = temp_path(&path);
+        match std::fs::remove_file(&tmp) {
+            Ok(()) => {}
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+            Err(source) => {
+                return Err(Error::Io {
+                    path: tmp.display().to_string(),
+                    source,
+                });
+            }
+        }
+        let conn = {
+            let te = db_err(&tmp);
+            let conn = Connection::open(&tmp).map_err(&te)?;
+            conn.execute_batch(
+                "PRAGMA page_size = 4096; PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA cache_size = -8000;",
+            )
+            .map_err(&te)?;
+            conn.execute_batch(SCHEMA).map_err(&te)?;
+            conn.execute_batch("BEGIN; INSERT INTO fts(fts, rank) VALUES ('automerge', 0);")
+                .map_err(&te)?;
+            conn
+        };
+        Ok(Dest {
+            path,
+            tmp,
+            conn,
+            cols: (0..columns).map(|_| ColumnWriter::default()).collect(),
+            meta: BlockMeta::default(),
+            datasets: std::collections::HashMap::new(),
+            rows: 0,
+            min_ts: i64::MAX,
+            max_ts: i64::MIN,
+        })
+    }
+
+    fn push(&mut self, vals: &[ValueRef<'_>], body: &mut String) -> Result<(), Error> {
+        let at = |c: usize| vals.get(c).and_then(|v| v.as_i64().ok()).unwrap_or(0);
+        let (id, ts) = (at(0), at(col("ts")));
+        self.meta.add(id, ts, at(col("ingested")));
+        self.min_ts = self.min_ts.min(ts);
+        self.max_ts = self.max_ts.max(ts);
+        for (w, v) in self.cols.iter_mut().zip(vals.iter()) {
+            w.push(*v);
+        }
+        body_of(vals, body);
+        if !body.is_empty() {
+            self.conn
+                .prepare_cached("INSERT INTO fts(rowid, body) VALUES (?1, ?2)")
+                .and_then(|mut st| st.execute(params![id, body.as_str()]))
+                .map_err(db_err(&self.tmp))?;
+        }
+        if let Some(Ok(d)) = vals.get(col("dataset")).map(|v| v.as_str()) {
+            match self.datasets.get_mut(d) {
+                Some(n) => *n += 1,
+                None => {
+                    self.datasets.insert(d.to_owned(), 1);
+                }
+            }
+        }
+        self.rows += 1;
+        if self.meta.rows as usize >= BLOCK_ROWS {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), Error> {
+        if self.meta.rows == 0 {
+            return Ok(());
+        }
+        let data = encode_block(&mut self.cols).map_err(|w| invalid(&self.tmp, w))?;
+        let m = std::mem::take(&mut self.meta);
+        self.conn
+            .prepare_cached("INSERT INTO blocks(first_id, last_id, rows, min_ts, max_ts, max_ingested, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")
+            .and_then(|mut st| {
+                st.execute(params![m.first_id, m.last_id, m.rows, m.min_ts, m.max_ts, m.max_ingested, data])
+            })
+            .map_err(db_err(&self.tmp))?;
+        Ok(())
+    }
+
+    /// Writes the summary and the segment's facts (`meta`, with this file's own time range and
+    /// row count), commits, and syncs the temporary file. `class` is recorded in `meta`.
+    fn finish(&mut self, src_meta: &[(String, Value)], class: &str) -> Result<(), Error> {
+        self.flush()?;
+        let te = db_err(&self.tmp);
+        let c = &self.conn;
+        for (d, n) in &self.datasets {
+            c.execute(
+                "INSERT INTO summary(kind, value, events) VALUES ('dataset', ?1, ?2)",
+                params![d, n],
+            )
+            .map_err(&te)?;
+        }
+        let put = "INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)";
+        for (k, v) in src_meta {
+            c.execute(put, params![k, v]).map_err(&te)?;
+        }
+        c.execute(put, params!["state", "compact"]).map_err(&te)?;
+        c.execute(put, params!["rows", self.rows as i64])
+            .map_err(&te)?;
+        if self.rows > 0 {
+            c.execute(put, params!["min_ts", self.min_ts])
+                .map_err(&te)?;
+            c.execute(put, params!["max_ts", self.max_ts])
+                .map_err(&te)?;
+        } else {
+            c.execute("DELETE FROM meta WHERE key IN ('min_ts', 'max_ts')", [])
+                .map_err(&te)?;
+        }
+        if !class.is_empty() {
+            c.execute(put, params!["class", class]).map_err(&te)?;
+        }
+        c.execute_batch("INSERT INTO fts(fts) VALUES ('optimize'); COMMIT;")
+            .map_err(&te)?;
+        // The index merge left free pages behind; the file is rewritten without them.
+        c.execute_batch("VACUUM;").map_err(&te)?;
+        std::fs::File::open(&self.tmp)
+            .and_then(|f| f.sync_all())
+            .map_err(|source| Error::Io {
+                path: self.tmp.display().to_string(),
+                source,
+            })
+    }
+}
+
+/// The class of each event of the sealed segment that a class rule picks (the first rule that
+/// matches wins); events no rule picks are bulk events and are not listed.
+fn assign(
+    conn: &Connection,
+    p: &Path,
+    classes: &[ClassRule],
+) -> Result<std::collections::HashMap<i64, usize>, Error> {
+    let e = db_err(p);
+    let mut out = std::collections::HashMap::new();
+    if classes.is_empty() {
+        return Ok(out);
+    }
+    super::sql::register(conn).map_err(&e)?;
+    let target = super::sql::Target {
+        indexed: false,
+        required_done: false,
+    };
+    for (i, c) in classes.iter().enumerate() {
+        let mut args = Vec::new();
+        let cond = if c.expr.is_all() {
+            "1".to_string()
+        } else {
+            super::sql::condition(&c.expr, target, &mut args)
+        };
+        let mut stmt = conn
+            .prepare(&format!("SELECT id FROM events WHERE {cond}"))
+            .map_err(&e)?;
+        let ids = stmt
+            .query_map(rusqlite::params_from_iter(args), |r| r.get::<_, i64>(0))
+            .map_err(&e)?;
+        for id in ids {
+            out.entry(id.map_err(&e)?).or_insert(i);
+        }
+    }
+    Ok(out)
+}
+
+/// Rewrites sealed segment `p` in the compressed layout and replaces it (an atomic rename).
+/// Events a class rule picks go to their class's own file beside it (`seg-N.CLASS.db`, written
+/// and renamed first: a crash before the segment's own rename leaves it sealed, and the class
+/// files are removed and made again at the next start). The sealed file stays write-locked
+/// meanwhile, so a concurrent forget-host waits and then finds the new files (see `forget.rs`).
 pub fn compact(
     p: &Path,
+    classes: &[ClassRule],
     interrupt: &Mutex<Option<rusqlite::InterruptHandle>>,
-) -> Result<(u64, u64), Error> {
+) -> Result<Compacted, Error> {
     let e = db_err(p);
-    let before = super::retention::segment_bytes(p);
+    let bytes_in = super::retention::segment_bytes(p);
     let mut src = segment::open_read_write(p)?;
     src.execute_batch("PRAGMA cache_size = -8000;")
         .map_err(&e)?;
@@ -344,151 +535,109 @@ pub fn compact(
     let tx = src
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(&e)?;
-    let tmp = temp_path(p);
-    let te = db_err(&tmp);
-    let io = |source| Error::Io {
-        path: tmp.display().to_string(),
-        source,
-    };
-    match std::fs::remove_file(&tmp) {
-        Ok(()) => {}
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
-        Err(err) => return Err(io(err)),
-    }
-    let result = (|| -> Result<(), Error> {
-        let mut dst = Connection::open(&tmp).map_err(&te)?;
-        dst.execute_batch(
-            "PRAGMA page_size = 4096; PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA cache_size = -8000;",
-        )
-        .map_err(&te)?;
-        dst.execute_batch(SCHEMA).map_err(&te)?;
-        let dtx = dst.transaction().map_err(&te)?;
-        dtx.execute_batch("INSERT INTO fts(fts, rank) VALUES ('automerge', 0);")
-            .map_err(&te)?;
-        let mut rows_total = 0u64;
-        {
-            let names: Vec<&str> = layout().iter().map(|l| l.0).collect();
-            let mut read = tx
-                .prepare(&format!(
-                    "SELECT {} FROM events ORDER BY id",
-                    names.join(", ")
-                ))
-                .map_err(&e)?;
-            let mut put_block = dtx
-                .prepare("INSERT INTO blocks(first_id, last_id, rows, min_ts, max_ts, max_ingested, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")
-                .map_err(&te)?;
-            let mut put_fts = dtx
-                .prepare("INSERT INTO fts(rowid, body) VALUES (?1, ?2)")
-                .map_err(&te)?;
-            let mut cols: Vec<ColumnWriter> =
-                (0..names.len()).map(|_| ColumnWriter::default()).collect();
-            let mut datasets: std::collections::HashMap<String, i64> =
-                std::collections::HashMap::new();
-            let mut meta = BlockMeta::default();
-            let mut body = String::with_capacity(1024);
-            let (c_ts, c_ing, c_ds) = (col("ts"), col("ingested"), col("dataset"));
-            let mut flush =
-                |meta: &mut BlockMeta, cols: &mut [ColumnWriter]| -> Result<(), Error> {
-                    if meta.rows == 0 {
-                        return Ok(());
-                    }
-                    let data = encode_block(cols).map_err(|w| invalid(&tmp, w))?;
-                    put_block
-                        .execute(params![
-                            meta.first_id,
-                            meta.last_id,
-                            meta.rows,
-                            meta.min_ts,
-                            meta.max_ts,
-                            meta.max_ingested,
-                            data
-                        ])
-                        .map_err(&te)?;
-                    *meta = BlockMeta::default();
-                    Ok(())
-                };
-            let mut rows = read.query([]).map_err(&e)?;
-            while let Some(r) = rows.next().map_err(&e)? {
-                let mut vals: Vec<ValueRef<'_>> = Vec::with_capacity(names.len());
-                for c in 0..names.len() {
-                    vals.push(r.get_ref(c).map_err(&e)?);
-                }
-                let id = vals.first().and_then(|v| v.as_i64().ok()).unwrap_or(0);
-                let ts = vals.get(c_ts).and_then(|v| v.as_i64().ok()).unwrap_or(0);
-                let ing = vals.get(c_ing).and_then(|v| v.as_i64().ok()).unwrap_or(0);
-                meta.add(id, ts, ing);
-                for (w, v) in cols.iter_mut().zip(vals.iter()) {
-                    w.push(*v);
-                }
-                body_of(&vals, &mut body);
-                if !body.is_empty() {
-                    put_fts.execute(params![id, body.as_str()]).map_err(&te)?;
-                }
-                if let Some(Ok(d)) = vals.get(c_ds).map(|v| v.as_str()) {
-                    match datasets.get_mut(d) {
-                        Some(n) => *n += 1,
-                        None => {
-                            datasets.insert(d.to_owned(), 1);
-                        }
-                    }
-                }
-                rows_total += 1;
-                if meta.rows as usize >= BLOCK_ROWS {
-                    flush(&mut meta, &mut cols)?;
-                }
+    let (dir, id) = split_path(p);
+    let names: Vec<&str> = layout().iter().map(|l| l.0).collect();
+    // Slot 0 is the segment's own file; slot i + 1 class i's, made when it gets an event.
+    let mut dests: Vec<Option<Dest>> = (0..=classes.len()).map(|_| None).collect();
+    let result = (|| -> Result<Vec<PathBuf>, Error> {
+        let picked = assign(&tx, p, classes)?;
+        dests[0] = Some(Dest::create(p.to_path_buf(), names.len())?);
+        let mut read = tx
+            .prepare(&format!(
+                "SELECT {} FROM events ORDER BY id",
+                names.join(", ")
+            ))
+            .map_err(&e)?;
+        let mut body = String::with_capacity(1024);
+        let mut rows = read.query([]).map_err(&e)?;
+        while let Some(r) = rows.next().map_err(&e)? {
+            let mut vals: Vec<ValueRef<'_>> = Vec::with_capacity(names.len());
+            for c in 0..names.len() {
+                vals.push(r.get_ref(c).map_err(&e)?);
             }
-            flush(&mut meta, &mut cols)?;
-            let mut put_sum = dtx
-                .prepare("INSERT INTO summary(kind, value, events) VALUES ('dataset', ?1, ?2)")
-                .map_err(&te)?;
-            for (d, n) in datasets {
-                put_sum.execute(params![d, n]).map_err(&te)?;
-            }
-            // The segment's own facts (range, checkpoint, disorder) carry over.
-            let mut meta_rows = tx.prepare("SELECT key, value FROM meta").map_err(&e)?;
-            let mut put_meta = dtx
-                .prepare("INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)")
-                .map_err(&te)?;
-            let mut m = meta_rows.query([]).map_err(&e)?;
-            while let Some(r) = m.next().map_err(&e)? {
-                let k: String = r.get(0).map_err(&e)?;
-                let v: Value = r.get(1).map_err(&e)?;
-                put_meta.execute(params![k, v]).map_err(&te)?;
-            }
-            put_meta.execute(params!["state", "compact"]).map_err(&te)?;
-            put_meta
-                .execute(params!["rows", rows_total as i64])
-                .map_err(&te)?;
+            let id_of = vals.first().and_then(|v| v.as_i64().ok()).unwrap_or(0);
+            let slot = picked.get(&id_of).map_or(0, |i| i + 1);
+            let dest = match &mut dests[slot] {
+                Some(d) => d,
+                empty => {
+                    let path = segment::class_path(&dir, id, &classes[slot - 1].name);
+                    empty.insert(Dest::create(path, names.len())?)
+                }
+            };
+            dest.push(&vals, &mut body)?;
         }
-        dtx.execute_batch("INSERT INTO fts(fts) VALUES ('optimize');")
-            .map_err(&te)?;
-        dtx.commit().map_err(&te)?;
-        // The index merge left free pages behind; the file is rewritten without them.
-        dst.execute_batch("VACUUM;").map_err(&te)?;
-        drop(dst);
-        std::fs::File::open(&tmp)
-            .and_then(|f| f.sync_all())
-            .map_err(io)?;
-        std::fs::rename(&tmp, p).map_err(io)?;
-        if let Some(parent) = p.parent() {
-            let _dir_sync = std::fs::File::open(parent).and_then(|d| d.sync_all());
+        drop(rows);
+        drop(read);
+        // The segment's own facts (range, checkpoint, disorder) carry over; a subset of the
+        // events is no more out of order than all of them.
+        let src_meta: Vec<(String, Value)> = tx
+            .prepare("SELECT key, value FROM meta")
+            .and_then(|mut st| {
+                st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect::<Result<_, _>>()
+            })
+            .map_err(&e)?;
+        let mut written = Vec::new();
+        // Class files first, the segment's own file last: its rename is the commit point.
+        for slot in (0..dests.len()).rev() {
+            let class = slot.checked_sub(1).map_or("", |i| classes[i].name.as_str());
+            if let Some(d) = &mut dests[slot] {
+                d.finish(&src_meta, class)?;
+                std::fs::rename(&d.tmp, &d.path).map_err(|source| Error::Io {
+                    path: d.tmp.display().to_string(),
+                    source,
+                })?;
+                if slot > 0 {
+                    written.push(d.path.clone());
+                }
+            }
         }
-        Ok(())
+        let _dir_sync = std::fs::File::open(&dir).and_then(|d| d.sync_all());
+        Ok(written)
     })();
     if let Ok(mut g) = interrupt.lock() {
         *g = None;
     }
     drop(tx);
     drop(src);
-    if let Err(err) = result {
-        let _gone = std::fs::remove_file(&tmp);
-        return Err(err);
-    }
+    let written = match result {
+        Ok(w) => w,
+        Err(err) => {
+            for d in dests.into_iter().flatten() {
+                let tmp = d.tmp.clone();
+                drop(d);
+                let _gone = std::fs::remove_file(tmp);
+            }
+            return Err(err);
+        }
+    };
     // The rolled-back sealed file's WAL and shared memory are no longer anyone's.
     for ext in ["db-wal", "db-shm"] {
         let _gone = std::fs::remove_file(p.with_extension(ext));
     }
-    Ok((before, super::retention::segment_bytes(p)))
+    let bytes_out = super::retention::segment_bytes(p)
+        + written
+            .iter()
+            .map(|w| super::retention::segment_bytes(w))
+            .sum::<u64>();
+    Ok(Compacted {
+        bytes_in,
+        bytes_out,
+        classes: written,
+    })
+}
+
+/// The directory and segment id of a segment's own file.
+fn split_path(p: &Path) -> (PathBuf, u32) {
+    let dir = p.parent().map(Path::to_path_buf).unwrap_or_default();
+    let id = p
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.strip_prefix("seg-"))
+        .and_then(|n| n.split('.').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    (dir, id)
 }
 
 /// What the `blocks` table says of one block.

@@ -176,6 +176,12 @@ fn compressed_and_row_segments_answer_every_query_alike() {
             .iter()
             .any(|s| s.state == SegmentState::Indexed)
     );
+    answers_alike(&packed, &rows, &evs);
+}
+
+/// Every search (with its next page), aggregation, lookup by id, replay and dataset count
+/// answers the same on `a` as on `b`, which hold the same events.
+fn answers_alike(packed: &SqliteStore, rows: &SqliteStore, evs: &[Event]) {
     let (ra, rb) = (packed.reader(), rows.reader());
     let some_ip = evs[4321]
         .fields
@@ -301,6 +307,169 @@ fn compressed_and_row_segments_answer_every_query_alike() {
             .iter()
             .map(|d| (&d.0, d.1))
             .collect::<Vec<_>>()
+    );
+}
+
+fn open_classed(dir: &std::path::Path, max: u64, classes: &[(&str, &str)]) -> SqliteStore {
+    SqliteStore::open(
+        dir,
+        Options {
+            segment_max_events: max,
+            segment_max_age: std::time::Duration::from_secs(3600),
+            reserve_bytes: 0,
+            compress: true,
+            classes: classes
+                .iter()
+                .map(|(name, q)| crate::store::retention::ClassRule {
+                    name: name.to_string(),
+                    expr: crate::query::parse_expr(q).unwrap(),
+                })
+                .collect(),
+        },
+    )
+    .unwrap()
+}
+
+/// Retention classes: a sealed segment's events are split by class into files of their own
+/// when it is compressed. Every query answers as before, each class can go whole, forget-host
+/// reaches every file, and a split a crash cut short is redone.
+#[test]
+fn classes_split_segments_and_each_class_goes_whole() {
+    use crate::store::retention::{AUDIT, Free, Override, Policy};
+    let mut rng = Rng(11);
+    let lines: Vec<String> = (0..12_000).map(|i| firewall_line(&mut rng, i)).collect();
+    let evs = parsed(&lines, 1_700_000_000_000_000);
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let classes = [(AUDIT, "host.name:asa01"), ("deny", "event.action:deny")];
+    let classed = open_classed(a.path(), 5000, &classes);
+    let rows = open(b.path(), 5000, false);
+    let wa = fill(&classed, &evs);
+    let wb = fill(&rows, &evs);
+    let segs = classed.segments();
+    let count = |class: &str| -> u64 {
+        segs.iter()
+            .filter(|s| s.class == class)
+            .map(|s| s.rows)
+            .sum()
+    };
+    // ASA lines are every third; deny is a fifth of the rest (first match wins). The hot
+    // segment (the last 2,000) is not split.
+    let sealed = &evs[..10_000];
+    let asa = sealed
+        .iter()
+        .filter(|e| e.raw.windows(5).any(|w| w == b"asa01"))
+        .count() as u64;
+    let deny = sealed
+        .iter()
+        .filter(|e| !e.raw.windows(5).any(|w| w == b"asa01"))
+        .filter(|e| e.raw.windows(13).any(|w| w == b"action=\"deny\""))
+        .count() as u64;
+    assert_eq!(count(AUDIT), asa);
+    assert_eq!(count("deny"), deny);
+    assert!(asa > 3000 && deny > 1000, "{asa} {deny}");
+    assert_eq!(count(AUDIT) + count("deny") + count(""), evs.len() as u64);
+    // Two sealed segments, each in three files; the hot one whole.
+    assert_eq!(
+        segs.iter().filter(|s| s.class == AUDIT).count(),
+        2,
+        "{segs:?}"
+    );
+    for s in segs.iter().filter(|s| !s.class.is_empty()) {
+        assert_eq!(s.path, segment::class_path(a.path(), s.id, &s.class));
+        assert!(s.path.exists());
+    }
+    answers_alike(&classed, &rows, &evs);
+    drop(wb);
+
+    // After a restart the classes are read back from their files.
+    wa.close().unwrap();
+    let again = open_classed(a.path(), 5000, &classes);
+    assert_eq!(
+        format!("{:?}", again.segments()),
+        format!("{:?}", classed.segments())
+    );
+    // A class file left beside a segment that is not compressed (a split cut short) is removed.
+    let hot = again
+        .segments()
+        .iter()
+        .find(|s| s.state == SegmentState::Hot)
+        .map(|s| s.id)
+        .unwrap();
+    let stray = segment::class_path(a.path(), hot, AUDIT);
+    std::fs::copy(
+        &segs.iter().find(|s| s.class == AUDIT).unwrap().path,
+        &stray,
+    )
+    .unwrap();
+    let st = open_classed(a.path(), 5000, &classes);
+    assert!(!stray.exists());
+    assert_eq!(st.reader().count().unwrap(), evs.len() as u64);
+
+    // Forget-host reaches the class files.
+    let before = st
+        .reader()
+        .search(&SearchQuery::parse("sender:127.0.0.2", 20_000).unwrap())
+        .unwrap()
+        .len() as u64;
+    assert!(before > 3000);
+    let r = st
+        .forget_host("127.0.0.2", &ForgetOptions::default(), |_| {})
+        .unwrap();
+    assert_eq!(r.events, before);
+    assert!(
+        st.reader()
+            .search(&SearchQuery::parse("sender:127.0.0.2", 10).unwrap())
+            .unwrap()
+            .is_empty()
+    );
+    let left = st.reader().count().unwrap();
+
+    // Retention by class: far in the future bulk (30 d) and deny (7 d) go; audit (365 d) stays,
+    // and the hot segment stays.
+    let policy = Policy {
+        min_free: Free::Bytes(0),
+        overrides: vec![Override {
+            name: "deny".into(),
+            query: "event.action:deny".into(),
+            max_age: std::time::Duration::from_secs(7 * 86_400),
+        }],
+        ..Policy::default()
+    };
+    let now = 1_700_000_000_000_000 + 40 * 86_400_000_000;
+    let r = st
+        .apply_retention(&policy, 0, || None, now, |_| Ok(0))
+        .unwrap();
+    let gone: Vec<(&str, u32)> = r
+        .removed
+        .iter()
+        .map(|x| (x.class.as_str(), x.segment))
+        .collect();
+    assert_eq!(gone.len(), 4, "{gone:?}");
+    assert!(gone.iter().all(|(c, _)| *c == "bulk" || *c == "deny"));
+    let after = st.segments();
+    assert!(after.iter().any(|s| s.class == AUDIT && s.rows > 0));
+    let hot_rows: u64 = after
+        .iter()
+        .filter(|s| s.state == SegmentState::Hot)
+        .map(|s| s.rows)
+        .sum();
+    let audit_rows: u64 = after
+        .iter()
+        .filter(|s| s.class == AUDIT)
+        .map(|s| s.rows)
+        .sum();
+    assert_eq!(st.reader().count().unwrap(), hot_rows + audit_rows);
+    assert!(st.reader().count().unwrap() < left);
+    // What is left of the audit class is still found by id and by query.
+    let asa_left = st
+        .reader()
+        .search(&SearchQuery::parse("host.name:asa01", 20_000).unwrap())
+        .unwrap();
+    assert!(asa_left.len() as u64 >= audit_rows);
+    let one = &asa_left[asa_left.len() - 1];
+    assert_eq!(
+        st.reader().get(one.id).unwrap().unwrap().event.raw,
+        one.event.raw
     );
 }
 

@@ -56,12 +56,15 @@ pub fn forget(
     mut progress: impl FnMut(u64),
 ) -> Result<ForgetReport, Error> {
     let mut report = ForgetReport::default();
-    for seg in segments {
+    let mut files: Vec<std::path::PathBuf> = segments.iter().map(|s| s.path.clone()).collect();
+    let mut i = 0;
+    while let Some(p) = files.get(i).cloned() {
+        i += 1;
         // A hot segment may receive new events from the sender meanwhile: look again until a
         // pass finds none (bounded; the collector may keep storing what the sender still sends).
         let mut found_here = false;
         for _ in 0..3 {
-            let n = forget_in_segment(&seg.path, host, opts, &mut |d| progress(report.events + d))?;
+            let n = forget_in_segment(&p, host, opts, &mut |d| progress(report.events + d))?;
             report.events += n;
             found_here |= n > 0;
             if n == 0 {
@@ -69,9 +72,34 @@ pub fn forget(
             }
         }
         report.segments += usize::from(found_here);
+        // A compaction that ran meanwhile may have split this segment into class files.
+        if i == files.len() {
+            for extra in class_files(dir) {
+                if !files.contains(&extra) {
+                    files.push(extra);
+                }
+            }
+        }
     }
     report.senders = registry::forget(dir, host)?;
     Ok(report)
+}
+
+/// The class files (`seg-N.CLASS.db`) in the store directory now.
+fn class_files(dir: &Path) -> Vec<std::path::PathBuf> {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    rd.filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.strip_prefix("seg-"))
+                .and_then(|n| n.strip_suffix(".db"))
+                .is_some_and(|n| n.contains('.'))
+        })
+        .collect()
 }
 
 /// Forgets in one segment, in whichever layout it is. The indexer may replace a sealed file

@@ -48,6 +48,9 @@ pub struct Options {
     /// Rewrite sealed segments compressed (`compact.rs`); off keeps the row table and its
     /// B-tree indexes.
     pub compress: bool,
+    /// Retention classes, first match wins: a compressed segment's events that a rule picks
+    /// are kept in that class's own file (needs `compress`).
+    pub classes: Vec<crate::store::retention::ClassRule>,
 }
 
 impl Default for Options {
@@ -57,6 +60,7 @@ impl Default for Options {
             segment_max_age: Duration::from_secs(600),
             reserve_bytes: 0,
             compress: true,
+            classes: Vec::new(),
         }
     }
 }

@@ -579,13 +579,20 @@ pub fn received_since(
     Ok(out)
 }
 
-/// One event by id (segment in the high 32 bits, rowid in the low).
+/// One event by id (segment in the high 32 bits, rowid in the low), from whichever of the
+/// segment's files (its own, its classes') holds it.
 pub fn get(catalog: &[SegmentInfo], id: i64) -> Result<Option<StoredEvent>, Error> {
     let seg_id = u32::try_from(id >> 32).unwrap_or(u32::MAX);
     let rowid = id & 0xFFFF_FFFF;
-    let Some(seg) = catalog.iter().find(|s| s.id == seg_id) else {
-        return Ok(None);
-    };
+    for seg in catalog.iter().filter(|s| s.id == seg_id) {
+        if let Some(ev) = get_in(seg, rowid)? {
+            return Ok(Some(ev));
+        }
+    }
+    Ok(None)
+}
+
+fn get_in(seg: &SegmentInfo, rowid: i64) -> Result<Option<StoredEvent>, Error> {
     let e = db_err(&seg.path);
     let conn = match open_any(seg)? {
         None => return Ok(None),
@@ -630,40 +637,45 @@ pub fn get_many(catalog: &[SegmentInfo], ids: &[i64]) -> Result<Vec<StoredEvent>
     for part in sorted.chunk_by(|a, b| a >> 32 == b >> 32) {
         let Some(first) = part.first() else { continue };
         let seg_id = u32::try_from(first >> 32).unwrap_or(u32::MAX);
-        let Some(seg) = catalog.iter().find(|s| s.id == seg_id) else {
-            continue;
-        };
-        let e = db_err(&seg.path);
         let rowids: Vec<i64> = part.iter().map(|id| id & 0xFFFF_FFFF).collect();
-        let by_id = format!("SELECT {} FROM events WHERE id = ?1", select_list());
-        match open_any(seg)? {
-            None => {}
-            Some(Opened::Compact(c)) => {
-                let all = format!("SELECT {} FROM events", select_list());
-                for b in compact_blocks(&c, Some(&rowids), i64::MIN, i64::MAX) {
-                    c.load(&b, Some(compact::ids_in(&rowids, &b)), true)?;
-                    let mut stmt = c.conn().prepare_cached(&all).map_err(&e)?;
-                    for r in stmt
-                        .query_map([], |r| row_to_event(r, seg.id))
-                        .map_err(&e)?
-                    {
-                        out.push(r.map_err(&e)?);
-                    }
+        for seg in catalog.iter().filter(|s| s.id == seg_id) {
+            get_many_in(seg, &rowids, &mut out)?;
+        }
+    }
+    Ok(out)
+}
+
+/// The events of `rowids` (sorted) that one segment file holds, appended to `out`.
+fn get_many_in(seg: &SegmentInfo, rowids: &[i64], out: &mut Vec<StoredEvent>) -> Result<(), Error> {
+    let e = db_err(&seg.path);
+    let by_id = format!("SELECT {} FROM events WHERE id = ?1", select_list());
+    match open_any(seg)? {
+        None => {}
+        Some(Opened::Compact(c)) => {
+            let all = format!("SELECT {} FROM events", select_list());
+            for b in compact_blocks(&c, Some(rowids), i64::MIN, i64::MAX) {
+                c.load(&b, Some(compact::ids_in(rowids, &b)), true)?;
+                let mut stmt = c.conn().prepare_cached(&all).map_err(&e)?;
+                for r in stmt
+                    .query_map([], |r| row_to_event(r, seg.id))
+                    .map_err(&e)?
+                {
+                    out.push(r.map_err(&e)?);
                 }
             }
-            Some(Opened::Rows(conn)) => {
-                let mut stmt = conn.prepare(&by_id).map_err(&e)?;
-                for rowid in rowids {
-                    if let Some(ev) = stmt
-                        .query_row([rowid], |r| row_to_event(r, seg.id))
-                        .optional()
-                        .map_err(&e)?
-                    {
-                        out.push(ev);
-                    }
+        }
+        Some(Opened::Rows(conn)) => {
+            let mut stmt = conn.prepare(&by_id).map_err(&e)?;
+            for rowid in rowids {
+                if let Some(ev) = stmt
+                    .query_row([rowid], |r| row_to_event(r, seg.id))
+                    .optional()
+                    .map_err(&e)?
+                {
+                    out.push(ev);
                 }
             }
         }
     }
-    Ok(out)
+    Ok(())
 }

@@ -32,12 +32,16 @@ CREATE TABLE IF NOT EXISTS retention_runs (
     pending_events INTEGER,
     pending_bytes  INTEGER
 );";
+/// Added later: the class of the pending segment file (`''`: its own file).
+const SCHEMA_CLASS: &str = "ALTER TABLE retention_runs ADD COLUMN pending_class TEXT";
 
 /// One segment removed (or, in a dry run, to be removed).
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Removed {
     /// The segment's id.
     pub segment: u32,
+    /// The retention class of the file (`"bulk"`, `"audit"` or an override's name).
+    pub class: String,
     /// Why.
     pub reason: &'static str,
     /// Events in it.
@@ -125,15 +129,20 @@ pub fn plan<'a>(
     space: Option<Space>,
     now_us: i64,
 ) -> (Vec<(Removed, &'a SegmentInfo)>, bool) {
+    let classes = !(policy.audit_queries.is_empty() && policy.overrides.is_empty());
     let slices: Vec<Slice> = catalog
         .iter()
         .map(|s| Slice {
             id: s.id,
+            class: s.class.clone(),
             bytes: segment_bytes(&s.path),
             rows: s.rows,
             min_ts: s.min_ts,
             max_ts: s.max_ts,
-            active: s.state == SegmentState::Hot,
+            // With classes, a segment is only removable once it is split by class: before,
+            // its file may still hold audit and override events.
+            active: s.state == SegmentState::Hot
+                || (classes && s.class.is_empty() && s.state != SegmentState::Compact),
         })
         .collect();
     let Plan {
@@ -142,10 +151,11 @@ pub fn plan<'a>(
     } = retention::plan(policy, &slices, dir_bytes(dir) + extra_bytes, space, now_us);
     let removed = remove
         .iter()
-        .filter_map(|(id, reason)| {
-            let (seg, slice) = catalog.iter().zip(&slices).find(|(s, _)| s.id == *id)?;
+        .filter_map(|(i, reason)| {
+            let (seg, slice) = (catalog.get(*i)?, slices.get(*i)?);
             let r = Removed {
-                segment: *id,
+                segment: seg.id,
+                class: class_label(&seg.class).to_string(),
                 reason: reason.as_str(),
                 events: seg.rows,
                 bytes: slice.bytes,
@@ -156,6 +166,11 @@ pub fn plan<'a>(
         })
         .collect();
     (removed, short_of_space)
+}
+
+/// How a class is named in the run log and the CLI.
+pub fn class_label(class: &str) -> &str {
+    if class.is_empty() { "bulk" } else { class }
 }
 
 /// The oldest `@timestamp` left in the catalog.
@@ -200,12 +215,13 @@ pub fn apply(
         report.evidence += before_remove(seg)?;
         if let Some((conn, p, row)) = &log {
             conn.execute(
-                "UPDATE retention_runs SET pending = ?2, pending_events = ?3, pending_bytes = ?4 WHERE id = ?1",
+                "UPDATE retention_runs SET pending = ?2, pending_events = ?3, pending_bytes = ?4, pending_class = ?5 WHERE id = ?1",
                 params![
                     row,
                     i64::from(removed.segment),
                     removed.events as i64,
-                    removed.bytes as i64
+                    removed.bytes as i64,
+                    seg.class
                 ],
             )
             .map_err(db_err(p))?;
@@ -214,7 +230,7 @@ pub fn apply(
             let _held = lock.lock().unwrap_or_else(|e| e.into_inner());
             {
                 let mut g = catalog.write().unwrap_or_else(|e| e.into_inner());
-                g.retain(|s| s.id != removed.segment);
+                g.retain(|s| s.path != seg.path);
             }
             remove_files(&seg.path)?;
         }
@@ -251,6 +267,10 @@ fn open_log(dir: &Path) -> Result<(Connection, PathBuf), Error> {
     conn.busy_timeout(std::time::Duration::from_secs(5))
         .map_err(db_err(&p))?;
     conn.execute_batch(SCHEMA).map_err(db_err(&p))?;
+    match conn.execute_batch(SCHEMA_CLASS) {
+        Err(e) if !e.to_string().contains("duplicate column") => return Err(db_err(&p)(e)),
+        _ => {}
+    }
     Ok((conn, p))
 }
 
@@ -259,17 +279,18 @@ fn open_log(dir: &Path) -> Result<(Connection, PathBuf), Error> {
 fn reconcile(dir: &Path, catalog: &Catalog) -> Result<(), Error> {
     let (conn, p) = open_log(dir)?;
     let e = db_err(&p);
-    let pending: Vec<(i64, i64)> = conn
-        .prepare("SELECT id, pending FROM retention_runs WHERE pending IS NOT NULL")
+    let pending: Vec<(i64, i64, String)> = conn
+        .prepare("SELECT id, pending, coalesce(pending_class, '') FROM retention_runs WHERE pending IS NOT NULL")
         .map_err(&e)?
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .map_err(&e)?
         .collect::<Result<_, _>>()
         .map_err(&e)?;
     let listed = read_catalog(catalog);
-    for (row, seg) in pending {
+    for (row, seg, class) in pending {
         let id = u32::try_from(seg).unwrap_or(0);
-        let gone = !listed.iter().any(|s| s.id == id) && !super::segment::path(dir, id).exists();
+        let file = super::segment::class_path(dir, id, &class);
+        let gone = !listed.iter().any(|s| s.path == file) && !file.exists();
         let sql = if gone {
             "UPDATE retention_runs SET segments = segments + 1, events = events + pending_events, \
              bytes = bytes + pending_bytes, pending = NULL WHERE id = ?1"

@@ -52,6 +52,10 @@ impl SegmentState {
 pub struct SegmentInfo {
     /// Sequence number; the high 32 bits of its events' ids.
     pub id: u32,
+    /// The retention class its events belong to (`""`: bulk events). A sealed segment is split
+    /// by class when it is compressed: `seg-N.db` keeps the bulk events, `seg-N.CLASS.db` those
+    /// of each class (see `compact.rs`), with the same ids, so each class can go whole.
+    pub class: String,
     /// The file.
     pub path: PathBuf,
     /// Earliest `@timestamp` in it (microseconds); `i64::MAX` when empty.
@@ -75,6 +79,26 @@ pub fn path(dir: &Path, id: u32) -> PathBuf {
     dir.join(format!("seg-{id:08}.db"))
 }
 
+/// The file of segment `id`'s events of retention class `class` (`""`: the segment's own file).
+pub fn class_path(dir: &Path, id: u32, class: &str) -> PathBuf {
+    if class.is_empty() {
+        path(dir, id)
+    } else {
+        dir.join(format!("seg-{id:08}.{class}.db"))
+    }
+}
+
+/// The segment id and class a file name names: `seg-00000005.db` or `seg-00000005.auth.db`.
+fn parse_name(name: &str) -> Option<(u32, String)> {
+    let rest = name.strip_prefix("seg-")?.strip_suffix(".db")?;
+    let (num, class) = match rest.split_once('.') {
+        Some((n, c)) if crate::store::retention::valid_class(c) => (n, c),
+        Some(_) => return None,
+        None => (rest, ""),
+    };
+    Some((num.parse().ok()?, class.to_string()))
+}
+
 /// Reads the state of every segment in `dir`, oldest first.
 pub fn scan(dir: &Path) -> Result<Vec<SegmentInfo>, Error> {
     let io = |source| Error::Io {
@@ -89,16 +113,11 @@ pub fn scan(dir: &Path) -> Result<Vec<SegmentInfo>, Error> {
             let _gone = std::fs::remove_file(&p);
             continue;
         }
-        let id = p
-            .file_name()
-            .and_then(|n| n.to_str())
-            .and_then(|n| n.strip_prefix("seg-"))
-            .and_then(|n| n.strip_suffix(".db"))
-            .and_then(|n| n.parse::<u32>().ok());
-        if let Some(id) = id {
+        let named = p.file_name().and_then(|n| n.to_str()).and_then(parse_name);
+        if let Some((id, class)) = named {
             // A file without the segment schema (cut short by a full disk while it was being
             // created, before it could hold any event) is set aside, not fatal.
-            match open_read_only(&p).and_then(|conn| read_info(&conn, id, &p)) {
+            match open_read_only(&p).and_then(|conn| read_info(&conn, id, &class, &p)) {
                 Ok(info) => out.push(info),
                 Err(e) if e.to_string().contains("no such table") => {
                     let aside = p.with_extension("db.unreadable");
@@ -112,7 +131,21 @@ pub fn scan(dir: &Path) -> Result<Vec<SegmentInfo>, Error> {
             }
         }
     }
-    out.sort_by_key(|s| s.id);
+    // A class file whose segment is not compressed yet is from a split that a crash cut short:
+    // the segment still holds those events and is split again.
+    let unsplit: std::collections::HashSet<u32> = out
+        .iter()
+        .filter(|s| s.class.is_empty() && s.state != SegmentState::Compact)
+        .map(|s| s.id)
+        .collect();
+    out.retain(|s| {
+        let stale = !s.class.is_empty() && unsplit.contains(&s.id);
+        if stale {
+            let _gone = std::fs::remove_file(&s.path);
+        }
+        !stale
+    });
+    out.sort_by(|a, b| (a.id, &a.class).cmp(&(b.id, &b.class)));
     Ok(out)
 }
 
@@ -191,7 +224,7 @@ pub fn create(
             .map_err(db_err(&p))?;
     }
     tx.commit().map_err(db_err(&p))?;
-    let info = read_info(&conn, id, &p)?;
+    let info = read_info(&conn, id, "", &p)?;
     Ok((conn, info))
 }
 
@@ -223,7 +256,8 @@ fn migrate(conn: &mut Connection, p: &Path) -> Result<(), Error> {
     Ok(())
 }
 
-fn read_info(conn: &Connection, id: u32, p: &Path) -> Result<SegmentInfo, Error> {
+/// What a segment file's `meta` table says of it.
+pub fn read_info(conn: &Connection, id: u32, class: &str, p: &Path) -> Result<SegmentInfo, Error> {
     use rusqlite::types::Value;
     let e = db_err(p);
     let mut meta = std::collections::HashMap::new();
@@ -242,6 +276,7 @@ fn read_info(conn: &Connection, id: u32, p: &Path) -> Result<SegmentInfo, Error>
     let rows = u64::try_from(int("rows", 0)).unwrap_or(0);
     Ok(SegmentInfo {
         id,
+        class: class.to_string(),
         path: p.to_path_buf(),
         min_ts: int("min_ts", i64::MAX),
         max_ts: int("max_ts", i64::MIN),

@@ -64,6 +64,7 @@ pub(super) fn store_with(dir: &std::path::Path, max: u64, compress: bool) -> Sql
             segment_max_age: std::time::Duration::from_secs(3600),
             reserve_bytes: 0,
             compress,
+            classes: Vec::new(),
         },
     )
     .unwrap()

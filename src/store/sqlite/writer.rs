@@ -67,11 +67,13 @@ impl SqliteWriter {
             .max()
             .unwrap_or_default();
         // Continue the newest segment if it is still hot, else start the next one.
-        let (conn, seg) = match snapshot.last() {
-            Some(last) if last.state == SegmentState::Hot => {
-                segment::create(dir, last.id, checkpoint)?
-            }
-            Some(last) => segment::create(dir, last.id + 1, checkpoint)?,
+        let newest = snapshot.iter().map(|s| s.id).max();
+        let hot = snapshot
+            .iter()
+            .any(|s| s.class.is_empty() && s.state == SegmentState::Hot && Some(s.id) == newest);
+        let (conn, seg) = match newest {
+            Some(id) if hot => segment::create(dir, id, checkpoint)?,
+            Some(id) => segment::create(dir, id + 1, checkpoint)?,
             None => segment::create(dir, 1, checkpoint)?,
         };
         upsert(&catalog, seg.clone());
@@ -81,12 +83,14 @@ impl SqliteWriter {
             catalog.clone(),
             files,
             metrics.clone(),
-            compress,
+            options.clone(),
         )?;
         // Segments a previous run left sealed, and, once compression is on, those an older
         // Picket indexed without it.
         let todo = |s: &&SegmentInfo| {
-            s.state == SegmentState::Sealed || (compress && s.state == SegmentState::Indexed)
+            s.class.is_empty()
+                && (s.state == SegmentState::Sealed
+                    || (compress && s.state == SegmentState::Indexed))
         };
         for s in snapshot.iter().filter(todo) {
             // A full queue only delays indexing to the next start.
@@ -418,11 +422,14 @@ fn upsert(catalog: &Catalog, info: SegmentInfo) {
         Ok(g) => g,
         Err(e) => e.into_inner(),
     };
-    match g.iter_mut().find(|s| s.id == info.id) {
+    match g
+        .iter_mut()
+        .find(|s| s.id == info.id && s.class == info.class)
+    {
         Some(slot) => *slot = info,
         None => {
             g.push(info);
-            g.sort_by_key(|s| s.id);
+            g.sort_by(|a, b| (a.id, &a.class).cmp(&(b.id, &b.class)));
         }
     }
 }
@@ -433,7 +440,7 @@ impl Indexer {
         catalog: Catalog,
         files: Arc<Mutex<()>>,
         metrics: Arc<Metrics>,
-        compress: bool,
+        options: Options,
     ) -> Result<Indexer, Error> {
         let (tx, rx) = sync_channel::<u32>(4096);
         let stop = Arc::new(AtomicBool::new(false));
@@ -442,7 +449,7 @@ impl Indexer {
         let (s, i, b) = (stop.clone(), interrupt.clone(), busy.clone());
         let thread = std::thread::Builder::new()
             .name("picket-store-indexer".into())
-            .spawn(move || index_loop(dir, catalog, files, rx, s, i, b, metrics, compress))
+            .spawn(move || index_loop(dir, catalog, files, rx, s, i, b, metrics, options))
             .map_err(|source| Error::Io {
                 path: "picket-store-indexer thread".into(),
                 source,
@@ -467,8 +474,9 @@ fn index_loop(
     interrupt: Arc<Mutex<Option<rusqlite::InterruptHandle>>>,
     busy: Arc<AtomicBool>,
     metrics: Arc<Metrics>,
-    compress: bool,
+    options: Options,
 ) {
+    let compress = options.compress;
     // Segments whose indexing failed (a full disk), tried again every 30 s.
     let mut retry: Vec<(u32, Instant)> = Vec::new();
     loop {
@@ -498,6 +506,7 @@ fn index_loop(
         let _held = files.lock().unwrap_or_else(|e| e.into_inner());
         let listed = super::read_catalog(&catalog).iter().any(|s| {
             s.id == id
+                && s.class.is_empty()
                 && (s.state == SegmentState::Sealed
                     || (compress && s.state == SegmentState::Indexed))
         });
@@ -505,25 +514,53 @@ fn index_loop(
             continue;
         }
         let done = if compress {
-            super::compact::compact(&p, &interrupt).map(|(before, after)| {
-                metrics.compact_bytes_in.fetch_add(before, Relaxed);
-                metrics.compact_bytes_out.fetch_add(after, Relaxed);
-                SegmentState::Compact
+            super::compact::compact(&p, &options.classes, &interrupt).map(|c| {
+                metrics.compact_bytes_in.fetch_add(c.bytes_in, Relaxed);
+                metrics.compact_bytes_out.fetch_add(c.bytes_out, Relaxed);
+                c.classes
             })
         } else {
-            index_segment(&p, &interrupt).map(|()| SegmentState::Indexed)
+            index_segment(&p, &interrupt).map(|()| Vec::new())
         };
         match done {
-            Ok(state) => {
+            Ok(classes) => {
                 let secs = started.elapsed().as_secs_f64();
                 metrics.index_seconds.observe(secs);
                 metrics.segments_indexed.fetch_add(1, Relaxed);
-                let mut g = match catalog.write() {
-                    Ok(g) => g,
-                    Err(e) => e.into_inner(),
-                };
-                if let Some(s) = g.iter_mut().find(|s| s.id == id) {
-                    s.state = state;
+                {
+                    let mut g = match catalog.write() {
+                        Ok(g) => g,
+                        Err(e) => e.into_inner(),
+                    };
+                    if let Some(s) = g.iter_mut().find(|s| s.id == id && s.class.is_empty()) {
+                        s.state = if compress {
+                            SegmentState::Compact
+                        } else {
+                            SegmentState::Indexed
+                        };
+                    }
+                }
+                // The files as they are now: the split moved events (and time range) out of
+                // the segment's own file into its class files.
+                for (path, class) in std::iter::once((p.clone(), String::new())).chain(
+                    classes.into_iter().map(|c| {
+                        let name = c
+                            .file_name()
+                            .and_then(|n| n.to_str())
+                            .and_then(|n| n.split('.').nth(1))
+                            .unwrap_or_default()
+                            .to_string();
+                        (c, name)
+                    }),
+                ) {
+                    match segment::open_read_only(&path)
+                        .and_then(|c| segment::read_info(&c, id, &class, &path))
+                    {
+                        Ok(info) => upsert(&catalog, info),
+                        Err(e) => {
+                            tracing::warn!(segment = id, error = %e, "Could not read a segment just indexed; it is read again at next start.")
+                        }
+                    }
                 }
                 tracing::debug!(segment = id, seconds = secs, "Indexed a sealed segment.");
             }
