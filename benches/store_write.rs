@@ -82,6 +82,7 @@ fn bench(c: &mut Criterion) {
                         segment_max_age: Duration::from_secs(3600),
                         compress: true,
                         classes: Vec::new(),
+                        archive_dir: None,
                         reserve_bytes: 0,
                     },
                 )

@@ -84,6 +84,10 @@ enum Command {
         /// Most events to print.
         #[arg(long, default_value_t = 100)]
         limit: usize,
+        /// Search an archive directory (`retention.archive_dir`, or a subdirectory of it)
+        /// instead of the store.
+        #[arg(long)]
+        archive: Option<PathBuf>,
         #[command(flatten)]
         common: Common,
     },
@@ -255,8 +259,15 @@ pub fn run() -> Result<ExitCode> {
             from,
             to,
             limit,
+            archive,
             common,
-        } => search(load(&common, &overrides(&common))?, &query, from, to, limit),
+        } => search(
+            load(&common, &overrides(&common))?,
+            &query,
+            (from, to),
+            limit,
+            archive,
+        ),
         Command::Rules { command } => {
             use crate::cli_rules::RulesCommand as R;
             match command {
@@ -564,6 +575,7 @@ fn open_store(config: &Config) -> Result<SqliteStore> {
             segment_max_age: config.segment_max_age,
             compress: config.compress,
             classes: config.retention.classes().unwrap_or_default(),
+            archive_dir: config.retention.archive_dir.clone(),
             reserve_bytes: 0,
         },
     )
@@ -573,15 +585,24 @@ fn open_store(config: &Config) -> Result<SqliteStore> {
 fn search(
     config: Config,
     query: &str,
-    from: Option<String>,
-    to: Option<String>,
+    (from, to): (Option<String>, Option<String>),
     limit: usize,
+    archive: Option<PathBuf>,
 ) -> Result<ExitCode> {
     let now = now_micros();
     let mut q = SearchQuery::parse(query, limit)?;
     q.from = from.map(|t| parse_time(&t, now)).transpose()?;
     q.to = to.map(|t| parse_time(&t, now)).transpose()?;
-    let store = existing_store(&config)?;
+    let store = match archive {
+        Some(dir) => {
+            if !dir.is_dir() {
+                bail!("no archive in {}", dir.display());
+            }
+            SqliteStore::open(&dir, Options::default())
+                .with_context(|| format!("opening the archive in {}", dir.display()))?
+        }
+        None => existing_store(&config)?,
+    };
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     for hit in store.reader().search(&q)? {
         let mut m = hit.event.to_flat_json(&hit.listener);

@@ -25,6 +25,7 @@ pub fn run(config: Config, dry_run: bool, json: bool) -> Result<ExitCode> {
             segment_max_age: config.segment_max_age,
             compress: config.compress,
             classes: config.retention.classes().unwrap_or_default(),
+            archive_dir: config.retention.archive_dir.clone(),
             reserve_bytes: 0,
         },
     )

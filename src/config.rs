@@ -222,6 +222,10 @@ pub struct RawRetention {
     /// `[[retention.override]]`: events a query picks, kept for their own age.
     #[serde(default, rename = "override")]
     pub overrides: Vec<RawOverride>,
+    /// Where removed segments are written first (relative to the data directory).
+    pub archive_dir: Option<PathBuf>,
+    /// Cap on the archive (`"500GB"` or bytes).
+    pub archive_max_bytes: Option<RawSize>,
 }
 
 /// One `[[retention.override]]`.
@@ -288,6 +292,8 @@ impl RawRetention {
             audit_max_age: dur("audit_max_age", &self.audit_max_age, d.audit_max_age)?,
             evidence_per_alert: self.evidence_per_alert.unwrap_or(d.evidence_per_alert),
             audit_queries: self.audit_queries.clone(),
+            archive_dir: self.archive_dir.clone(),
+            archive_max_bytes: size("archive_max_bytes", &self.archive_max_bytes)?,
             overrides: self
                 .overrides
                 .iter()
@@ -701,6 +707,14 @@ impl Raw {
         if self.rules.suppress_secs > 30 * 86_400 {
             return Err(bad("rules.suppress_secs", "at most 30 days".into()));
         }
+        let data_dir = o
+            .data_dir
+            .clone()
+            .or(self.data_dir)
+            .unwrap_or_else(|| PathBuf::from("picket-data"));
+        // The archive is relative to the data directory.
+        let mut retention = retention;
+        retention.archive_dir = retention.archive_dir.map(|a| data_dir.join(a));
         Ok(Config {
             web_secure_cookie: self.web.secure_cookie.unwrap_or(false),
             rules: self.rules,
@@ -708,11 +722,7 @@ impl Raw {
             reverse_dns,
             enrich,
             snmp,
-            data_dir: o
-                .data_dir
-                .clone()
-                .or(self.data_dir)
-                .unwrap_or_else(|| PathBuf::from("picket-data")),
+            data_dir,
             listeners,
             max_frame_bytes,
             max_connections,

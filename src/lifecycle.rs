@@ -61,6 +61,7 @@ impl Lifecycle {
                         events = r.removed.iter().map(|x| x.events).sum::<u64>(),
                         bytes = r.removed.iter().map(|x| x.bytes).sum::<u64>(),
                         evidence = r.evidence,
+                        archived = r.archived,
                         reason = r.removed.first().map_or("", |x| x.reason),
                         oldest_left = r
                             .oldest_left
@@ -154,6 +155,12 @@ impl Lifecycle {
                 .fetch_add(report.removed.iter().map(|x| x.bytes).sum(), Relaxed);
             m.retention_evidence_kept
                 .fetch_add(report.evidence, Relaxed);
+            m.retention_archived.fetch_add(report.archived, Relaxed);
+        }
+        if let Some(a) = &self.policy.archive_dir {
+            let b = crate::store::sqlite::archive::bytes(a);
+            m.archive_bytes
+                .store(i64::try_from(b).unwrap_or(i64::MAX), Relaxed);
         }
         m.store_bytes.store(
             i64::try_from(report.store_bytes).unwrap_or(i64::MAX),

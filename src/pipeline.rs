@@ -129,6 +129,7 @@ pub async fn serve(
             segment_max_age: config.segment_max_age,
             compress: config.compress,
             classes: config.retention.classes().unwrap_or_default(),
+            archive_dir: config.retention.archive_dir.clone(),
             // Intake stops at the reserve, the store writer at half of it: the rest is for
             // alerts, the outbox and the security log.
             reserve_bytes: config.retention.reserve / 2,

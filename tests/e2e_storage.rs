@@ -233,6 +233,93 @@ fn audit_and_override_classes_outlive_bulk_events_of_the_same_age() {
     assert_eq!(st["events"], 600);
 }
 
+const ARCHIVE_CONFIG: &str = r#"
+[store]
+segment_max_events = 1000
+segment_max_age_secs = 1
+[retention]
+max_age = "1d"
+min_free = "0%"
+interval = "1s"
+archive_dir = "archive"
+archive_max_bytes = "1GB"
+"#;
+
+/// Segments that retention removes are written to the archive first, where
+/// `picket search --archive` finds them and forget-host reaches them.
+#[test]
+fn removed_segments_go_to_the_archive_and_stay_searchable() {
+    let p = Picket::start_with_config(ARCHIVE_CONFIG);
+    let old = Duration::from_secs(3 * 86_400);
+    let lines: Vec<String> = (0..1500)
+        .map(|i| line(old, "fw1", &format!("archived filler {i}")))
+        .collect();
+    send_tcp(&p, &lines);
+    assert_eq!(p.wait_stored(1500, Duration::from_secs(20)), 1500);
+    let removed = p.wait_metric(
+        "picket_retention_events_total",
+        1500,
+        Duration::from_secs(30),
+    );
+    assert_eq!(removed, 1500, "{}", p.stderr());
+    assert!(p.search("filler", &[]).is_empty());
+    assert!(p.metric("picket_retention_archived_total") >= 1);
+    let archive = p.data_dir().join("archive");
+    let arch = |q: &str| {
+        let out = run_ok(
+            Command::new(bin())
+                .args(["search", q, "--limit", "5000", "--archive"])
+                .arg(&archive)
+                .args(["--data-dir"])
+                .arg(p.data_dir()),
+        );
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .collect::<Vec<_>>()
+    };
+    let hits = arch("filler");
+    assert_eq!(hits.len(), 1500);
+    // Newest first, with the ids the store gave them (segment 1 and 2).
+    assert_eq!(hits[0]["message"], "archived filler 1499");
+    let ids: std::collections::HashSet<i64> = hits
+        .iter()
+        .map(|h| h["picket.id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 1500);
+    assert!(ids.iter().all(|id| id >> 32 <= 2));
+    assert_eq!(arch("\"archived filler 777\"").len(), 1);
+    // Compressed: far smaller than the text received.
+    let raw: usize = lines.iter().map(String::len).sum();
+    let bytes: u64 = std::fs::read_dir(&archive)
+        .unwrap()
+        .map(|e| e.unwrap().metadata().unwrap().len())
+        .sum();
+    assert!(bytes < raw as u64, "{bytes} of {raw}");
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(p.metric("picket_archive_bytes") > 0);
+
+    // forget-host reaches the archive.
+    std::fs::write(p.dir.path().join("archive.toml"), ARCHIVE_CONFIG).unwrap();
+    let out = run_ok(
+        Command::new(bin())
+            .args([
+                "forget-host",
+                "127.0.0.1",
+                "--yes",
+                "--config",
+                "archive.toml",
+                "--data-dir",
+            ])
+            .arg(p.data_dir())
+            .current_dir(p.dir.path()),
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["archived"], 1500, "{report}");
+    assert!(arch("filler").is_empty());
+}
+
 #[test]
 fn bad_retention_classes_are_refused_with_the_key() {
     for (toml, key) in [

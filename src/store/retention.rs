@@ -45,6 +45,10 @@ pub struct Policy {
     pub audit_queries: Vec<String>,
     /// Classes of events kept for their own age, first match wins (after the audit queries).
     pub overrides: Vec<Override>,
+    /// Where a removed slice is written first, compressed (`None`: nowhere).
+    pub archive_dir: Option<std::path::PathBuf>,
+    /// Cap on the archive; the oldest archived files go past it (`None`: no cap).
+    pub archive_max_bytes: Option<u64>,
 }
 
 /// `[[retention.override]]`: events a query picks, kept for their own age.
@@ -150,6 +154,8 @@ impl Default for Policy {
             evidence_per_alert: 100,
             audit_queries: Vec::new(),
             overrides: Vec::new(),
+            archive_dir: None,
+            archive_max_bytes: None,
         }
     }
 }

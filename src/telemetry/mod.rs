@@ -159,6 +159,10 @@ pub struct Metrics {
     pub retention_bytes: AtomicU64,
     /// Alert evidence events copied out of segments before retention removed them.
     pub retention_evidence_kept: AtomicU64,
+    /// Segment files written to the archive before retention removed them.
+    pub retention_archived: AtomicU64,
+    /// Bytes of the archive (`retention.archive_dir`).
+    pub archive_bytes: AtomicI64,
     /// `@timestamp` (microseconds) of the oldest event left in the store (gauge; 0 if none).
     pub oldest_event_us: AtomicI64,
     /// Segments sealed and indexed.
@@ -247,6 +251,8 @@ impl Metrics {
             retention_events: AtomicU64::new(0),
             retention_bytes: AtomicU64::new(0),
             retention_evidence_kept: AtomicU64::new(0),
+            retention_archived: AtomicU64::new(0),
+            archive_bytes: AtomicI64::new(0),
             oldest_event_us: AtomicI64::new(0),
             segments_indexed: AtomicU64::new(0),
             compact_bytes_in: AtomicU64::new(0),
@@ -589,9 +595,20 @@ impl Metrics {
                 "Alert evidence events copied into alerts.db before their segment was removed.",
                 &self.retention_evidence_kept,
             ),
+            (
+                "picket_retention_archived_total",
+                "Segment files written to the archive before retention removed them.",
+                &self.retention_archived,
+            ),
         ] {
             simple(w, "counter", name, help, v.load(Relaxed));
         }
+        gauge_i(
+            w,
+            "picket_archive_bytes",
+            "Bytes of the archive (retention.archive_dir).",
+            self.archive_bytes.load(Relaxed),
+        );
         gauge_i(
             w,
             "picket_store_oldest_event_seconds",

@@ -524,6 +524,20 @@ pub fn compact(
     classes: &[ClassRule],
     interrupt: &Mutex<Option<rusqlite::InterruptHandle>>,
 ) -> Result<Compacted, Error> {
+    rewrite(p, p, classes, interrupt)
+}
+
+/// Writes a compressed copy of row segment `p` to `out` (the archive), leaving `p` as it is.
+pub fn compress_to(p: &Path, out: &Path) -> Result<u64, Error> {
+    rewrite(p, out, &[], &Mutex::new(None)).map(|c| c.bytes_out)
+}
+
+fn rewrite(
+    p: &Path,
+    out: &Path,
+    classes: &[ClassRule],
+    interrupt: &Mutex<Option<rusqlite::InterruptHandle>>,
+) -> Result<Compacted, Error> {
     let e = db_err(p);
     let bytes_in = super::retention::segment_bytes(p);
     let mut src = segment::open_read_write(p)?;
@@ -541,7 +555,7 @@ pub fn compact(
     let mut dests: Vec<Option<Dest>> = (0..=classes.len()).map(|_| None).collect();
     let result = (|| -> Result<Vec<PathBuf>, Error> {
         let picked = assign(&tx, p, classes)?;
-        dests[0] = Some(Dest::create(p.to_path_buf(), names.len())?);
+        dests[0] = Some(Dest::create(out.to_path_buf(), names.len())?);
         let mut read = tx
             .prepare(&format!(
                 "SELECT {} FROM events ORDER BY id",
@@ -592,7 +606,8 @@ pub fn compact(
                 }
             }
         }
-        let _dir_sync = std::fs::File::open(&dir).and_then(|d| d.sync_all());
+        let _dir_sync =
+            std::fs::File::open(out.parent().unwrap_or(&dir)).and_then(|d| d.sync_all());
         Ok(written)
     })();
     if let Ok(mut g) = interrupt.lock() {
@@ -612,10 +627,12 @@ pub fn compact(
         }
     };
     // The rolled-back sealed file's WAL and shared memory are no longer anyone's.
-    for ext in ["db-wal", "db-shm"] {
-        let _gone = std::fs::remove_file(p.with_extension(ext));
+    if out == p {
+        for ext in ["db-wal", "db-shm"] {
+            let _gone = std::fs::remove_file(p.with_extension(ext));
+        }
     }
-    let bytes_out = super::retention::segment_bytes(p)
+    let bytes_out = super::retention::segment_bytes(out)
         + written
             .iter()
             .map(|w| super::retention::segment_bytes(w))

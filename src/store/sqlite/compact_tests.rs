@@ -325,6 +325,7 @@ fn open_classed(dir: &std::path::Path, max: u64, classes: &[(&str, &str)]) -> Sq
                     expr: crate::query::parse_expr(q).unwrap(),
                 })
                 .collect(),
+            archive_dir: None,
         },
     )
     .unwrap()

@@ -26,6 +26,8 @@ pub struct ForgetReport {
     pub segments: usize,
     /// Registry entries removed.
     pub senders: usize,
+    /// Events deleted from the archive.
+    pub archived: u64,
 }
 
 /// How a forget proceeds.
@@ -83,6 +85,16 @@ pub fn forget(
     }
     report.senders = registry::forget(dir, host)?;
     Ok(report)
+}
+
+/// Deletes `host`'s events from every archived segment file (see `archive.rs`); returns how
+/// many went.
+pub fn forget_archive(dir: &Path, host: &str) -> Result<u64, Error> {
+    let mut n = 0;
+    for p in super::archive::files(dir) {
+        n += forget_in_segment(&p, host, &ForgetOptions::default(), &mut |_| {})?;
+    }
+    Ok(n)
 }
 
 /// The class files (`seg-N.CLASS.db`) in the store directory now.

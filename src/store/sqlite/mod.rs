@@ -13,6 +13,7 @@
 //! connections with `query_only`.
 
 mod aggregate;
+pub mod archive;
 mod columns;
 mod compact;
 mod forget;
@@ -51,6 +52,8 @@ pub struct Options {
     /// Retention classes, first match wins: a compressed segment's events that a rule picks
     /// are kept in that class's own file (needs `compress`).
     pub classes: Vec<crate::store::retention::ClassRule>,
+    /// The archive (`retention.archive_dir`), which forget-host reaches too.
+    pub archive_dir: Option<PathBuf>,
 }
 
 impl Default for Options {
@@ -61,6 +64,7 @@ impl Default for Options {
             reserve_bytes: 0,
             compress: true,
             classes: Vec::new(),
+            archive_dir: None,
         }
     }
 }
@@ -198,7 +202,11 @@ impl SqliteStore {
         opts: &ForgetOptions,
         progress: impl FnMut(u64),
     ) -> Result<ForgetReport, Error> {
-        forget::forget(&self.dir, &self.segments(), host, opts, progress)
+        let mut r = forget::forget(&self.dir, &self.segments(), host, opts, progress)?;
+        if let Some(a) = &self.options.archive_dir {
+            r.archived = forget::forget_archive(a, host)?;
+        }
+        Ok(r)
     }
 
     /// A reader sharing this store's view of its segments.
@@ -206,6 +214,7 @@ impl SqliteStore {
         SqliteReader {
             catalog: self.catalog.clone(),
             dir: self.dir.clone(),
+            archive: self.options.archive_dir.clone(),
         }
     }
 }
@@ -215,6 +224,7 @@ impl SqliteStore {
 pub struct SqliteReader {
     catalog: Catalog,
     dir: PathBuf,
+    archive: Option<PathBuf>,
 }
 
 impl EventReader for SqliteReader {
@@ -262,7 +272,11 @@ impl EventReader for SqliteReader {
             &ForgetOptions::default(),
             |_| {},
         )?;
-        Ok((r.events, r.senders))
+        let archived = match &self.archive {
+            Some(a) => forget::forget_archive(a, host)?,
+            None => 0,
+        };
+        Ok((r.events + archived, r.senders))
     }
 
     fn count(&self) -> Result<u64, Error> {

@@ -66,6 +66,11 @@ pub struct RunReport {
     pub oldest_left: Option<i64>,
     /// `min_free` could not be restored by removing bulk data.
     pub short_of_space: bool,
+    /// Segment files written to the archive first, and their bytes there.
+    pub archived: u64,
+    pub archived_bytes: u64,
+    /// Archived files removed for the archive's cap.
+    pub archive_trimmed: u64,
 }
 
 /// Bytes a segment takes on disk: its file, WAL and shared-memory file.
@@ -213,6 +218,10 @@ pub fn apply(
     };
     for (removed, seg) in planned {
         report.evidence += before_remove(seg)?;
+        if let Some(archive) = &policy.archive_dir {
+            report.archived_bytes += super::archive::write(seg, archive, now_us)?;
+            report.archived += 1;
+        }
         if let Some((conn, p, row)) = &log {
             conn.execute(
                 "UPDATE retention_runs SET pending = ?2, pending_events = ?3, pending_bytes = ?4, pending_class = ?5 WHERE id = ?1",
@@ -242,6 +251,9 @@ pub fn apply(
     }
     report.oldest_left = oldest(catalog);
     report.store_bytes = dir_bytes(dir) + extra_bytes;
+    if let (Some(archive), Some(cap)) = (&policy.archive_dir, policy.archive_max_bytes) {
+        report.archive_trimmed = super::archive::trim(archive, cap)? as u64;
+    }
     Ok(report)
 }
 

@@ -5,7 +5,7 @@ use crate::store::sqlite::SegmentState;
 use crate::store::{EventReader, EventWriter};
 use crate::telemetry::Metrics;
 
-fn events(n: usize, base_ts: i64) -> Vec<Event> {
+pub(super) fn events(n: usize, base_ts: i64) -> Vec<Event> {
     let chain = Chain::new(vec![HeaderOptions::default()]);
     (0..n)
         .map(|i| {
@@ -41,7 +41,7 @@ fn deny_from(chain: &Chain, srcip: &str, at: i64) -> Event {
     ev
 }
 
-fn writer(st: &SqliteStore) -> Box<SqliteWriter> {
+pub(super) fn writer(st: &SqliteStore) -> Box<SqliteWriter> {
     Box::new(
         st.writer(
             vec!["l".into()],
@@ -65,6 +65,7 @@ pub(super) fn store_with(dir: &std::path::Path, max: u64, compress: bool) -> Sql
             reserve_bytes: 0,
             compress,
             classes: Vec::new(),
+            archive_dir: None,
         },
     )
     .unwrap()
