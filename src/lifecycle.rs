@@ -242,7 +242,7 @@ fn keep_evidence(
     per_alert: usize,
 ) -> Result<u64, Error> {
     let lo = i64::from(seg.id) << 32;
-    let hi = lo | 0xFFFF_FFFF;
+    let hi = (i64::from(seg.last) << 32) | 0xFFFF_FFFF;
     let err = |e: crate::alerts::Error| Error::Evidence(e.to_string());
     let links = alerts.links_in(lo, hi, per_alert).map_err(err)?;
     if links.is_empty() {

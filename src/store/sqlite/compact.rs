@@ -644,6 +644,97 @@ fn rewrite(
     })
 }
 
+/// One compressed file to merge: its path, its segment id, and whether its ids are full
+/// already (a merged file's are).
+pub struct MergeSource<'a> {
+    pub path: &'a Path,
+    pub segment: u32,
+    pub full_ids: bool,
+}
+
+/// Merges compressed files of one class, oldest first, into `out`, written beside it, synced and
+/// renamed. A merged file holds events of several segments, so its ids are the events' full ids
+/// (segment << 32 | row; every full id is above 2^32, no row id is), and `meta` records the
+/// last segment it covers. Each source is write-locked meanwhile, so a concurrent forget-host
+/// waits and then finds the merged file. Returns the merged file's bytes.
+pub fn merge(srcs: &[MergeSource<'_>], out: &Path, class: &str, last: u32) -> Result<u64, Error> {
+    let mut locks = Vec::with_capacity(srcs.len());
+    for s in srcs {
+        let c = Connection::open_with_flags(
+            s.path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(db_err(s.path))?;
+        c.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(db_err(s.path))?;
+        c.execute_batch("BEGIN IMMEDIATE;")
+            .map_err(db_err(s.path))?;
+        locks.push(c);
+    }
+    let mut dest = Dest::create(out.to_path_buf(), layout().len())?;
+    let result = (|| -> Result<(), Error> {
+        let mut body = String::with_capacity(1024);
+        let mut meta: Vec<(String, Value)> = Vec::new();
+        let (mut newest, mut disorder) = (i64::MIN, 0i64);
+        let c_ts = col("ts");
+        for s in srcs {
+            let Some(c) = Compact::open(s.path)? else {
+                return Err(invalid(s.path, "not a compressed segment".into()));
+            };
+            let base = i64::from(s.segment) << 32;
+            for b in &c.blocks {
+                let dec = c.decode(b, |_| true)?;
+                let cols = dec.all().map_err(|w| c.damaged(w))?;
+                for row in 0..dec.rows {
+                    let mut vals: Vec<ValueRef<'_>> = cols
+                        .iter()
+                        .map(|col| col.get(row).copied().unwrap_or(ValueRef::Null))
+                        .collect();
+                    if let Some(first) = vals.first_mut() {
+                        let id = first.as_i64().unwrap_or(0);
+                        *first = ValueRef::Integer(if s.full_ids { id } else { base | id });
+                    }
+                    let ts = vals.get(c_ts).and_then(|v| v.as_i64().ok()).unwrap_or(0);
+                    disorder = disorder.max(newest.saturating_sub(ts));
+                    newest = newest.max(ts);
+                    dest.push(&vals, &mut body)?;
+                }
+            }
+            // The newest source's facts (its spool checkpoint) carry over.
+            meta = c
+                .conn
+                .prepare("SELECT key, value FROM meta")
+                .and_then(|mut st| {
+                    st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                        .collect::<Result<_, _>>()
+                })
+                .map_err(db_err(s.path))?;
+        }
+        meta.retain(|(k, _)| k != "disorder" && k != "last_segment");
+        meta.push(("disorder".into(), Value::Integer(disorder)));
+        meta.push(("last_segment".into(), Value::Integer(i64::from(last))));
+        dest.finish(&meta, class)?;
+        std::fs::rename(&dest.tmp, &dest.path).map_err(|source| Error::Io {
+            path: dest.tmp.display().to_string(),
+            source,
+        })?;
+        if let Some(parent) = out.parent() {
+            let _dir_sync = std::fs::File::open(parent).and_then(|d| d.sync_all());
+        }
+        Ok(())
+    })();
+    let tmp = dest.tmp.clone();
+    drop(dest);
+    drop(locks);
+    match result {
+        Ok(()) => Ok(super::retention::segment_bytes(out)),
+        Err(e) => {
+            let _gone = std::fs::remove_file(tmp);
+            Err(e)
+        }
+    }
+}
+
 /// The directory and segment id of a segment's own file.
 fn split_path(p: &Path) -> (PathBuf, u32) {
     let dir = p.parent().map(Path::to_path_buf).unwrap_or_default();

@@ -74,9 +74,10 @@ pub fn forget(
             }
         }
         report.segments += usize::from(found_here);
-        // A compaction that ran meanwhile may have split this segment into class files.
+        // A compaction or merge that ran meanwhile may have written files not listed yet
+        // (class files of a split, a merged file).
         if i == files.len() {
-            for extra in class_files(dir) {
+            for extra in segment_files(dir) {
                 if !files.contains(&extra) {
                     files.push(extra);
                 }
@@ -97,8 +98,8 @@ pub fn forget_archive(dir: &Path, host: &str) -> Result<u64, Error> {
     Ok(n)
 }
 
-/// The class files (`seg-N.CLASS.db`) in the store directory now.
-fn class_files(dir: &Path) -> Vec<std::path::PathBuf> {
+/// The segment files in the store directory now.
+fn segment_files(dir: &Path) -> Vec<std::path::PathBuf> {
     let Ok(rd) = std::fs::read_dir(dir) else {
         return Vec::new();
     };
@@ -108,8 +109,7 @@ fn class_files(dir: &Path) -> Vec<std::path::PathBuf> {
             p.file_name()
                 .and_then(|n| n.to_str())
                 .and_then(|n| n.strip_prefix("seg-"))
-                .and_then(|n| n.strip_suffix(".db"))
-                .is_some_and(|n| n.contains('.'))
+                .is_some_and(|n| n.ends_with(".db"))
         })
         .collect()
 }

@@ -17,6 +17,7 @@ pub mod archive;
 mod columns;
 mod compact;
 mod forget;
+mod merge;
 mod queries;
 mod registry;
 pub mod retention;

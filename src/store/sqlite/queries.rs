@@ -346,6 +346,15 @@ pub(super) fn cursor_condition(
     let crow = c.id & 0xFFFF_FFFF;
     args.push(Value::Integer(c.ts));
     let ts = args.len();
+    if seg.merged() {
+        // Full ids here: they compare with the cursor's directly.
+        args.push(Value::Integer(c.id));
+        cond.push_str(&format!(
+            " AND (ts < ?{ts} OR (ts = ?{ts} AND id < ?{}))",
+            args.len()
+        ));
+        return;
+    }
     match i64::from(seg.id).cmp(&cseg) {
         std::cmp::Ordering::Less => {}
         std::cmp::Ordering::Greater => cond.push_str(&format!(" AND ts < ?{ts}")),
@@ -489,7 +498,12 @@ fn row_to_event(r: &rusqlite::Row<'_>, seg: u32) -> rusqlite::Result<StoredEvent
         invalid_utf8: flags & 2 != 0,
     };
     Ok(StoredEvent {
-        id: (i64::from(seg) << 32) | rowid,
+        // A merged file stores full ids (all above 2^32); other files the row id.
+        id: if rowid > 0xFFFF_FFFF {
+            rowid
+        } else {
+            (i64::from(seg) << 32) | rowid
+        },
         listener: r.get(5)?,
         event,
     })
@@ -503,89 +517,91 @@ pub fn received_since(
     since: i64,
     limit: usize,
 ) -> Result<Vec<StoredEvent>, Error> {
-    let mut chunks: Vec<Vec<StoredEvent>> = Vec::new();
-    let mut total = 0usize;
-    for seg in catalog.iter().rev() {
-        if seg.rows == 0 && seg.state != SegmentState::Hot {
+    let mut out: Vec<StoredEvent> = Vec::new();
+    // Newest files first. Within a class arrival order follows the ids, so once a file of a
+    // class ends before `since`, every older one of that class does too.
+    let mut files: Vec<&SegmentInfo> = catalog.iter().collect();
+    files.sort_by_key(|s| Reverse((s.last, s.id)));
+    let mut done: Vec<&str> = Vec::new();
+    for (n, seg) in files.iter().enumerate() {
+        if done.contains(&seg.class.as_str()) || (seg.rows == 0 && seg.state != SegmentState::Hot) {
             continue;
         }
-        let e = db_err(&seg.path);
-        let conn = match open_any(seg)? {
-            None => continue,
-            Some(Opened::Compact(c)) => {
-                let Some(last) = c.blocks.iter().map(|b| b.max_ingested).max() else {
-                    continue;
-                };
-                if last < since {
-                    break;
-                }
-                let sql = format!(
-                    "SELECT {} FROM events WHERE ingested >= ?1 ORDER BY id",
-                    select_list()
-                );
-                let mut rows = Vec::new();
-                for b in c.blocks.iter().filter(|b| b.max_ingested >= since) {
-                    c.load(b, None, true)?;
-                    let mut stmt = c.conn().prepare_cached(&sql).map_err(&e)?;
-                    for r in stmt
-                        .query_map([since], |r| row_to_event(r, seg.id))
-                        .map_err(&e)?
-                    {
-                        rows.push(r.map_err(&e)?);
-                    }
-                }
-                total += rows.len();
-                chunks.push(rows);
-                if total >= limit {
-                    break;
-                }
-                continue;
-            }
-            Some(Opened::Rows(conn)) => conn,
-        };
-        let last: Option<i64> = conn
-            .query_row(
-                "SELECT ingested FROM events ORDER BY id DESC LIMIT 1",
-                [],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(&e)?;
-        let Some(last) = last else { continue };
-        if last < since {
-            break;
+        if !received_in(seg, since, &mut out)? {
+            done.push(seg.class.as_str());
         }
-        let mut stmt = conn
-            .prepare(&format!(
-                "SELECT {} FROM events WHERE ingested >= ?1 ORDER BY id",
-                select_list()
-            ))
-            .map_err(&e)?;
-        let rows: Vec<StoredEvent> = stmt
-            .query_map([since], |r| row_to_event(r, seg.id))
-            .map_err(&e)?
-            .collect::<Result<_, _>>()
-            .map_err(&e)?;
-        total += rows.len();
-        chunks.push(rows);
-        if total >= limit {
+        // Enough, and every file left holds only older segments than this one.
+        let older = files.get(n + 1).is_none_or(|next| next.last < seg.id);
+        if out.len() >= limit && older {
             break;
         }
     }
-    let mut out: Vec<StoredEvent> = chunks.into_iter().rev().flatten().collect();
+    out.sort_by_key(|e| e.id);
     // Keep the newest `limit`.
     let skip = out.len().saturating_sub(limit);
     out.drain(..skip);
     Ok(out)
 }
 
+/// Appends the events of one file received at or after `since`; false when its newest arrival
+/// is older than `since`.
+fn received_in(seg: &SegmentInfo, since: i64, out: &mut Vec<StoredEvent>) -> Result<bool, Error> {
+    let e = db_err(&seg.path);
+    let sql = format!(
+        "SELECT {} FROM events WHERE ingested >= ?1 ORDER BY id",
+        select_list()
+    );
+    let conn = match open_any(seg)? {
+        None => return Ok(true),
+        Some(Opened::Compact(c)) => {
+            let Some(last) = c.blocks.iter().map(|b| b.max_ingested).max() else {
+                return Ok(true);
+            };
+            if last < since {
+                return Ok(false);
+            }
+            for b in c.blocks.iter().filter(|b| b.max_ingested >= since) {
+                c.load(b, None, true)?;
+                let mut stmt = c.conn().prepare_cached(&sql).map_err(&e)?;
+                for r in stmt
+                    .query_map([since], |r| row_to_event(r, seg.id))
+                    .map_err(&e)?
+                {
+                    out.push(r.map_err(&e)?);
+                }
+            }
+            return Ok(true);
+        }
+        Some(Opened::Rows(conn)) => conn,
+    };
+    let last: Option<i64> = conn
+        .query_row(
+            "SELECT ingested FROM events ORDER BY id DESC LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(&e)?;
+    let Some(last) = last else { return Ok(true) };
+    if last < since {
+        return Ok(false);
+    }
+    let mut stmt = conn.prepare(&sql).map_err(&e)?;
+    for r in stmt
+        .query_map([since], |r| row_to_event(r, seg.id))
+        .map_err(&e)?
+    {
+        out.push(r.map_err(&e)?);
+    }
+    Ok(true)
+}
+
 /// One event by id (segment in the high 32 bits, rowid in the low), from whichever of the
 /// segment's files (its own, its classes') holds it.
 pub fn get(catalog: &[SegmentInfo], id: i64) -> Result<Option<StoredEvent>, Error> {
     let seg_id = u32::try_from(id >> 32).unwrap_or(u32::MAX);
-    let rowid = id & 0xFFFF_FFFF;
-    for seg in catalog.iter().filter(|s| s.id == seg_id) {
-        if let Some(ev) = get_in(seg, rowid)? {
+    for seg in catalog.iter().filter(|s| s.covers(seg_id)) {
+        if let Some(ev) = get_in(seg, seg.key(id))? {
             return Ok(Some(ev));
         }
     }
@@ -637,9 +653,9 @@ pub fn get_many(catalog: &[SegmentInfo], ids: &[i64]) -> Result<Vec<StoredEvent>
     for part in sorted.chunk_by(|a, b| a >> 32 == b >> 32) {
         let Some(first) = part.first() else { continue };
         let seg_id = u32::try_from(first >> 32).unwrap_or(u32::MAX);
-        let rowids: Vec<i64> = part.iter().map(|id| id & 0xFFFF_FFFF).collect();
-        for seg in catalog.iter().filter(|s| s.id == seg_id) {
-            get_many_in(seg, &rowids, &mut out)?;
+        for seg in catalog.iter().filter(|s| s.covers(seg_id)) {
+            let keys: Vec<i64> = part.iter().map(|id| seg.key(*id)).collect();
+            get_many_in(seg, &keys, &mut out)?;
         }
     }
     Ok(out)

@@ -257,7 +257,7 @@ pub fn apply(
     Ok(report)
 }
 
-fn remove_files(path: &Path) -> Result<(), Error> {
+pub(super) fn remove_files(path: &Path) -> Result<(), Error> {
     let gone = |p: &Path| match std::fs::remove_file(p) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),

@@ -52,6 +52,9 @@ impl SegmentState {
 pub struct SegmentInfo {
     /// Sequence number; the high 32 bits of its events' ids.
     pub id: u32,
+    /// The last segment whose events it holds: `id` itself, or a later one when small segments
+    /// were merged into this file (see `merge.rs`; such a file stores full ids).
+    pub last: u32,
     /// The retention class its events belong to (`""`: bulk events). A sealed segment is split
     /// by class when it is compressed: `seg-N.db` keeps the bulk events, `seg-N.CLASS.db` those
     /// of each class (see `compact.rs`), with the same ids, so each class can go whole.
@@ -79,6 +82,33 @@ pub fn path(dir: &Path, id: u32) -> PathBuf {
     dir.join(format!("seg-{id:08}.db"))
 }
 
+impl SegmentInfo {
+    /// True when it holds events of segment `seg`.
+    pub fn covers(&self, seg: u32) -> bool {
+        self.id <= seg && seg <= self.last
+    }
+
+    /// True when it is a merged file (its rows hold full event ids).
+    pub fn merged(&self) -> bool {
+        self.last > self.id
+    }
+
+    /// The key its rows are stored under for event `id`: the full id in a merged file, the row
+    /// id (low 32 bits) otherwise.
+    pub fn key(&self, id: i64) -> i64 {
+        if self.merged() { id } else { id & 0xFFFF_FFFF }
+    }
+}
+
+/// The file of segments `id..=last` merged, of class `class`.
+pub fn merged_path(dir: &Path, id: u32, last: u32, class: &str) -> PathBuf {
+    if class.is_empty() {
+        dir.join(format!("seg-{id:08}-{last:08}.db"))
+    } else {
+        dir.join(format!("seg-{id:08}-{last:08}.{class}.db"))
+    }
+}
+
 /// The file of segment `id`'s events of retention class `class` (`""`: the segment's own file).
 pub fn class_path(dir: &Path, id: u32, class: &str) -> PathBuf {
     if class.is_empty() {
@@ -88,15 +118,23 @@ pub fn class_path(dir: &Path, id: u32, class: &str) -> PathBuf {
     }
 }
 
-/// The segment id and class a file name names: `seg-00000005.db` or `seg-00000005.auth.db`.
-fn parse_name(name: &str) -> Option<(u32, String)> {
+/// The segment ids and class a file name names: `seg-00000005.db`, `seg-00000005.auth.db`,
+/// or merged `seg-00000005-00000009[.auth].db`.
+fn parse_name(name: &str) -> Option<(u32, u32, String)> {
     let rest = name.strip_prefix("seg-")?.strip_suffix(".db")?;
     let (num, class) = match rest.split_once('.') {
         Some((n, c)) if crate::store::retention::valid_class(c) => (n, c),
         Some(_) => return None,
         None => (rest, ""),
     };
-    Some((num.parse().ok()?, class.to_string()))
+    let (first, last) = match num.split_once('-') {
+        Some((a, b)) => (a.parse().ok()?, b.parse().ok()?),
+        None => {
+            let id = num.parse().ok()?;
+            (id, id)
+        }
+    };
+    (first <= last).then(|| (first, last, class.to_string()))
 }
 
 /// Reads the state of every segment in `dir`, oldest first.
@@ -114,11 +152,11 @@ pub fn scan(dir: &Path) -> Result<Vec<SegmentInfo>, Error> {
             continue;
         }
         let named = p.file_name().and_then(|n| n.to_str()).and_then(parse_name);
-        if let Some((id, class)) = named {
+        if let Some((id, last, class)) = named {
             // A file without the segment schema (cut short by a full disk while it was being
             // created, before it could hold any event) is set aside, not fatal.
             match open_read_only(&p).and_then(|conn| read_info(&conn, id, &class, &p)) {
-                Ok(info) => out.push(info),
+                Ok(info) => out.push(SegmentInfo { last, ..info }),
                 Err(e) if e.to_string().contains("no such table") => {
                     let aside = p.with_extension("db.unreadable");
                     tracing::error!(path = %p.display(), error = %e, moved_to = %aside.display(), "A segment file cannot be read; it is set aside and the store opens without it.");
@@ -138,12 +176,22 @@ pub fn scan(dir: &Path) -> Result<Vec<SegmentInfo>, Error> {
         .filter(|s| s.class.is_empty() && s.state != SegmentState::Compact)
         .map(|s| s.id)
         .collect();
+    // A file whose segments a merged file of its class covers is from a merge that a crash cut
+    // short before the merged sources were removed: the merged file holds its events.
+    let merged: Vec<(u32, u32, String)> = out
+        .iter()
+        .filter(|s| s.merged())
+        .map(|s| (s.id, s.last, s.class.clone()))
+        .collect();
     out.retain(|s| {
-        let stale = !s.class.is_empty() && unsplit.contains(&s.id);
-        if stale {
+        let unsplit = !s.class.is_empty() && unsplit.contains(&s.id);
+        let covered = merged.iter().any(|(a, b, c)| {
+            *c == s.class && *a <= s.id && s.last <= *b && (*a, *b) != (s.id, s.last)
+        });
+        if unsplit || covered {
             let _gone = std::fs::remove_file(&s.path);
         }
-        !stale
+        !(unsplit || covered)
     });
     out.sort_by(|a, b| (a.id, &a.class).cmp(&(b.id, &b.class)));
     Ok(out)
@@ -274,8 +322,13 @@ pub fn read_info(conn: &Connection, id: u32, class: &str, p: &Path) -> Result<Se
         _ => d,
     };
     let rows = u64::try_from(int("rows", 0)).unwrap_or(0);
+    let last = match meta.get("last_segment") {
+        Some(Value::Integer(l)) => u32::try_from(*l).unwrap_or(id).max(id),
+        _ => id,
+    };
     Ok(SegmentInfo {
         id,
+        last,
         class: class.to_string(),
         path: p.to_path_buf(),
         min_ts: int("min_ts", i64::MAX),

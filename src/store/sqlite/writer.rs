@@ -488,7 +488,13 @@ fn index_loop(
                     .position(|(_, at)| at.elapsed() >= std::time::Duration::from_secs(30))
                 {
                     Some(i) => retry.swap_remove(i).0,
-                    None => continue,
+                    None => {
+                        // Idle: merge small segments, one run per second.
+                        if compress && !busy.load(Relaxed) {
+                            merge_once(&dir, &catalog, &files, options.segment_max_events);
+                        }
+                        continue;
+                    }
                 }
             }
             Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return,
@@ -578,6 +584,18 @@ fn index_loop(
                     retry.push((id, Instant::now()));
                 }
             }
+        }
+    }
+}
+
+/// Merges one run of small segments (see `merge.rs`), logging a failure (rate-limited): the
+/// files stay as they are and the merge is tried again.
+fn merge_once(dir: &Path, catalog: &Catalog, files: &Mutex<()>, max_events: u64) {
+    if let Err(e) = super::merge::run(dir, catalog, files, max_events) {
+        static LIMIT: crate::telemetry::events::RateLimit =
+            crate::telemetry::events::RateLimit::new(10);
+        if let Some(more) = LIMIT.occurred() {
+            tracing::error!(error = %e, suppressed = more, "Could not merge small segments; they stay as they are and merging is tried again.");
         }
     }
 }
