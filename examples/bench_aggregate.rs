@@ -5,7 +5,7 @@
 //! and then five times warm (median and max printed). Also prints the share of events the term
 //! matches.
 //!
-//! usage: bench_aggregate DATA_DIR [TERM=oracle]
+//! usage: bench_aggregate DATA_DIR [TERM=oracle] [ONLY]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use picket::query::SearchQuery;
@@ -56,7 +56,9 @@ fn main() {
         q("event.action:deny", 30),
         Aggregation::Count,
     ));
-    for (label, query, agg) in &cases {
+    // An optional third argument runs only the cases whose label holds it (for profiling).
+    let only = a.get(3).cloned().unwrap_or_default();
+    for (label, query, agg) in cases.iter().filter(|c| c.0.contains(&only)) {
         let t = Instant::now();
         let res = r.aggregate(query, agg).unwrap();
         let first = t.elapsed();
