@@ -38,8 +38,11 @@ const FRAME_QUEUE_BYTES: usize = 8 << 20;
 /// msg/s end to end).
 const EVENT_QUEUE: usize = 4;
 /// Stored batches waiting for the rules; when full, a batch skips the rules (counted in
-/// `picket_rules_dropped_total`) rather than slowing the store down.
-const RULES_QUEUE: usize = 16;
+/// `picket_rules_dropped_total`) rather than slowing the store down. Four, not sixteen: each
+/// holds up to a write batch of events, and sixteen of them were 60 MB of the peak RSS in a
+/// burst; on two cores the rules fall behind a 100,000 msg/s stream either way (see
+/// docs/storage.md, Memory), so the longer queue only delayed the skipping.
+const RULES_QUEUE: usize = 4;
 /// Frames the parse thread takes from the spool at a time.
 const PARSE_BATCH: usize = 2048;
 

@@ -382,7 +382,7 @@ impl Dest {
             let te = db_err(&tmp);
             let conn = Connection::open(&tmp).map_err(&te)?;
             conn.execute_batch(
-                "PRAGMA page_size = 4096; PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA cache_size = -8000;",
+                "PRAGMA page_size = 4096; PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA cache_size = -2000;",
             )
             .map_err(&te)?;
             conn.execute_batch(SCHEMA).map_err(&te)?;
@@ -558,7 +558,8 @@ fn rewrite(
     let e = db_err(p);
     let bytes_in = super::retention::segment_bytes(p);
     let mut src = segment::open_read_write(p)?;
-    src.execute_batch("PRAGMA cache_size = -8000;")
+    // Read once, in order: a large cache only holds pages that are not read again.
+    src.execute_batch("PRAGMA cache_size = -2000;")
         .map_err(&e)?;
     if let Ok(mut g) = interrupt.lock() {
         *g = Some(src.get_interrupt_handle());

@@ -164,6 +164,11 @@ impl Registry {
         Ok(())
     }
 
+    /// Gives the connection's page cache back (ingest is idle).
+    pub fn release_memory(&self) {
+        let _best_effort = self.conn.execute_batch("PRAGMA shrink_memory;");
+    }
+
     /// Folds the counters still in memory into the tables and trims every finished hour
     /// (on close).
     pub fn close(&mut self) -> Result<(), Error> {

@@ -34,6 +34,8 @@ pub struct SqliteWriter {
     insert_sql: String,
     /// Free space on the store's file system.
     disk: crate::disk::Watch,
+    /// The connections' caches were given back since the last write (see `maintain`).
+    released: bool,
 }
 
 /// A batch this large means ingest is under load: the indexer then waits, so that a burst is
@@ -115,6 +117,7 @@ impl SqliteWriter {
             metrics,
             insert_sql: columns::insert_sql(),
             disk: crate::disk::Watch::new(dir),
+            released: false,
         })
     }
 
@@ -170,6 +173,7 @@ impl SqliteWriter {
 impl EventWriter for SqliteWriter {
     fn write_parts(&mut self, parts: &[&[Event]], checkpoint: Checkpoint) -> Result<i64, Error> {
         let count: usize = parts.iter().map(|p| p.len()).sum();
+        self.released = false;
         if self.options.reserve_bytes > 0 {
             if let Some(space) = self.disk.get() {
                 if space.free < self.options.reserve_bytes {
@@ -362,6 +366,13 @@ impl EventWriter for SqliteWriter {
                 || self.seg.rows >= self.options.segment_max_events)
         {
             self.try_seal();
+        }
+        // Idle after a burst: the page caches filled by it go back (up to 12 MB on the hot
+        // segment); the next batch reads the few pages an append needs again.
+        if !self.released {
+            self.released = true;
+            let _best_effort = self.conn.execute_batch("PRAGMA shrink_memory;");
+            self.registry.release_memory();
         }
         Ok(())
     }
