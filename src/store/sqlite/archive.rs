@@ -28,6 +28,11 @@ pub fn write(seg: &SegmentInfo, dir: &Path, now_us: i64) -> Result<u64, Error> {
     let name = seg.path.file_name().unwrap_or_default();
     std::fs::create_dir_all(dir).map_err(io(dir))?;
     let mut target = dir.join(name);
+    let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).ok();
+    // The same file, archived by a pass that a crash stopped before the segment was removed.
+    if super::compact::is_compact_file(&seg.path) && size(&target) == size(&seg.path) {
+        return Ok(size(&target).unwrap_or(0));
+    }
     if target.exists() {
         let sub = dir.join(format!("{}", now_us / 1_000_000));
         std::fs::create_dir_all(&sub).map_err(io(&sub))?;
@@ -40,9 +45,16 @@ pub fn write(seg: &SegmentInfo, dir: &Path, now_us: i64) -> Result<u64, Error> {
         Err(e) => return Err(e),
     };
     let result = if compressed {
-        std::fs::copy(&seg.path, &partial)
+        // A read transaction keeps a concurrent forget-host from rewriting the file mid-copy.
+        let guard = super::segment::open_read_only(&seg.path)?;
+        guard
+            .execute_batch("BEGIN; SELECT count(*) FROM meta;")
+            .map_err(super::db_err(&seg.path))?;
+        let copied = std::fs::copy(&seg.path, &partial)
             .map_err(io(&partial))
-            .map(|_| ())
+            .map(|_| ());
+        drop(guard);
+        copied
     } else {
         super::compact::compress_to(&seg.path, &partial).map(|_| ())
     };

@@ -610,11 +610,15 @@ fn rewrite(
             })
             .map_err(&e)?;
         let mut written = Vec::new();
-        // Class files first, the segment's own file last: its rename is the commit point.
+        // Class files first, the segment's own file last: its rename is the commit point, so
+        // the class files' renames are made durable before it.
         for slot in (0..dests.len()).rev() {
             let class = slot.checked_sub(1).map_or("", |i| classes[i].name.as_str());
             if let Some(d) = &mut dests[slot] {
                 d.finish(&src_meta, class)?;
+                if slot == 0 && !written.is_empty() {
+                    sync_dir(&dir)?;
+                }
                 std::fs::rename(&d.tmp, &d.path).map_err(|source| Error::Io {
                     path: d.tmp.display().to_string(),
                     source,
@@ -753,6 +757,16 @@ pub fn merge(srcs: &[MergeSource<'_>], out: &Path, class: &str, last: u32) -> Re
     }
 }
 
+/// Makes the renames in `dir` durable.
+fn sync_dir(dir: &Path) -> Result<(), Error> {
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|source| Error::Io {
+            path: dir.display().to_string(),
+            source,
+        })
+}
+
 /// The directory and segment id of a segment's own file.
 fn split_path(p: &Path) -> (PathBuf, u32) {
     let dir = p.parent().map(Path::to_path_buf).unwrap_or_default();
@@ -811,6 +825,11 @@ pub(super) fn is_compact(conn: &Connection) -> bool {
         r.get::<_, String>(0)
     })
     .is_ok_and(|s| s == "compact")
+}
+
+/// True when the file at `p` is a compressed segment.
+pub(super) fn is_compact_file(p: &Path) -> bool {
+    segment::open_read_only(p).is_ok_and(|c| is_compact(&c))
 }
 
 /// A compressed segment opened for reading, with its block list.

@@ -101,19 +101,34 @@ pub fn run(
     files: &std::sync::Mutex<()>,
     max_events: u64,
 ) -> Result<bool, Error> {
-    let Some(plan) = next(&read_catalog(catalog), max_events) else {
+    // Planned under the lock the indexer holds while it compacts and lists a segment's files,
+    // so the plan sees every file of each segment it spans.
+    let _held = files.lock().unwrap_or_else(|e| e.into_inner());
+    let now = read_catalog(catalog);
+    let Some(plan) = next(&now, max_events) else {
         return Ok(false);
     };
-    let _held = files.lock().unwrap_or_else(|e| e.into_inner());
-    // Retention may have removed one meanwhile.
-    let now = read_catalog(catalog);
-    if !plan.iter().all(|p| now.iter().any(|s| s.path == p.path)) {
-        return Ok(false);
-    }
     let (Some(first), Some(last)) = (plan.first(), plan.last()) else {
         return Ok(false);
     };
     let class = first.class.clone();
+    // Every file of the class in the range is in the plan, and no file of the range is on disk
+    // but missing from the catalog (one the indexer could not read back): the merged file will
+    // cover the range, and the files it covers are removed at the next start.
+    let in_range = |s: &SegmentInfo| s.class == class && s.id >= first.id && s.last <= last.last;
+    if now
+        .iter()
+        .filter(|s| in_range(s))
+        .any(|s| !plan.iter().any(|p| p.path == s.path))
+    {
+        return Ok(false);
+    }
+    for id in first.id..=last.last {
+        let p = segment::class_path(dir, id, &class);
+        if p.exists() && !plan.iter().any(|x| x.path == p) {
+            return Ok(false);
+        }
+    }
     let out = segment::merged_path(dir, first.id, last.last, &class);
     let srcs: Vec<MergeSource<'_>> = plan
         .iter()

@@ -90,8 +90,7 @@ impl SqliteStore {
             path: dir.display().to_string(),
             source,
         })?;
-        retention::remove_strays(dir);
-        let segments = segment::scan(dir)?;
+        let segments = segment::scan(dir, false)?;
         Ok(SqliteStore {
             dir: dir.to_path_buf(),
             catalog: Arc::new(RwLock::new(segments)),
@@ -115,6 +114,10 @@ impl SqliteStore {
         listener_names: Vec<String>,
         metrics: Arc<crate::telemetry::Metrics>,
     ) -> Result<SqliteWriter, Error> {
+        // The writing process settles what a crash left behind, and starts from what is left.
+        retention::remove_strays(&self.dir);
+        let settled = segment::scan(&self.dir, true)?;
+        *self.catalog.write().unwrap_or_else(|e| e.into_inner()) = settled;
         SqliteWriter::open(
             &self.dir,
             self.catalog.clone(),

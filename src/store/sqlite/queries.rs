@@ -530,9 +530,15 @@ pub fn received_since(
         if !received_in(seg, since, &mut out)? {
             done.push(seg.class.as_str());
         }
-        // Enough, and every file left holds only older segments than this one.
-        let older = files.get(n + 1).is_none_or(|next| next.last < seg.id);
-        if out.len() >= limit && older {
+        // Enough: `limit` events newer than anything a file left can hold.
+        let enough = match files.get(n + 1) {
+            None => true,
+            Some(next) => {
+                let above = (i64::from(next.last) + 1) << 32;
+                out.iter().filter(|e| e.id >= above).count() >= limit
+            }
+        };
+        if enough && out.len() >= limit {
             break;
         }
     }

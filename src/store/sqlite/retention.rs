@@ -32,7 +32,7 @@ CREATE TABLE IF NOT EXISTS retention_runs (
     pending_events INTEGER,
     pending_bytes  INTEGER
 );";
-/// Added later: the class of the pending segment file (`''`: its own file).
+/// Added later: the file name of the pending segment file (older rows: empty).
 const SCHEMA_CLASS: &str = "ALTER TABLE retention_runs ADD COLUMN pending_class TEXT";
 
 /// One segment removed (or, in a dry run, to be removed).
@@ -230,7 +230,10 @@ pub fn apply(
                     i64::from(removed.segment),
                     removed.events as i64,
                     removed.bytes as i64,
-                    seg.class
+                    seg.path
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default()
                 ],
             )
             .map_err(db_err(p))?;
@@ -299,9 +302,13 @@ fn reconcile(dir: &Path, catalog: &Catalog) -> Result<(), Error> {
         .collect::<Result<_, _>>()
         .map_err(&e)?;
     let listed = read_catalog(catalog);
-    for (row, seg, class) in pending {
+    for (row, seg, name) in pending {
         let id = u32::try_from(seg).unwrap_or(0);
-        let file = super::segment::class_path(dir, id, &class);
+        let file = if name.ends_with(".db") && !name.contains('/') {
+            dir.join(&name)
+        } else {
+            super::segment::path(dir, id)
+        };
         let gone = !listed.iter().any(|s| s.path == file) && !file.exists();
         let sql = if gone {
             "UPDATE retention_runs SET segments = segments + 1, events = events + pending_events, \

@@ -137,8 +137,11 @@ fn parse_name(name: &str) -> Option<(u32, u32, String)> {
     (first <= last).then(|| (first, last, class.to_string()))
 }
 
-/// Reads the state of every segment in `dir`, oldest first.
-pub fn scan(dir: &Path) -> Result<Vec<SegmentInfo>, Error> {
+/// Reads the state of every segment in `dir`, oldest first. Files a crash left behind (a
+/// compaction or merge cut short, a file created without its schema) are left out; with
+/// `cleanup` they are also removed, which only the process that writes the store may do: a
+/// reader beside a running collector would find the files of a compaction in progress.
+pub fn scan(dir: &Path, cleanup: bool) -> Result<Vec<SegmentInfo>, Error> {
     let io = |source| Error::Io {
         path: dir.display().to_string(),
         source,
@@ -148,7 +151,9 @@ pub fn scan(dir: &Path) -> Result<Vec<SegmentInfo>, Error> {
         let p = entry.map_err(io)?.path();
         // A compaction cut short (a crash, a full disk): the sealed file it read is still there.
         if p.extension().is_some_and(|x| x == "compacting") {
-            let _gone = std::fs::remove_file(&p);
+            if cleanup {
+                let _gone = std::fs::remove_file(&p);
+            }
             continue;
         }
         let named = p.file_name().and_then(|n| n.to_str()).and_then(parse_name);
@@ -157,6 +162,9 @@ pub fn scan(dir: &Path) -> Result<Vec<SegmentInfo>, Error> {
             // created, before it could hold any event) is set aside, not fatal.
             match open_read_only(&p).and_then(|conn| read_info(&conn, id, &class, &p)) {
                 Ok(info) => out.push(SegmentInfo { last, ..info }),
+                Err(e) if e.to_string().contains("no such table") && !cleanup => {
+                    tracing::debug!(path = %p.display(), error = %e, "A segment file cannot be read yet; left out.");
+                }
                 Err(e) if e.to_string().contains("no such table") => {
                     let aside = p.with_extension("db.unreadable");
                     tracing::error!(path = %p.display(), error = %e, moved_to = %aside.display(), "A segment file cannot be read; it is set aside and the store opens without it.");
@@ -188,7 +196,7 @@ pub fn scan(dir: &Path) -> Result<Vec<SegmentInfo>, Error> {
         let covered = merged.iter().any(|(a, b, c)| {
             *c == s.class && *a <= s.id && s.last <= *b && (*a, *b) != (s.id, s.last)
         });
-        if unsplit || covered {
+        if cleanup && (unsplit || covered) {
             let _gone = std::fs::remove_file(&s.path);
         }
         !(unsplit || covered)

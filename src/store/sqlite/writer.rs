@@ -69,10 +69,11 @@ impl SqliteWriter {
             .max()
             .unwrap_or_default();
         // Continue the newest segment if it is still hot, else start the next one.
-        let newest = snapshot.iter().map(|s| s.id).max();
+        // The newest segment id in use, merged files included.
+        let newest = snapshot.iter().map(|s| s.last).max();
         let hot = snapshot
             .iter()
-            .any(|s| s.class.is_empty() && s.state == SegmentState::Hot && Some(s.id) == newest);
+            .any(|s| s.class.is_empty() && s.state == SegmentState::Hot && Some(s.last) == newest);
         let (conn, seg) = match newest {
             Some(id) if hot => segment::create(dir, id, checkpoint)?,
             Some(id) => segment::create(dir, id + 1, checkpoint)?,
