@@ -568,18 +568,8 @@ fn progress(done: usize, total: usize) {
 
 fn open_store(config: &Config) -> Result<SqliteStore> {
     let dir = config.data_dir.join("store");
-    SqliteStore::open(
-        &dir,
-        Options {
-            segment_max_events: config.segment_max_events,
-            segment_max_age: config.segment_max_age,
-            compress: config.compress,
-            classes: config.retention.classes().unwrap_or_default(),
-            archive_dir: config.retention.archive_dir.clone(),
-            reserve_bytes: 0,
-        },
-    )
-    .with_context(|| format!("opening the store in {}", dir.display()))
+    SqliteStore::open(&dir, config.store_options(0))
+        .with_context(|| format!("opening the store in {}", dir.display()))
 }
 
 fn search(

@@ -5,7 +5,7 @@
 
 use crate::config::Config;
 use crate::store::retention::{Free, days_left};
-use crate::store::sqlite::{Options, SqliteStore, retention as sr};
+use crate::store::sqlite::{SqliteStore, retention as sr};
 use anyhow::{Context, Result, bail};
 use std::process::ExitCode;
 
@@ -18,18 +18,8 @@ pub fn run(config: Config, dry_run: bool, json: bool) -> Result<ExitCode> {
             config.data_dir.display()
         );
     }
-    let store = SqliteStore::open(
-        &dir,
-        Options {
-            segment_max_events: config.segment_max_events,
-            segment_max_age: config.segment_max_age,
-            compress: config.compress,
-            classes: config.retention.classes().unwrap_or_default(),
-            archive_dir: config.retention.archive_dir.clone(),
-            reserve_bytes: 0,
-        },
-    )
-    .with_context(|| format!("opening the store in {}", dir.display()))?;
+    let store = SqliteStore::open(&dir, config.store_options(0))
+        .with_context(|| format!("opening the store in {}", dir.display()))?;
     let policy = &config.retention;
     let now = crate::ingest::now_micros();
     let segments = store.segments();

@@ -254,6 +254,22 @@ impl RawSize {
     }
 }
 
+impl Config {
+    /// The event store's settings. `reserve_bytes`: what the store writer keeps free (0 for
+    /// the commands that only read or delete).
+    pub fn store_options(&self, reserve_bytes: u64) -> crate::store::sqlite::Options {
+        crate::store::sqlite::Options {
+            segment_max_events: self.segment_max_events,
+            segment_max_age: self.segment_max_age,
+            compress: self.compress,
+            // Checked when the configuration was read.
+            classes: self.retention.classes().unwrap_or_default(),
+            archive_dir: self.retention.archive_dir.clone(),
+            reserve_bytes,
+        }
+    }
+}
+
 impl RawRetention {
     fn validate(&self) -> Result<crate::store::retention::Policy, (String, String)> {
         use crate::store::retention::{Policy, parse_duration, parse_free};

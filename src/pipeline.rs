@@ -18,7 +18,7 @@ use crate::parse::{Chain, HeaderOptions};
 
 use crate::model::Event;
 use crate::spool::{self, SpoolReader, SpoolWriter};
-use crate::store::sqlite::{Options, SqliteStore};
+use crate::store::sqlite::SqliteStore;
 use crate::store::{BatchLimits, EventBatch};
 use crate::telemetry::{DropReason, Metrics};
 use std::net::SocketAddr;
@@ -127,16 +127,9 @@ pub async fn serve(
     })?;
     let store = SqliteStore::open(
         &data.join("store"),
-        Options {
-            segment_max_events: config.segment_max_events,
-            segment_max_age: config.segment_max_age,
-            compress: config.compress,
-            classes: config.retention.classes().unwrap_or_default(),
-            archive_dir: config.retention.archive_dir.clone(),
-            // Intake stops at the reserve, the store writer at half of it: the rest is for
-            // alerts, the outbox and the security log.
-            reserve_bytes: config.retention.reserve / 2,
-        },
+        // Intake stops at the reserve, the store writer at half of it: the rest is for alerts,
+        // the outbox and the security log.
+        config.store_options(config.retention.reserve / 2),
     )?;
     let disk = Arc::new(crate::disk::Watch::new(data));
     // Set once shutdown begins: stages that wait for disk space give up instead.

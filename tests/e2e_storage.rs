@@ -152,26 +152,27 @@ fn retention_by_age_removes_old_segments_and_alerts_keep_their_evidence() {
     assert_eq!(left, 0);
 }
 
-const CLASS_CONFIG: &str = r#"
-[store]
-segment_max_events = 1000
-segment_max_age_secs = 1
-[retention]
-max_age = "1d"
-min_free = "0%"
-interval = "1s"
-audit_queries = ["host.name:bastion"]
-[[retention.override]]
-name = "core"
-query = "host.name:core AND NOT ignore"
-max_age = "10d"
-"#;
+/// [`AGE_CONFIG`] with an audit query and an override.
+fn class_config() -> String {
+    format!(
+        "{AGE_CONFIG}audit_queries = [\"host.name:bastion\"]\n\
+         [[retention.override]]\nname = \"core\"\nquery = \"host.name:core AND NOT ignore\"\nmax_age = \"10d\"\n"
+    )
+}
+
+/// The segment files under the store directory.
+fn store_files(p: &Picket) -> Vec<String> {
+    std::fs::read_dir(p.data_dir().join("store"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect()
+}
 
 /// Audit queries and overrides: their events are kept in files of their own when a segment is
 /// sealed, and outlive bulk events of the same age.
 #[test]
 fn audit_and_override_classes_outlive_bulk_events_of_the_same_age() {
-    let p = Picket::start_with_config(CLASS_CONFIG);
+    let p = Picket::start_with_config(&class_config());
     let old = Duration::from_secs(3 * 86_400);
     let mut lines = Vec::new();
     for i in 0..1500 {
@@ -192,13 +193,7 @@ fn audit_and_override_classes_outlive_bulk_events_of_the_same_age() {
         900,
         Duration::from_secs(30),
     );
-    let listing = || {
-        std::fs::read_dir(p.data_dir().join("store"))
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect::<Vec<_>>()
-    };
-    assert_eq!(removed, 900, "{}\n{:?}", p.stderr(), listing());
+    assert_eq!(removed, 900, "{}\n{:?}", p.stderr(), store_files(&p));
     std::thread::sleep(Duration::from_secs(2));
     assert_eq!(p.metric("picket_retention_events_total"), 900);
     assert!(p.search("filler", &[]).is_empty());
@@ -208,14 +203,11 @@ fn audit_and_override_classes_outlive_bulk_events_of_the_same_age() {
         300
     );
     assert_eq!(p.search("flap", &["--limit", "1000"]).len(), 300);
-    let files: Vec<String> = std::fs::read_dir(p.data_dir().join("store"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
+    let files = store_files(&p);
     assert!(files.iter().any(|f| f.ends_with(".audit.db")), "{files:?}");
     assert!(files.iter().any(|f| f.ends_with(".core.db")), "{files:?}");
 
-    std::fs::write(p.dir.path().join("class.toml"), CLASS_CONFIG).unwrap();
+    std::fs::write(p.dir.path().join("class.toml"), class_config()).unwrap();
     let st = retention_json(&p, "class.toml");
     let class = |name: &str| {
         st["classes"]
@@ -233,23 +225,16 @@ fn audit_and_override_classes_outlive_bulk_events_of_the_same_age() {
     assert_eq!(st["events"], 600);
 }
 
-const ARCHIVE_CONFIG: &str = r#"
-[store]
-segment_max_events = 1000
-segment_max_age_secs = 1
-[retention]
-max_age = "1d"
-min_free = "0%"
-interval = "1s"
-archive_dir = "archive"
-archive_max_bytes = "1GB"
-"#;
+/// [`AGE_CONFIG`] with an archive.
+fn archive_config() -> String {
+    format!("{AGE_CONFIG}archive_dir = \"archive\"\narchive_max_bytes = \"1GB\"\n")
+}
 
 /// Segments that retention removes are written to the archive first, where
 /// `picket search --archive` finds them and forget-host reaches them.
 #[test]
 fn removed_segments_go_to_the_archive_and_stay_searchable() {
-    let p = Picket::start_with_config(ARCHIVE_CONFIG);
+    let p = Picket::start_with_config(&archive_config());
     let old = Duration::from_secs(3 * 86_400);
     let lines: Vec<String> = (0..1500)
         .map(|i| line(old, "fw1", &format!("archived filler {i}")))
@@ -301,7 +286,7 @@ fn removed_segments_go_to_the_archive_and_stay_searchable() {
     assert!(p.metric("picket_archive_bytes") > 0);
 
     // forget-host reaches the archive.
-    std::fs::write(p.dir.path().join("archive.toml"), ARCHIVE_CONFIG).unwrap();
+    std::fs::write(p.dir.path().join("archive.toml"), archive_config()).unwrap();
     let out = run_ok(
         Command::new(bin())
             .args([

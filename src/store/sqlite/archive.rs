@@ -86,7 +86,7 @@ pub fn files(dir: &Path) -> Vec<PathBuf> {
         p.is_file()
             && p.file_name()
                 .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("seg-") && n.ends_with(".db"))
+                .is_some_and(super::segment::is_segment_name)
     };
     let mut out = Vec::new();
     for p in list(dir) {

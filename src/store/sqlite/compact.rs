@@ -345,11 +345,11 @@ pub fn temp_path(p: &Path) -> PathBuf {
 }
 
 /// What one compaction did: bytes before and after (all files), and the class files it wrote
-/// besides the segment's own.
+/// besides the segment's own, with their classes.
 pub struct Compacted {
     pub bytes_in: u64,
     pub bytes_out: u64,
-    pub classes: Vec<PathBuf>,
+    pub classes: Vec<(PathBuf, String)>,
 }
 
 /// One file a compaction writes: a class's events, or the segment's bulk events.
@@ -571,7 +571,7 @@ fn rewrite(
     let names: Vec<&str> = layout().iter().map(|l| l.0).collect();
     // Slot 0 is the segment's own file; slot i + 1 class i's, made when it gets an event.
     let mut dests: Vec<Option<Dest>> = (0..=classes.len()).map(|_| None).collect();
-    let result = (|| -> Result<Vec<PathBuf>, Error> {
+    let result = (|| -> Result<Vec<(PathBuf, String)>, Error> {
         let picked = assign(&tx, p, classes)?;
         dests[0] = Some(Dest::create(out.to_path_buf(), names.len())?);
         let mut read = tx
@@ -624,7 +624,7 @@ fn rewrite(
                     source,
                 })?;
                 if slot > 0 {
-                    written.push(d.path.clone());
+                    written.push((d.path.clone(), class.to_string()));
                 }
             }
         }
@@ -657,7 +657,7 @@ fn rewrite(
     let bytes_out = super::retention::segment_bytes(out)
         + written
             .iter()
-            .map(|w| super::retention::segment_bytes(w))
+            .map(|(w, _)| super::retention::segment_bytes(w))
             .sum::<u64>();
     Ok(Compacted {
         bytes_in,

@@ -8,7 +8,6 @@ use crate::parse::{Chain, HeaderOptions};
 use crate::query::SearchQuery;
 use crate::store::aggregate::Aggregation;
 use crate::store::{EventReader, EventWriter};
-use crate::telemetry::Metrics;
 
 /// A small deterministic generator (xorshift), so the lines vary like real traffic.
 struct Rng(u64);
@@ -85,16 +84,10 @@ fn parsed(lines: &[String], base_ts: i64) -> Vec<Event> {
         .collect()
 }
 
-use super::tests::store_with as open;
+use super::tests::{store_classed, store_with as open, writer};
 
 fn fill(st: &SqliteStore, evs: &[Event]) -> Box<SqliteWriter> {
-    let mut w = Box::new(
-        st.writer(
-            vec!["l".into()],
-            std::sync::Arc::new(Metrics::new(["l".into()])),
-        )
-        .unwrap(),
-    );
+    let mut w = writer(st);
     let t = std::time::Instant::now();
     for chunk in evs.chunks(5000) {
         w.write_batch(chunk, Checkpoint::default()).unwrap();
@@ -311,24 +304,14 @@ fn answers_alike(packed: &SqliteStore, rows: &SqliteStore, evs: &[Event]) {
 }
 
 fn open_classed(dir: &std::path::Path, max: u64, classes: &[(&str, &str)]) -> SqliteStore {
-    SqliteStore::open(
-        dir,
-        Options {
-            segment_max_events: max,
-            segment_max_age: std::time::Duration::from_secs(3600),
-            reserve_bytes: 0,
-            compress: true,
-            classes: classes
-                .iter()
-                .map(|(name, q)| crate::store::retention::ClassRule {
-                    name: name.to_string(),
-                    expr: crate::query::parse_expr(q).unwrap(),
-                })
-                .collect(),
-            archive_dir: None,
-        },
-    )
-    .unwrap()
+    let rules = classes
+        .iter()
+        .map(|(name, q)| crate::store::retention::ClassRule {
+            name: name.to_string(),
+            expr: crate::query::parse_expr(q).unwrap(),
+        })
+        .collect();
+    store_classed(dir, max, true, rules)
 }
 
 /// Retention classes: a sealed segment's events are split by class into files of their own
@@ -408,15 +391,7 @@ fn classes_split_segments_and_each_class_goes_whole() {
     assert!(stray.exists());
     assert!(st.segments().iter().all(|s| s.path != stray));
     assert_eq!(st.reader().count().unwrap(), evs.len() as u64);
-    Box::new(
-        st.writer(
-            vec!["l".into()],
-            std::sync::Arc::new(Metrics::new(["l".into()])),
-        )
-        .unwrap(),
-    )
-    .close()
-    .unwrap();
+    writer(&st).close().unwrap();
     assert!(!stray.exists());
     let st = open_classed(a.path(), 5000, &classes);
     assert_eq!(st.reader().count().unwrap(), evs.len() as u64);
@@ -521,13 +496,7 @@ fn small_segments_sealed_by_age_are_merged() {
     )
     .unwrap();
     let by_age = |st: &SqliteStore| {
-        let mut w = Box::new(
-            st.writer(
-                vec!["l".into()],
-                std::sync::Arc::new(Metrics::new(["l".into()])),
-            )
-            .unwrap(),
-        );
+        let mut w = writer(st);
         // 24 segments of 100 events, each sealed by age.
         for chunk in evs.chunks(100) {
             w.write_batch(chunk, Checkpoint::default()).unwrap();
@@ -587,15 +556,7 @@ fn small_segments_sealed_by_age_are_merged() {
     let st = SqliteStore::open(a.path(), opts.clone()).unwrap();
     assert!(fake.exists());
     assert_eq!(st.reader().count().unwrap(), evs.len() as u64);
-    Box::new(
-        st.writer(
-            vec!["l".into()],
-            std::sync::Arc::new(Metrics::new(["l".into()])),
-        )
-        .unwrap(),
-    )
-    .close()
-    .unwrap();
+    writer(&st).close().unwrap();
     assert!(!fake.exists());
     let st = SqliteStore::open(a.path(), opts).unwrap();
     assert_eq!(st.reader().count().unwrap(), evs.len() as u64);
@@ -629,13 +590,7 @@ fn indexed_row_segments_are_compressed_when_compression_is_turned_on() {
         fill(&st, &evs).close().unwrap();
     }
     let st = open(dir.path(), 2000, true);
-    let w = Box::new(
-        st.writer(
-            vec!["l".into()],
-            std::sync::Arc::new(Metrics::new(["l".into()])),
-        )
-        .unwrap(),
-    );
+    let w = writer(&st);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     while st
         .segments()

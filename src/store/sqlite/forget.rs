@@ -108,8 +108,7 @@ fn segment_files(dir: &Path) -> Vec<std::path::PathBuf> {
         .filter(|p| {
             p.file_name()
                 .and_then(|n| n.to_str())
-                .and_then(|n| n.strip_prefix("seg-"))
-                .is_some_and(|n| n.ends_with(".db"))
+                .is_some_and(segment::is_segment_name)
         })
         .collect()
 }

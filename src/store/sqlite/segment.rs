@@ -118,6 +118,11 @@ pub fn class_path(dir: &Path, id: u32, class: &str) -> PathBuf {
     }
 }
 
+/// True when `name` is a segment file's name (own, class or merged).
+pub fn is_segment_name(name: &str) -> bool {
+    parse_name(name).is_some()
+}
+
 /// The segment ids and class a file name names: `seg-00000005.db`, `seg-00000005.auth.db`,
 /// or merged `seg-00000005-00000009[.auth].db`.
 fn parse_name(name: &str) -> Option<(u32, u32, String)> {

@@ -57,6 +57,16 @@ fn store(dir: &std::path::Path, max: u64) -> SqliteStore {
 
 /// A store sealing at `max` events (never by age), compressed or not.
 pub(super) fn store_with(dir: &std::path::Path, max: u64, compress: bool) -> SqliteStore {
+    store_classed(dir, max, compress, Vec::new())
+}
+
+/// [`store_with`] with retention classes.
+pub(super) fn store_classed(
+    dir: &std::path::Path,
+    max: u64,
+    compress: bool,
+    classes: Vec<crate::store::retention::ClassRule>,
+) -> SqliteStore {
     SqliteStore::open(
         dir,
         Options {
@@ -64,7 +74,7 @@ pub(super) fn store_with(dir: &std::path::Path, max: u64, compress: bool) -> Sql
             segment_max_age: std::time::Duration::from_secs(3600),
             reserve_bytes: 0,
             compress,
-            classes: Vec::new(),
+            classes,
             archive_dir: None,
         },
     )

@@ -560,17 +560,7 @@ fn index_loop(
                 }
                 // The files as they are now: the split moved events (and time range) out of
                 // the segment's own file into its class files.
-                for (path, class) in std::iter::once((p.clone(), String::new())).chain(
-                    classes.into_iter().map(|c| {
-                        let name = c
-                            .file_name()
-                            .and_then(|n| n.to_str())
-                            .and_then(|n| n.split('.').nth(1))
-                            .unwrap_or_default()
-                            .to_string();
-                        (c, name)
-                    }),
-                ) {
+                for (path, class) in std::iter::once((p.clone(), String::new())).chain(classes) {
                     match segment::open_read_only(&path)
                         .and_then(|c| segment::read_info(&c, id, &class, &path))
                     {
