@@ -28,6 +28,7 @@ for _ in $(seq 100); do [ -s "$work/ready.txt" ] && break; sleep 0.1; done
 "$repo/target/release/examples/loadgen" --proto tcp-oc --target 127.0.0.1:15800 \
   --file "$work/msgs.txt" --count "$N" ${RATE:+--rate "$RATE"} --metrics 127.0.0.1:15801 --pid "$pid" | tail -1
 sleep "$IDLE"
+[ -n "${SMAPS:-}" ] && cp "/proc/$pid/smaps" "$SMAPS"
 peak=$(awk '/VmHWM/{printf "%.1f", $2/1024}' "/proc/$pid/status")
 idle=$(awk '/VmRSS/{printf "%.1f", $2/1024}' "/proc/$pid/status")
 anon=$(awk '/RssAnon/{printf "%.1f", $2/1024}' "/proc/$pid/status")

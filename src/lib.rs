@@ -16,6 +16,7 @@ pub mod model;
 pub mod notify;
 pub mod parse;
 pub mod pipeline;
+pub mod priority;
 pub mod query;
 pub mod rules;
 pub mod snmp;

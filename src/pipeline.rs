@@ -187,7 +187,7 @@ pub async fn serve(
         let (tx, rx) = sync_channel::<crate::store::StoredBatch>(RULES_QUEUE);
         (
             Some(tx),
-            Some(thread("picket-rules", move || {
+            Some(background("picket-rules", move || {
                 crate::rules::run::run(ctx, rx)
             })?),
         )
@@ -223,7 +223,7 @@ pub async fn serve(
         router: config.notify.clone(),
     };
     let sr = stop_retention.clone();
-    let retention_thread = thread("picket-retention", move || lifecycle.run(sr))?;
+    let retention_thread = background("picket-retention", move || lifecycle.run(sr))?;
     let stop_notify = Arc::new(AtomicBool::new(false));
     let (dir, notifier, sn, m) = (
         data.clone(),
@@ -236,7 +236,7 @@ pub async fn serve(
     })?;
     drop(wake_tx);
     let (m, sh, st) = (metrics.clone(), spool_shared.clone(), stopping.clone());
-    let store_thread = thread("picket-store-writer", move || {
+    let store_thread = background("picket-store-writer", move || {
         let r = crate::store::run_writer(
             Box::new(writer),
             event_rx,
@@ -323,7 +323,7 @@ pub async fn serve(
         }
     })?;
     let m = metrics.clone();
-    let parse_thread = thread("picket-parse", move || {
+    let parse_thread = background("picket-parse", move || {
         parse_loop(spool_r, chain, enricher, event_tx, recycle_rx, m)
     })?;
     let (frame_tx, frame_rx) = crate::ingest::frame_queue(FRAME_QUEUE_BYTES);
@@ -560,6 +560,17 @@ fn thread<T: Send + 'static>(
         .name(name.into())
         .spawn(f)
         .map_err(|source| Error::Thread { name, source })
+}
+
+/// A thread behind the spool: it yields the CPU to intake (`crate::priority`).
+fn background<T: Send + 'static>(
+    name: &'static str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<JoinHandle<T>, Error> {
+    thread(name, move || {
+        crate::priority::background();
+        f()
+    })
 }
 
 /// The spool writer thread: appends every frame batch. It flushes (publishing to the parse

@@ -461,7 +461,10 @@ impl Indexer {
         let (s, i, b) = (stop.clone(), interrupt.clone(), busy.clone());
         let thread = std::thread::Builder::new()
             .name("picket-store-indexer".into())
-            .spawn(move || index_loop(dir, catalog, files, rx, s, i, b, metrics, options))
+            .spawn(move || {
+                crate::priority::background();
+                index_loop(dir, catalog, files, rx, s, i, b, metrics, options)
+            })
             .map_err(|source| Error::Io {
                 path: "picket-store-indexer thread".into(),
                 source,
