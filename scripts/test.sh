@@ -22,6 +22,9 @@ if [ ! -d ../shared/corpus ] && [ -z "${PICKET_CORPUS:-}" ]; then
 fi
 cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings
+# fuzz/ is a workspace of its own that --all-targets never builds: check that its targets
+# still compile against the crate, so a rename cannot break them unseen.
+cargo check --quiet --manifest-path fuzz/Cargo.toml --bins
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 set +e

@@ -114,7 +114,7 @@ pub struct RawSnmp {
     /// Directory of MIB files whose names are used for OIDs (default `mibs`).
     pub mibs: Option<PathBuf>,
     /// When set, only these v1/v2c communities are accepted (others are counted and refused).
-    pub communities: Option<Vec<String>>,
+    pub communities: Option<Vec<crate::model::Secret>>,
     #[serde(default)]
     pub user: Vec<RawSnmpUser>,
     /// Notification name or numeric OID → syslog severity (0–7 or a keyword like `warning`).
@@ -128,9 +128,9 @@ pub struct RawSnmp {
 pub struct RawSnmpUser {
     pub name: String,
     pub auth: Option<String>,
-    pub auth_password: Option<String>,
+    pub auth_password: Option<crate::model::Secret>,
     pub privacy: Option<String>,
-    pub privacy_password: Option<String>,
+    pub privacy_password: Option<crate::model::Secret>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -411,8 +411,8 @@ pub struct Config {
 pub struct SnmpConfig {
     /// Where traps are received.
     pub listen: SocketAddr,
-    /// Accepted communities (`None`: any).
-    pub communities: Option<Vec<String>>,
+    /// Accepted communities (`None`: any). A community is a password.
+    pub communities: Option<Vec<crate::model::Secret>>,
     /// v3 users with their derived keys.
     pub users: Vec<crate::snmp::usm::User>,
     /// Severity per notification name or numeric OID.
@@ -592,8 +592,7 @@ impl Raw {
             let key = format!("parse.hint[{i}]");
             let sender = match &h.sender {
                 Some(s) => Some(
-                    s.parse::<crate::model::cidr::Cidr>()
-                        .map_err(|e| bad(&format!("{key}.sender"), e))?,
+                    crate::model::cidr::parse(s).map_err(|e| bad(&format!("{key}.sender"), e))?,
                 ),
                 None => None,
             };
@@ -648,7 +647,7 @@ impl Raw {
             for (k, v) in &self.snmp.severity {
                 let level = match v {
                     toml::Value::Integer(n) => u8::try_from(*n).ok().filter(|n| *n <= 7),
-                    toml::Value::String(s) => crate::snmp::event::severity_code(s),
+                    toml::Value::String(s) => crate::parse::snmp::severity_code(s),
                     _ => None,
                 }
                 .ok_or_else(|| {
@@ -774,13 +773,13 @@ fn snmp_user(key: &str, u: &RawSnmpUser) -> Result<crate::snmp::usm::User, (Stri
         (Some(a), Some(p)) => {
             let proto = AuthProto::parse(a)
                 .ok_or_else(|| err("auth", "use MD5, SHA, SHA-224, SHA-256, SHA-384 or SHA-512"))?;
-            if p.len() < 8 {
+            if p.expose().len() < 8 {
                 return Err(err(
                     "auth_password",
                     "must be at least 8 characters (RFC 3414)",
                 ));
             }
-            Some((proto, p.as_str()))
+            Some((proto, p.expose()))
         }
         (Some(_), None) => return Err(err("auth_password", "is required with `auth`")),
         (None, Some(_)) => return Err(err("auth", "is required with `auth_password`")),
@@ -793,13 +792,13 @@ fn snmp_user(key: &str, u: &RawSnmpUser) -> Result<crate::snmp::usm::User, (Stri
             }
             let proto = PrivProto::parse(x)
                 .ok_or_else(|| err("privacy", "use DES, AES, AES-192 or AES-256"))?;
-            if p.len() < 8 {
+            if p.expose().len() < 8 {
                 return Err(err(
                     "privacy_password",
                     "must be at least 8 characters (RFC 3414)",
                 ));
             }
-            Some((proto, p.as_str()))
+            Some((proto, p.expose()))
         }
         (Some(_), None) => return Err(err("privacy_password", "is required with `privacy`")),
         (None, Some(_)) => return Err(err("privacy", "is required with `privacy_password`")),
@@ -819,6 +818,53 @@ mod tests {
         assert_eq!(c.listeners.len(), 1);
         assert_eq!(c.listeners[0].address.to_string(), DEFAULT_SYSLOG);
         assert_eq!(c.max_frame_bytes, 65536);
+    }
+
+    /// Passwords, keys, communities, webhook URLs and header values never show in `Debug`,
+    /// neither in the file's form nor in the checked configuration.
+    #[test]
+    fn debug_never_shows_a_secret() {
+        let text = r#"
+[snmp]
+communities = ["community-s3cret"]
+[[snmp.user]]
+name = "ops"
+auth = "SHA"
+auth_password = "authpass-s3cret"
+privacy = "AES"
+privacy_password = "privpass-s3cret"
+[[notify.channel]]
+name = "hook"
+kind = "webhook"
+url = "https://127.0.0.1/hook/url-s3cret"
+hmac_secret = "hmac-s3cret"
+headers = { Authorization = "Bearer header-s3cret" }
+[[notify.channel]]
+name = "pd"
+kind = "pagerduty"
+routing_key = "routing-s3cret"
+[[notify.channel]]
+name = "mail"
+kind = "email"
+smtp_host = "127.0.0.1"
+from = "picket@example.org"
+to = ["ops@example.org"]
+username = "picket"
+password = "smtp-s3cret"
+"#;
+        let raw = Raw::parse(text).unwrap();
+        let raw_shown = format!("{raw:?}");
+        let checked = raw.validate(Path::new("x"), &Overrides::default()).unwrap();
+        for shown in [raw_shown, format!("{checked:#?}")] {
+            assert!(
+                shown.contains("hook") && shown.contains("<redacted>"),
+                "{shown}"
+            );
+            assert!(
+                !shown.contains("s3cret"),
+                "a secret shows in Debug: {shown}"
+            );
+        }
     }
 
     #[test]

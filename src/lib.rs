@@ -5,8 +5,6 @@
 pub mod alerts;
 pub mod auth;
 pub mod cli;
-pub mod cli_retention;
-pub mod cli_rules;
 pub mod config;
 pub mod disk;
 pub mod enrich;

@@ -12,7 +12,7 @@
 use crate::alerts::{Alerts, Kept, Router};
 use crate::auth::Users;
 use crate::disk::Watch;
-use crate::rules::{Firing, Level};
+use crate::model::alert::{Firing, Level};
 use crate::store::retention::Policy;
 use crate::store::sqlite::{SegmentInfo, SqliteStore, retention::RunReport};
 use crate::store::{Error, EventReader};
@@ -52,7 +52,7 @@ impl Lifecycle {
 
     /// One pass; errors are logged (rate-limited) and the next pass tries again.
     pub fn pass(&mut self, disk_alert: &mut Option<i64>) {
-        let now = crate::ingest::now_micros();
+        let now = crate::model::clock::now_micros();
         match self.events(now) {
             Ok(r) => {
                 if !r.removed.is_empty() {

@@ -120,6 +120,10 @@ pub async fn serve(
         .chain(config.snmp.as_ref().map(|_| "snmp".to_string()))
         .collect();
     let metrics = Arc::new(Metrics::new(listener_names.iter().cloned()));
+    // The SNMP engine names its refusal reasons (shown whether SNMP is on or not).
+    metrics
+        .snmp_rejected
+        .name(crate::snmp::receiver::Reject::ALL.map(crate::snmp::receiver::Reject::as_str));
     let data = &config.data_dir;
     std::fs::create_dir_all(data).map_err(|source| Error::DataDir {
         path: data.display().to_string(),
@@ -286,7 +290,7 @@ pub async fn serve(
         }
         None => Vec::new(),
     };
-    let chain = chain.with_snmp(crate::snmp::event::Options {
+    let chain = chain.with_snmp(crate::parse::snmp::Options {
         names: Arc::new(crate::snmp::names::Names::with(mib_names)),
         severity: config
             .snmp
@@ -414,7 +418,7 @@ pub async fn serve(
         }
     }
     if let Some(sc) = &config.snmp {
-        let sock = crate::snmp::listener::bind(sc.listen, config.udp_recv_buffer_bytes).map_err(
+        let sock = crate::ingest::snmp::bind(sc.listen, config.udp_recv_buffer_bytes).map_err(
             |source| Error::Bind {
                 what: "SNMP UDP",
                 addr: sc.listen,
@@ -436,7 +440,7 @@ pub async fn serve(
             crate::snmp::receiver::Receiver::new(sc.users.clone(), sc.communities.clone(), engine);
         let (tx, m, stop) = (frame_tx.clone(), metrics.clone(), stop_udp.clone());
         udp_threads.push(thread("picket-snmp", move || {
-            crate::snmp::listener::run(sock, snmp_id, receiver, tx, m, stop)
+            crate::ingest::snmp::run(sock, snmp_id, receiver, tx, m, stop)
         })?);
     }
     drop::<FrameSender>(frame_tx);

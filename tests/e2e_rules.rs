@@ -118,16 +118,27 @@ fn brute_force_alert_reaches_every_channel_and_follows_its_lifecycle() {
         fail(&p, "203.0.113.7");
     }
     assert_eq!(p.wait_stored(4, Duration::from_secs(10)), 4);
-    std::thread::sleep(Duration::from_millis(300));
-    assert!(http.on("/").is_empty(), "no alert before the fifth failure");
-    let fifth = Instant::now();
+    // The rules count an event as evaluated once its firings are recorded, so with all four
+    // evaluated an alert from them would already be counted.
+    assert_eq!(
+        p.wait_metric("picket_rules_evaluated_total", 4, Duration::from_secs(10)),
+        4
+    );
+    assert_eq!(
+        p.metric("picket_alerts_raised_total"),
+        0,
+        "no alert before the fifth failure"
+    );
+    assert!(
+        http.on("/").is_empty(),
+        "no message before the fifth failure"
+    );
     fail(&p, "203.0.113.7");
 
-    // The generic webhook: template, custom header, HMAC signature; within a second.
+    // The generic webhook: template, custom header, HMAC signature. How fast it comes is a
+    // benchmark (`bench/compare.sh alert-latency`), not a test.
     let hook = http.wait("/hook", 1, Duration::from_secs(10));
     assert_eq!(hook.len(), 1);
-    let latency = hook[0].at.duration_since(fifth);
-    assert!(latency < Duration::from_secs(1), "alert took {latency:?}");
     let h = &hook[0];
     assert_eq!(h.header("Authorization"), Some("Bearer t0ken"));
     let body = h.json();
@@ -201,18 +212,16 @@ fn brute_force_alert_reaches_every_channel_and_follows_its_lifecycle() {
     assert_eq!(d["channel"], "broken");
     assert_eq!(d["last_error"], "HTTP 500");
     assert_eq!(d["attempts"], 3);
-    std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(
-        http.on("/always-500/").len(),
-        3,
-        "no attempt after the dead letter"
-    );
 
     // Further failures are folded into the same alert (suppression), without new messages.
     fail(&p, "203.0.113.7");
     fail(&p, "203.0.113.7");
     assert_eq!(p.wait_stored(7, Duration::from_secs(10)), 7);
-    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        p.wait_metric("picket_alerts_updated_total", 2, Duration::from_secs(10)),
+        2
+    );
+    assert_eq!(p.metric("picket_alerts_raised_total"), 1);
     let list: Vec<serde_json::Value> = cli(&p, &["alerts", "list"])
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
@@ -269,6 +278,19 @@ fn brute_force_alert_reaches_every_channel_and_follows_its_lifecycle() {
     let resolved = http.wait("/pd", 2, Duration::from_secs(10));
     assert_eq!(resolved[1].json()["event_action"], "resolve");
     assert_eq!(smtp.wait(2, Duration::from_secs(10)).len(), 2);
+
+    // The broken channel dead-letters the resolved notice too, after its own three attempts;
+    // the first dead letter, long dead by now, was never tried again.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while cli(&p, &["notify", "dead"]).lines().count() < 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(cli(&p, &["notify", "dead"]).lines().count(), 2);
+    assert_eq!(
+        http.on("/always-500/").len(),
+        6,
+        "three attempts per message, none after a dead letter"
+    );
 }
 
 #[test]
@@ -311,7 +333,9 @@ fn a_restart_in_the_middle_of_a_window_neither_loses_nor_double_fires() {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert!(p.stderr().contains("replayed=5"), "{}", p.stderr());
-    std::thread::sleep(Duration::from_millis(1500));
+    // The replay's firings are recorded before "Rules running" is logged: none raised an
+    // alert, so none can have queued a message.
+    assert_eq!(p.metric("picket_alerts_raised_total"), 0);
     assert_eq!(http.on("/hook").len(), 1);
     let out = run_ok(
         Command::new(bin())

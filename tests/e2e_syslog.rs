@@ -155,8 +155,7 @@ fn faults_do_not_stall_the_listener_and_move_counters() {
             c
         })
         .collect();
-    std::thread::sleep(Duration::from_millis(500));
-    let open = p.metric("picket_tcp_connections ");
+    let open = p.wait_metric("picket_tcp_connections ", 1000, Duration::from_secs(10));
     assert!(open >= 1000, "only {open} connections open");
     drop(conns);
     // The listener still serves.
@@ -437,7 +436,10 @@ fn connection_limit_and_idle_timeout_are_enforced_and_counted() {
     use std::io::Read;
     let p = Picket::start_with_config("[syslog]\nmax_connections = 3\nidle_timeout_secs = 1\n");
     let held: Vec<TcpStream> = (0..3).map(|_| TcpStream::connect(p.tcp).unwrap()).collect();
-    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(
+        p.wait_metric("picket_tcp_connections ", 3, Duration::from_secs(10)),
+        3
+    );
     let mut extra = TcpStream::connect(p.tcp).unwrap();
     extra
         .set_read_timeout(Some(Duration::from_secs(5)))

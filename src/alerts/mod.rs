@@ -15,7 +15,7 @@
 
 mod rules_state;
 
-use crate::rules::{Firing, Level};
+use crate::model::alert::{Firing, Level};
 pub use rules_state::{Filter, RuleRecord};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::{Path, PathBuf};
@@ -170,9 +170,7 @@ pub struct Alerts {
     path: PathBuf,
 }
 
-fn now_micros() -> i64 {
-    crate::ingest::now_micros()
-}
+pub(crate) use crate::model::clock::now_micros;
 
 impl Alerts {
     /// Opens (creating) `<data_dir>/alerts.db`.

@@ -159,9 +159,7 @@ fn sha256_hex(s: &str) -> String {
     hex(&sha2::Sha256::digest(s.as_bytes()))
 }
 
-fn now_micros() -> i64 {
-    crate::ingest::now_micros()
-}
+pub(crate) use crate::model::clock::now_micros;
 
 /// Hashes a password with argon2id and a random salt.
 pub fn hash_password(pw: &str) -> Result<String, Error> {

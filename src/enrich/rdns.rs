@@ -4,13 +4,14 @@
 //! answer's TTL (or a negative entry). The event that missed is stored without a name; later
 //! events (and the UI) get it.
 
+use crate::telemetry::RdnsStats;
 use hickory_resolver::config::{NameServerConfig, ResolverConfig, ResolverOpts};
 use hickory_resolver::name_server::TokioConnectionProvider;
 use hickory_resolver::proto::xfer::Protocol;
 use hickory_resolver::{Resolver, TokioResolver};
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{Semaphore, mpsc};
@@ -53,21 +54,6 @@ struct Entry {
     expires: Instant,
 }
 
-/// Counters of the reverse-DNS stage.
-#[derive(Debug, Default)]
-pub struct Stats {
-    /// Answers from the cache (positive or negative).
-    pub hits: AtomicU64,
-    /// Addresses queued for lookup.
-    pub queued: AtomicU64,
-    /// Addresses not queued because the queue was full.
-    pub dropped: AtomicU64,
-    /// Lookups that gave a name.
-    pub resolved: AtomicU64,
-    /// Lookups that gave none (no PTR, NXDOMAIN, timeout, error).
-    pub failed: AtomicU64,
-}
-
 /// The cache the parse thread reads, and the queue to the resolver.
 pub struct Rdns {
     cache: Mutex<HashMap<IpAddr, Entry>>,
@@ -75,7 +61,7 @@ pub struct Rdns {
     tx: mpsc::Sender<IpAddr>,
     opts: Options,
     /// Counters (shown in /metrics as `picket_rdns_*`).
-    pub stats: Arc<Stats>,
+    pub stats: Arc<RdnsStats>,
 }
 
 /// Queued addresses at most.
@@ -106,7 +92,7 @@ impl Rdns {
             pending: Mutex::new(HashSet::new()),
             tx,
             opts,
-            stats: Arc::new(Stats::default()),
+            stats: Arc::new(RdnsStats::default()),
         });
         tokio::spawn(run(me.clone(), resolver, rx));
         Ok(me)
@@ -216,6 +202,7 @@ mod tests {
     use hickory_resolver::proto::rr::rdata::PTR;
     use hickory_resolver::proto::rr::{Name, RData, Record};
     use std::str::FromStr;
+    use std::sync::atomic::AtomicU64;
 
     /// A DNS responder on loopback: PTR for 10.0.0.7 (TTL 600), NXDOMAIN for the rest.
     async fn responder() -> (SocketAddr, Arc<AtomicU64>) {

@@ -1,8 +1,9 @@
-//! Sockets only: listeners that turn bytes into [`Frame`](crate::model::Frame)s and hand them,
+//! Sockets only: listeners (UDP and TCP syslog, SNMP notifications) that turn bytes into [`Frame`](crate::model::Frame)s and hand them,
 //! in batches, to a bounded queue. UDP drops (and counts) when the queue is full; TCP waits,
 //! which back-pressures the sender.
 
 pub mod framing;
+pub mod snmp;
 pub mod tcp;
 pub mod udp;
 
@@ -94,11 +95,4 @@ impl FrameSender {
             .await
             .map_err(|_| SendError::Closed)
     }
-}
-
-/// Microseconds since the Unix epoch, now.
-pub fn now_micros() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
 }

@@ -4,8 +4,9 @@
 //! down instead of losing data. I/O errors close that connection only; nothing a peer sends
 //! stops the listener.
 
+use super::FrameSender;
 use super::framing::SyslogDecoder;
-use super::{FrameSender, now_micros};
+use crate::model::clock::now_micros;
 use crate::model::{Frame, ListenerId, Transport};
 use crate::telemetry::Metrics;
 use crate::telemetry::events::{FrameTruncated, TcpConnectionError, TcpConnectionRejected};

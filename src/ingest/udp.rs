@@ -5,7 +5,8 @@
 //! socket is exported with the metrics. Datagrams longer than the maximum are cut and counted.
 #![warn(clippy::indexing_slicing)]
 
-use super::{FrameSender, SendError, now_micros};
+use super::{FrameSender, SendError};
+use crate::model::clock::now_micros;
 use crate::model::{Frame, ListenerId, Transport};
 use crate::telemetry::events::{FrameTruncated, FramesDropped};
 use crate::telemetry::{DropReason, Metrics};

@@ -1,62 +1,31 @@
-//! An IP network (`10.0.0.0/8`, `2001:db8::/32`, or a single address).
+//! IP networks as configuration writes them: `10.0.0.0/8`, `2001:db8::/32`, or a single
+//! address (a /32 or /128). The type is `ipnet::IpNet`, the one the query language and the
+//! rules use too; this adds the two things configuration needs on top of it.
 
+use ipnet::IpNet;
 use std::net::IpAddr;
-use std::str::FromStr;
 
-/// An IP network.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Cidr {
-    net: IpAddr,
-    prefix: u8,
+/// Parses a network or a single address; the error says which text was wrong.
+pub fn parse(s: &str) -> Result<IpNet, String> {
+    let t = s.trim();
+    if t.contains('/') {
+        return t
+            .parse::<IpNet>()
+            .map_err(|_| format!("`{s}` is not an IP address or CIDR (the prefix must fit)"));
+    }
+    t.parse::<IpAddr>()
+        .map(IpNet::from)
+        .map_err(|_| format!("`{s}` is not an IP address or CIDR"))
 }
 
-impl Cidr {
-    /// True when `ip` is inside the network (IPv4-mapped IPv6 addresses count as IPv4).
-    pub fn contains(&self, ip: IpAddr) -> bool {
-        let ip = match ip {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-            v4 => v4,
-        };
-        match (self.net, ip) {
-            (IpAddr::V4(n), IpAddr::V4(a)) => {
-                let mask = u32::MAX
-                    .checked_shl(32 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                u32::from(n) & mask == u32::from(a) & mask
-            }
-            (IpAddr::V6(n), IpAddr::V6(a)) => {
-                let mask = u128::MAX
-                    .checked_shl(128 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                u128::from(n) & mask == u128::from(a) & mask
-            }
-            _ => false,
-        }
-    }
-}
-
-impl FromStr for Cidr {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, String> {
-        let (addr, prefix) = match s.trim().split_once('/') {
-            Some((a, p)) => (a, Some(p)),
-            None => (s.trim(), None),
-        };
-        let net: IpAddr = addr
-            .parse()
-            .map_err(|_| format!("`{s}` is not an IP address or CIDR"))?;
-        let max = if net.is_ipv4() { 32 } else { 128 };
-        let prefix = match prefix {
-            Some(p) => p
-                .parse::<u8>()
-                .ok()
-                .filter(|p| *p <= max)
-                .ok_or_else(|| format!("`{s}`: prefix must be 0..={max}"))?,
-            None => max,
-        };
-        Ok(Cidr { net, prefix })
-    }
+/// True when `ip` is inside `net`; IPv4-mapped IPv6 addresses (`::ffff:10.1.1.1`, as a
+/// dual-stack socket reports IPv4 senders) count as IPv4.
+pub fn contains(net: &IpNet, ip: IpAddr) -> bool {
+    let ip = match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    };
+    net.contains(&ip)
 }
 
 #[cfg(test)]
@@ -64,18 +33,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn contains() {
-        let c: Cidr = "10.0.0.0/8".parse().unwrap();
-        assert!(c.contains("10.9.8.7".parse().unwrap()));
-        assert!(!c.contains("11.0.0.1".parse().unwrap()));
-        assert!(c.contains("::ffff:10.1.1.1".parse().unwrap()));
-        let all: Cidr = "0.0.0.0/0".parse().unwrap();
-        assert!(all.contains("192.0.2.1".parse().unwrap()));
-        let one: Cidr = "2001:db8::1".parse().unwrap();
+    fn networks_and_single_addresses() {
+        let c = parse("10.0.0.0/8").unwrap();
+        assert!(contains(&c, "10.9.8.7".parse().unwrap()));
+        assert!(!contains(&c, "11.0.0.1".parse().unwrap()));
+        assert!(contains(&c, "::ffff:10.1.1.1".parse().unwrap()));
+        let all = parse("0.0.0.0/0").unwrap();
+        assert!(contains(&all, "192.0.2.1".parse().unwrap()));
+        let one = parse(" 2001:db8::1 ").unwrap();
         assert!(
-            one.contains("2001:db8::1".parse().unwrap())
-                && !one.contains("2001:db8::2".parse().unwrap())
+            contains(&one, "2001:db8::1".parse().unwrap())
+                && !contains(&one, "2001:db8::2".parse().unwrap())
         );
-        assert!("10.0.0.0/33".parse::<Cidr>().is_err() && "x/1".parse::<Cidr>().is_err());
+        assert!(parse("10.0.0.0/33").is_err() && parse("x/1").is_err() && parse("").is_err());
     }
 }

@@ -2,10 +2,14 @@
 //!
 //! Nothing here does I/O or depends on another module of the crate, so every stage may use it.
 
+pub mod alert;
 pub mod cidr;
+pub mod clock;
 pub mod event;
 pub mod fields;
 pub mod frame;
+pub mod secret;
 
 pub use event::{Event, FieldValue, MessageText};
 pub use frame::{Checkpoint, Frame, ListenerId, Transport};
+pub use secret::Secret;

@@ -2,6 +2,7 @@
 //! retrying, or permanent.
 
 use super::{Attempt, Channel, Kind, Tls, render};
+use crate::model::Secret;
 use serde_json::Value;
 
 const PAGERDUTY_URL: &str = "https://events.pagerduty.com/v2/enqueue";
@@ -15,14 +16,14 @@ pub fn send(ch: &Channel, alert: &Value, notice: &str) -> Attempt {
             let body = match render::body(
                 kind,
                 s.template.as_deref(),
-                s.routing_key.as_deref(),
+                s.routing_key.as_ref().map(Secret::expose),
                 alert,
                 notice,
             ) {
                 Ok(b) => b,
                 Err(e) => return Attempt::Permanent(format!("template: {e}")),
             };
-            let url = match (kind, s.url.as_deref()) {
+            let url = match (kind, s.url.as_ref().map(Secret::expose)) {
                 (_, Some(u)) => u,
                 (Kind::Pagerduty, None) => PAGERDUTY_URL,
                 (_, None) => return Attempt::Permanent("no url".into()),
@@ -56,12 +57,12 @@ fn http(ch: &Channel, url: &str, body: &str) -> Attempt {
         .into();
     let mut req = agent.post(url).header("Content-Type", "application/json");
     for (k, v) in &ch.settings.headers {
-        req = req.header(k.as_str(), v.as_str());
+        req = req.header(k.as_str(), v.expose());
     }
     if let (Kind::Webhook, Some(secret)) = (ch.settings.kind, &ch.settings.hmac_secret) {
         req = req.header(
             "X-Picket-Signature",
-            format!("sha256={}", signature(secret, body.as_bytes())),
+            format!("sha256={}", signature(secret.expose(), body.as_bytes())),
         );
     }
     match req.send(body) {
@@ -128,7 +129,7 @@ fn email(ch: &Channel, alert: &Value, notice: &str) -> Attempt {
         builder = builder.port(p);
     }
     if let (Some(u), Some(p)) = (&s.username, &s.password) {
-        builder = builder.credentials(Credentials::new(u.clone(), p.clone()));
+        builder = builder.credentials(Credentials::new(u.clone(), p.expose().to_string()));
     }
     match builder.build().send(&msg) {
         Ok(_) => Attempt::Delivered,

@@ -10,7 +10,8 @@ pub mod deliver;
 pub mod render;
 
 use crate::alerts::{Alert, Alerts, Notice, Outgoing, Router};
-use crate::rules::Level;
+use crate::model::Secret;
+use crate::model::alert::Level;
 use crate::telemetry::Metrics;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -64,22 +65,24 @@ pub enum Tls {
 pub struct ChannelSettings {
     pub name: String,
     pub kind: Kind,
-    /// Webhook URL (PagerDuty: defaults to the Events API v2 endpoint).
-    pub url: Option<String>,
+    /// Webhook URL (PagerDuty: defaults to the Events API v2 endpoint). Slack, Teams and
+    /// Discord URLs carry their token, so it is a secret.
+    pub url: Option<Secret>,
+    /// Extra request headers; their values often hold a bearer token.
     #[serde(default)]
-    pub headers: BTreeMap<String, String>,
+    pub headers: BTreeMap<String, Secret>,
     /// Generic webhook: the JSON body, with `{{field}}` placeholders (see `render.rs`).
     pub template: Option<String>,
     /// Generic webhook: sign the body with HMAC-SHA256 (`X-Picket-Signature: sha256=<hex>`).
-    pub hmac_secret: Option<String>,
+    pub hmac_secret: Option<Secret>,
     /// PagerDuty: the integration's routing key.
-    pub routing_key: Option<String>,
+    pub routing_key: Option<Secret>,
     pub smtp_host: Option<String>,
     pub smtp_port: Option<u16>,
     #[serde(default)]
     pub tls: Tls,
     pub username: Option<String>,
-    pub password: Option<String>,
+    pub password: Option<Secret>,
     pub from: Option<String>,
     #[serde(default)]
     pub to: Vec<String>,
@@ -141,8 +144,8 @@ impl Settings {
             if n.is_empty() {
                 return Err("notify.channel: a channel needs a name".into());
             }
-            let need = |v: &Option<String>, what: &str| {
-                if v.as_deref().is_none_or(str::is_empty) {
+            let need = |v: Option<&str>, what: &str| {
+                if v.is_none_or(str::is_empty) {
                     Err(format!(
                         "notify.channel {n:?}: {what} is required for kind {:?}",
                         c.kind
@@ -153,8 +156,8 @@ impl Settings {
             };
             match c.kind {
                 Kind::Email => {
-                    need(&c.smtp_host, "smtp_host")?;
-                    need(&c.from, "from")?;
+                    need(c.smtp_host.as_deref(), "smtp_host")?;
+                    need(c.from.as_deref(), "from")?;
                     if c.to.is_empty() {
                         return Err(format!(
                             "notify.channel {n:?}: `to` needs at least one address"
@@ -170,10 +173,10 @@ impl Settings {
                         ));
                     }
                 }
-                Kind::Pagerduty => need(&c.routing_key, "routing_key")?,
-                _ => need(&c.url, "url")?,
+                Kind::Pagerduty => need(c.routing_key.as_ref().map(Secret::expose), "routing_key")?,
+                _ => need(c.url.as_ref().map(Secret::expose), "url")?,
             }
-            if let Some(u) = &c.url {
+            if let Some(u) = c.url.as_ref().map(Secret::expose) {
                 if !(u.starts_with("http://") || u.starts_with("https://")) {
                     return Err(format!(
                         "notify.channel {n:?}: url must start with http:// or https://"
@@ -289,7 +292,7 @@ pub fn run(
     };
     let mut buckets: HashMap<String, Bucket> = HashMap::new();
     while !stop.load(Relaxed) {
-        let now = crate::ingest::now_micros();
+        let now = crate::model::clock::now_micros();
         let due = match alerts.due(now, 100) {
             Ok(d) => d,
             Err(e) => {
@@ -306,9 +309,9 @@ pub fn run(
         }
         // Sleep until the next message is due (at most 1 s) or new ones are queued.
         let wait = match alerts.next_due() {
-            Ok(Some(t)) => {
-                Duration::from_micros(u64::try_from(t - crate::ingest::now_micros()).unwrap_or(0))
-            }
+            Ok(Some(t)) => Duration::from_micros(
+                u64::try_from(t - crate::model::clock::now_micros()).unwrap_or(0),
+            ),
             _ => Duration::from_secs(1),
         }
         .min(Duration::from_secs(1));
@@ -330,7 +333,7 @@ fn deliver_one(
     msg: &Outgoing,
     metrics: &Metrics,
 ) {
-    let now = crate::ingest::now_micros();
+    let now = crate::model::clock::now_micros();
     let log = |r: Result<(), crate::alerts::Error>| {
         if let Err(e) = r {
             tracing::error!(error = %e, "Updating the outbox failed.");

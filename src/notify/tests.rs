@@ -210,7 +210,7 @@ fn a_channel_rate_limit_postpones_without_counting_an_attempt() {
     assert_eq!(hits.load(Relaxed), 2);
     assert_eq!(metrics.notify_sent.load(Relaxed), 2);
     assert_eq!(metrics.notify_rate_limited.load(Relaxed), 1);
-    let now = crate::ingest::now_micros();
+    let now = crate::model::clock::now_micros();
     assert!(alerts.due(now, 10).unwrap().is_empty(), "postponed");
     let later = alerts.due(i64::MAX, 10).unwrap();
     assert_eq!(later.len(), 1);

@@ -6,7 +6,7 @@
 #![warn(clippy::indexing_slicing)]
 
 use super::BodyParser;
-use super::vendor::windows;
+use super::devices::windows;
 use crate::model::{Event, FieldValue, fields as f};
 use serde_json::Value;
 use std::borrow::Cow;

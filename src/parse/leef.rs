@@ -161,7 +161,7 @@ impl BodyParser for LeefParser {
                 }
             }
             if k == "proto" && !v.is_empty() {
-                let t = crate::parse::vendor::fortigate::transport_name(v)
+                let t = crate::parse::devices::fortigate::transport_name(v)
                     .map_or_else(|| v.to_ascii_lowercase(), str::to_owned);
                 out.push((Cow::Borrowed(f::NETWORK_TRANSPORT), FieldValue::Str(t)));
             }

@@ -5,13 +5,14 @@
 //! never do I/O.
 
 pub mod cef;
-pub mod defs;
+pub mod devices;
 pub mod grok;
 pub mod header;
 pub mod json;
 pub mod kv;
 pub mod leef;
-pub mod vendor;
+pub mod snmp;
+pub mod user;
 
 use crate::model::{Event, Frame};
 pub use header::HeaderOptions;
@@ -80,7 +81,7 @@ fn describe_builtin(name: &str) -> &'static str {
 #[derive(Debug, Clone)]
 pub struct Hint {
     /// Events from this network.
-    pub sender: Option<crate::model::cidr::Cidr>,
+    pub sender: Option<ipnet::IpNet>,
     /// Events from this listener.
     pub listener: Option<crate::model::ListenerId>,
     /// The parser to try first.
@@ -94,7 +95,7 @@ pub struct Chain {
     /// Hints with the index of their parser in `parsers`.
     hints: Vec<(Hint, usize)>,
     /// How SNMP frames become events.
-    snmp: crate::snmp::event::Options,
+    snmp: snmp::Options,
 }
 
 /// The chain a configuration asks for: user parsers from `dir` (each failed file reported,
@@ -118,7 +119,7 @@ pub fn configured_with(
     if !body {
         return (Chain::header_only(listeners), Vec::new());
     }
-    let (user, errors) = defs::load_dir(dir);
+    let (user, errors) = user::load_dir(dir);
     let mut problems: Vec<String> = errors.iter().map(ToString::to_string).collect();
     let user: Vec<Box<dyn BodyParser>> = user
         .into_iter()
@@ -137,16 +138,16 @@ pub fn configured_with(
 /// The built-in parsers, in the order tried (specific formats before generic ones).
 pub fn builtin() -> Vec<Box<dyn BodyParser>> {
     vec![
-        Box::new(vendor::fortigate::FortiGate),
-        Box::new(vendor::cisco_asa::CiscoAsa),
-        Box::new(vendor::pfsense::PfSense),
-        Box::new(vendor::juniper_srx::JuniperSrx),
-        Box::new(vendor::panos::PanOs),
-        Box::new(vendor::windows::WindowsSnare),
+        Box::new(devices::fortigate::FortiGate),
+        Box::new(devices::cisco_asa::CiscoAsa),
+        Box::new(devices::pfsense::PfSense),
+        Box::new(devices::juniper_srx::JuniperSrx),
+        Box::new(devices::panos::PanOs),
+        Box::new(devices::windows::WindowsSnare),
         Box::new(cef::CefParser),
         Box::new(leef::LeefParser),
         Box::new(json::JsonParser),
-        Box::new(vendor::linux_auth::LinuxAuth),
+        Box::new(devices::linux_auth::LinuxAuth),
         Box::new(kv::KeyValue),
     ]
 }
@@ -158,7 +159,7 @@ impl Chain {
     }
 
     /// Sets how SNMP frames are turned into events (names, severities).
-    pub fn with_snmp(mut self, snmp: crate::snmp::event::Options) -> Self {
+    pub fn with_snmp(mut self, snmp: snmp::Options) -> Self {
         self.snmp = snmp;
         self
     }
@@ -219,7 +220,8 @@ impl Chain {
             .iter()
             .find(|(h, _)| {
                 h.listener.is_none_or(|l| l == frame.listener)
-                    && h.sender.is_none_or(|c| c.contains(frame.peer.ip()))
+                    && h.sender
+                        .is_none_or(|c| crate::model::cidr::contains(&c, frame.peer.ip()))
                     && (h.listener.is_some() || h.sender.is_some())
             })
             .map(|(_, i)| *i)
@@ -243,7 +245,7 @@ impl Chain {
         mut trace: Option<&mut Vec<(&'static str, bool, String)>>,
     ) -> Event {
         if frame.transport == crate::model::Transport::Snmp {
-            return crate::snmp::event::build(frame, &self.snmp);
+            return snmp::build(frame, &self.snmp);
         }
         let opts = self
             .listeners

@@ -55,10 +55,10 @@ pub struct Absence {
     started: Option<i64>,
 }
 
-fn timespan(v: Option<&serde_yaml_ng::Value>, key: &str, default: &str) -> Result<u64, String> {
+fn timespan(v: Option<&yaml_serde::Value>, key: &str, default: &str) -> Result<u64, String> {
     let s = match v {
         None => default.to_string(),
-        Some(serde_yaml_ng::Value::String(s)) => s.clone(),
+        Some(yaml_serde::Value::String(s)) => s.clone(),
         Some(other) => {
             return Err(format!(
                 "{KEY}.{key} must be a duration such as 15m, not {other:?}"
@@ -70,15 +70,15 @@ fn timespan(v: Option<&serde_yaml_ng::Value>, key: &str, default: &str) -> Resul
         .map_err(|e| format!("{KEY}.{key}: {e}"))
 }
 
-fn strings(v: Option<&serde_yaml_ng::Value>, key: &str) -> Result<Vec<String>, String> {
+fn strings(v: Option<&yaml_serde::Value>, key: &str) -> Result<Vec<String>, String> {
     match v {
         None => Ok(Vec::new()),
-        Some(serde_yaml_ng::Value::String(s)) => Ok(vec![s.clone()]),
-        Some(serde_yaml_ng::Value::Sequence(items)) => items
+        Some(yaml_serde::Value::String(s)) => Ok(vec![s.clone()]),
+        Some(yaml_serde::Value::Sequence(items)) => items
             .iter()
             .map(|i| match i {
-                serde_yaml_ng::Value::String(s) => Ok(s.clone()),
-                serde_yaml_ng::Value::Number(n) => Ok(n.to_string()),
+                yaml_serde::Value::String(s) => Ok(s.clone()),
+                yaml_serde::Value::Number(n) => Ok(n.to_string()),
                 _ => Err(format!("{KEY}.{key} must be a list of strings")),
             })
             .collect(),
@@ -98,7 +98,7 @@ impl Absence {
     }
 
     /// Reads one absence document.
-    pub fn from_yaml(doc: &serde_yaml_ng::Value) -> Result<Absence, String> {
+    pub fn from_yaml(doc: &yaml_serde::Value) -> Result<Absence, String> {
         let title = doc
             .get("title")
             .and_then(|v| v.as_str())
@@ -142,7 +142,7 @@ impl Absence {
             if let Some(m) = d.as_mapping_mut() {
                 m.remove(KEY);
             }
-            Some(serde_yaml_ng::to_string(&d).map_err(|e| e.to_string())?)
+            Some(yaml_serde::to_string(&d).map_err(|e| e.to_string())?)
         } else {
             None
         };

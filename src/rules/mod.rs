@@ -14,6 +14,8 @@ pub mod compile;
 pub mod run;
 pub mod window;
 
+/// The firing and its level are shared with the alert side (`model::alert`).
+pub use crate::model::alert::{Firing, Level};
 use crate::model::event::format_micros;
 use crate::model::{Event, FieldValue, fields as f};
 use absence::Absence;
@@ -132,94 +134,10 @@ impl std::fmt::Display for Problem {
     }
 }
 
-/// Alert severity, Sigma's levels in order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Level {
-    Informational,
-    Low,
-    Medium,
-    High,
-    Critical,
-}
-
-impl Level {
-    /// The level's name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Level::Informational => "informational",
-            Level::Low => "low",
-            Level::Medium => "medium",
-            Level::High => "high",
-            Level::Critical => "critical",
-        }
-    }
-
-    /// Parses a level name.
-    pub fn parse(s: &str) -> Option<Level> {
-        Some(match s.to_ascii_lowercase().as_str() {
-            "informational" | "info" => Level::Informational,
-            "low" => Level::Low,
-            "medium" => Level::Medium,
-            "high" => Level::High,
-            "critical" => Level::Critical,
-            _ => return None,
-        })
-    }
-
-    /// The next level up (critical stays critical).
-    pub fn raised(self) -> Level {
-        match self {
-            Level::Informational => Level::Low,
-            Level::Low => Level::Medium,
-            Level::Medium => Level::High,
-            Level::High | Level::Critical => Level::Critical,
-        }
-    }
-
-    fn from_sigma(l: Option<&rsigma_parser::Level>) -> Level {
-        l.and_then(|l| Level::parse(l.as_str()))
-            .unwrap_or(Level::Medium)
-    }
-}
-
-/// What a rule says about a rule that fired.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct Firing {
-    /// The rule's id (or title when it has none).
-    pub rule_id: String,
-    /// The rule's title.
-    pub title: String,
-    /// Its level.
-    pub level: Level,
-    /// Its tags.
-    pub tags: Vec<String>,
-    /// `detection`, `correlation` or `absence`.
-    pub kind: &'static str,
-    /// The group key: (field, value) pairs.
-    pub group: Vec<(String, String)>,
-    /// Ids of the matching events known (the completing one last).
-    pub events: Vec<i64>,
-    /// The count that triggered it (events, distinct values, or 1).
-    pub count: u64,
-    /// When, on the engine's clock (microseconds).
-    pub at: i64,
-    /// The completing event's id (0 for absence).
-    pub trigger: i64,
-}
-
-impl Firing {
-    /// The group key as one string (`field=value, ...`), `-` when there is none.
-    pub fn group_text(&self) -> String {
-        if self.group.is_empty() {
-            return "-".into();
-        }
-        self.group
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
+/// A Sigma level as Picket's (medium when missing or unknown).
+fn level_from_sigma(l: Option<&rsigma_parser::Level>) -> Level {
+    l.and_then(|l| Level::parse(l.as_str()))
+        .unwrap_or(Level::Medium)
 }
 
 /// A compiled detection rule.
@@ -400,7 +318,7 @@ impl Rules {
                     Ok(()) => rules.meta.push(RuleMeta {
                         id: rule_key(r.id.as_deref(), &r.title),
                         title: r.title.clone(),
-                        level: Level::from_sigma(r.level.as_ref()).as_str(),
+                        level: level_from_sigma(r.level.as_ref()).as_str(),
                         kind: "detection",
                         file: file.clone(),
                     }),
@@ -417,7 +335,7 @@ impl Rules {
                     Ok(()) => rules.meta.push(RuleMeta {
                         id: rule_key(c.id.as_deref(), &c.title),
                         title: c.title.clone(),
-                        level: Level::from_sigma(c.level.as_ref()).as_str(),
+                        level: level_from_sigma(c.level.as_ref()).as_str(),
                         kind: "correlation",
                         file: file.clone(),
                     }),
@@ -512,7 +430,7 @@ impl Rules {
         self.rules.push(Rule {
             key,
             title: r.title.clone(),
-            level: Level::from_sigma(r.level.as_ref()),
+            level: level_from_sigma(r.level.as_ref()),
             tags: r.tags.clone(),
             matcher,
             group_by,
@@ -616,7 +534,7 @@ impl Rules {
         self.corr_rules.push(CorrRule {
             key: rule_key(c.id.as_deref(), &c.title),
             title: c.title.clone(),
-            level: Level::from_sigma(c.level.as_ref()),
+            level: level_from_sigma(c.level.as_ref()),
             tags: c.tags.clone(),
         });
         self.longest_window_secs = self.longest_window_secs.max(c.timespan.seconds);
@@ -1061,8 +979,8 @@ fn parse_file(text: &str) -> Result<(Parsed, Vec<String>), String> {
     let mut sigma_docs = Vec::new();
     let mut absence = Vec::new();
     let mut errors = Vec::new();
-    for doc in serde_yaml_ng::Deserializer::from_str(text) {
-        let v = match serde_yaml_ng::Value::deserialize(doc) {
+    for doc in yaml_serde::Deserializer::from_str(text) {
+        let v = match yaml_serde::Value::deserialize(doc) {
             Ok(v) => v,
             Err(e) => return Err(format!("YAML: {e}")),
         };
@@ -1075,7 +993,7 @@ fn parse_file(text: &str) -> Result<(Parsed, Vec<String>), String> {
                 Err(e) => errors.push(e),
             }
         } else {
-            sigma_docs.push(serde_yaml_ng::to_string(&v).map_err(|e| e.to_string())?);
+            sigma_docs.push(yaml_serde::to_string(&v).map_err(|e| e.to_string())?);
         }
     }
     let mut rules = Vec::new();

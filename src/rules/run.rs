@@ -97,9 +97,6 @@ fn evaluate(ctx: &mut Context, events: &[Event], first_id: i64) -> Vec<Firing> {
                 .process(ev, first_id + i as i64, name, ev.ingested),
         );
     }
-    ctx.metrics
-        .rules_evaluated
-        .fetch_add(events.len() as u64, Relaxed);
     out
 }
 
@@ -134,7 +131,7 @@ pub fn replay(ctx: &mut Context, now: i64) -> usize {
 /// The loop: until `rx` closes.
 pub fn run(mut ctx: Context, rx: Receiver<StoredBatch>) {
     let started = Instant::now();
-    let replayed = replay(&mut ctx, crate::ingest::now_micros());
+    let replayed = replay(&mut ctx, crate::model::clock::now_micros());
     tracing::info!(
         rules = ctx.rules.len(),
         replayed,
@@ -148,19 +145,22 @@ pub fn run(mut ctx: Context, rx: Receiver<StoredBatch>) {
         match rx.recv_timeout(Duration::from_millis(250)) {
             Ok(batch) => {
                 let firings = evaluate(&mut ctx, &batch.events, batch.first_id);
+                let n = batch.events.len() as u64;
                 if let Some(back) = &ctx.recycle {
                     let _unsent = back.try_send(batch.events);
                 }
                 if record(&mut ctx, firings) {
                     ctx.wake.try_send(()).unwrap_or(());
                 }
+                // Counted once recorded: a test that sees N evaluated also sees their alerts.
+                ctx.metrics.rules_evaluated.fetch_add(n, Relaxed);
             }
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
         }
         if last_tick.elapsed() >= Duration::from_secs(1) {
             last_tick = Instant::now();
-            let now = crate::ingest::now_micros();
+            let now = crate::model::clock::now_micros();
             if ctx.rules.needs_registry() && last_registry.elapsed() >= Duration::from_secs(5) {
                 last_registry = Instant::now();
                 match ctx.reader.senders(1) {

@@ -1,8 +1,8 @@
-//! SNMP traps and informs: v1, v2c and v3 with USM.
+//! The SNMP protocol: messages (v1, v2c, v3), USM security, the receiving engine (envelopes,
+//! authentication, decryption, inform answers), MIB files and OID names. A library for the
+//! stages: `ingest/snmp.rs` listens with it, `parse/snmp.rs` turns what it spooled into events.
 #![warn(clippy::indexing_slicing)]
 
-pub mod event;
-pub mod listener;
 pub mod message;
 pub mod mib;
 pub mod names;

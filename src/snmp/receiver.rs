@@ -239,7 +239,11 @@ pub struct Receiver {
 
 impl Receiver {
     /// A receiver for these users and (when set) only these communities.
-    pub fn new(users: Vec<User>, communities: Option<Vec<String>>, engine: OwnEngine) -> Receiver {
+    pub fn new(
+        users: Vec<User>,
+        communities: Option<Vec<crate::model::Secret>>,
+        engine: OwnEngine,
+    ) -> Receiver {
         let by_name = users
             .iter()
             .enumerate()
@@ -248,7 +252,8 @@ impl Receiver {
         Receiver {
             users,
             by_name,
-            communities: communities.map(|c| c.into_iter().map(String::into_bytes).collect()),
+            communities: communities
+                .map(|c| c.iter().map(|s| s.expose().as_bytes().to_vec()).collect()),
             salt: u64::from(engine.boots) << 32 | u64::from(std::process::id()),
             engine,
             keys: KeyCache::default(),

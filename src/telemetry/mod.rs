@@ -177,8 +177,8 @@ pub struct Metrics {
     pub index_seconds: Histogram,
     /// SNMP notifications accepted, by version (1, 2c, 3).
     pub snmp_accepted: [AtomicU64; 3],
-    /// SNMP datagrams refused, by `snmp::receiver::Reject` order.
-    pub snmp_rejected: [AtomicU64; 10],
+    /// SNMP datagrams refused, by reason (the SNMP engine names the reasons).
+    pub snmp_rejected: Labeled<10>,
     /// Responses sent to informs.
     pub snmp_informs_answered: AtomicU64,
     /// Retransmitted informs answered and not stored again.
@@ -188,7 +188,7 @@ pub struct Metrics {
     /// Security notices stored (rate-limited: one per sender and reason per minute).
     pub snmp_security_events: AtomicU64,
     /// Reverse-DNS counters, when reverse DNS is on.
-    pub rdns: std::sync::OnceLock<Arc<crate::enrich::rdns::Stats>>,
+    pub rdns: std::sync::OnceLock<Arc<RdnsStats>>,
     /// Stored events the rules skipped because their queue was full.
     pub rules_dropped: AtomicU64,
     /// Events the rules evaluated.
@@ -663,14 +663,8 @@ impl Metrics {
             "picket_snmp_rejected_total",
             "SNMP datagrams refused, by reason (never stored as events).",
         );
-        for (i, r) in crate::snmp::receiver::Reject::ALL.iter().enumerate() {
-            let n = self.snmp_rejected.get(i).map_or(0, |c| c.load(Relaxed));
-            writeln!(
-                w,
-                "picket_snmp_rejected_total{{reason=\"{}\"}} {n}",
-                r.as_str()
-            )
-            .unwrap_or(());
+        for (label, n) in self.snmp_rejected.samples() {
+            writeln!(w, "picket_snmp_rejected_total{{reason=\"{label}\"}} {n}").unwrap_or(());
         }
         simple(
             w,
@@ -840,4 +834,61 @@ pub fn init_logging() {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init()
         .unwrap_or(());
+}
+
+/// A counter family with one label whose values the counting module names when it starts
+/// ([`Labeled::name`]), so that this module need not know them. Until named it has no samples.
+#[derive(Debug)]
+pub struct Labeled<const N: usize> {
+    names: std::sync::OnceLock<[&'static str; N]>,
+    counts: [AtomicU64; N],
+}
+
+impl<const N: usize> Default for Labeled<N> {
+    fn default() -> Self {
+        Labeled {
+            names: std::sync::OnceLock::new(),
+            counts: std::array::from_fn(|_| AtomicU64::new(0)),
+        }
+    }
+}
+
+impl<const N: usize> Labeled<N> {
+    /// Names the label values, in the order [`Labeled::add`] indexes them (first call wins).
+    pub fn name(&self, names: [&'static str; N]) {
+        self.names.set(names).unwrap_or(());
+    }
+
+    /// Adds `n` to the value at `index` (ignored past the end).
+    pub fn add(&self, index: usize, n: u64) {
+        if let Some(c) = self.counts.get(index) {
+            c.fetch_add(n, Relaxed);
+        }
+    }
+
+    /// (label value, count) in order, once named.
+    pub fn samples(&self) -> Vec<(&'static str, u64)> {
+        self.names.get().map_or_else(Vec::new, |names| {
+            names
+                .iter()
+                .zip(&self.counts)
+                .map(|(l, c)| (*l, c.load(Relaxed)))
+                .collect()
+        })
+    }
+}
+
+/// Counters of the reverse-DNS stage (shown as `picket_rdns_*` once reverse DNS is on).
+#[derive(Debug, Default)]
+pub struct RdnsStats {
+    /// Answers from the cache (positive or negative).
+    pub hits: AtomicU64,
+    /// Addresses queued for lookup.
+    pub queued: AtomicU64,
+    /// Addresses not queued because the queue was full.
+    pub dropped: AtomicU64,
+    /// Lookups that gave a name.
+    pub resolved: AtomicU64,
+    /// Lookups that gave none (no PTR, NXDOMAIN, timeout, error).
+    pub failed: AtomicU64,
 }

@@ -1,7 +1,7 @@
 //! The signed-in user's own page: the second factor (TOTP) set-up, confirmation and removal.
 
 use super::AppState;
-use super::pages::{blocking, internal, page, signed_in, signed_in_to_change};
+use super::session::{blocking, internal, page, signed_in, signed_in_to_change};
 use crate::auth::Role;
 use crate::auth::totp::{self, State as Totp};
 use askama::Template;

@@ -1,7 +1,7 @@
 //! Users and API tokens, for admins.
 
 use super::AppState;
-use super::pages::{internal, no_dashboard, page, signed_in, signed_in_to_change};
+use super::session::{internal, no_dashboard, page, signed_in, signed_in_to_change};
 use crate::auth::{Role, Session};
 use crate::model::event::format_micros;
 use askama::Template;

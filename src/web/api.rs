@@ -2,13 +2,15 @@
 //! OpenAPI document is generated from [`ROUTES`], the same table the router is built from
 //! (a test calls every route).
 
-use super::AppState;
+use super::error::{ApiError, WebError, blocking};
+use super::{AppState, Dashboard};
 use crate::alerts::State as AlertState;
 use crate::auth::Role;
 use crate::query::SearchQuery;
 use axum::Json;
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::header;
+use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
@@ -76,55 +78,55 @@ pub const ROUTES: &[(&str, &str, &str, Role)] = &[
     ),
 ];
 
-fn err(status: StatusCode, msg: impl std::fmt::Display) -> Response {
-    (status, Json(json!({ "error": msg.to_string() }))).into_response()
+/// The caller of an API request: the token's name and role, and the dashboard's stores. The
+/// token is looked up on a blocking thread, never on an async worker (they also serve TCP
+/// intake). An extractor rejects with 401 before the handler runs.
+pub struct ApiToken {
+    name: String,
+    role: Role,
+    dash: Dashboard,
 }
 
-/// The token's name and role, or a 401/403 response.
-/// An API error: status and reason.
-pub struct ApiError(StatusCode, String);
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        err(self.0, self.1)
+impl ApiToken {
+    /// The stores, when the token's role is at least `need`; else 403.
+    fn need(self, need: Role) -> Result<(Dashboard, String), WebError> {
+        if self.role >= need {
+            Ok((self.dash, self.name))
+        } else {
+            Err(WebError::Forbidden(format!(
+                "this token's role cannot do this (needs {})",
+                need.as_str()
+            )))
+        }
     }
 }
 
-fn auth(s: &AppState, h: &HeaderMap, need: Role) -> Result<(String, Role), ApiError> {
-    let fail = |st: StatusCode, m: &str| Err(ApiError(st, m.to_string()));
-    let Some(d) = &s.dash else {
-        return fail(StatusCode::NOT_FOUND, "no API");
-    };
-    let token = h
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .filter(|t| !t.is_empty());
-    let Some(token) = token else {
-        return fail(
-            StatusCode::UNAUTHORIZED,
-            "an API token is required (Authorization: Bearer ...)",
-        );
-    };
-    match d.users.token(token) {
-        Ok(Some((name, role))) if role >= need => Ok((name, role)),
-        Ok(Some(_)) => fail(
-            StatusCode::FORBIDDEN,
-            &format!("this token's role cannot do this (needs {})", need.as_str()),
-        ),
-        Ok(None) => fail(StatusCode::UNAUTHORIZED, "unknown API token"),
-        Err(e) => fail(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
-    }
-}
+impl FromRequestParts<AppState> for ApiToken {
+    type Rejection = ApiError;
 
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, String> + Send + 'static,
-) -> Result<T, Response> {
-    match tokio::task::spawn_blocking(f).await {
-        Ok(Ok(v)) => Ok(v),
-        Ok(Err(e)) => Err(err(StatusCode::INTERNAL_SERVER_ERROR, e)),
-        Err(e) => Err(err(StatusCode::INTERNAL_SERVER_ERROR, e)),
+    async fn from_request_parts(parts: &mut Parts, s: &AppState) -> Result<Self, ApiError> {
+        let Some(dash) = s.dash.clone() else {
+            return Err(WebError::NotFound("no API").into());
+        };
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(str::to_string);
+        let Some(token) = token else {
+            return Err(WebError::Unauthorized(
+                "an API token is required (Authorization: Bearer ...)",
+            )
+            .into());
+        };
+        let users = dash.users.clone();
+        match blocking(move || users.token(&token)).await? {
+            Some((name, role)) => Ok(ApiToken { name, role, dash }),
+            None => Err(WebError::Unauthorized("unknown API token").into()),
+        }
     }
 }
 
@@ -139,59 +141,36 @@ pub struct EventsParams {
     before: Option<String>,
 }
 
-pub async fn events(
-    State(s): State<AppState>,
-    h: HeaderMap,
-    Query(p): Query<EventsParams>,
-) -> Response {
-    if let Err(r) = auth(&s, &h, Role::Viewer) {
-        return r.into_response();
-    }
-    let Some(d) = s.dash.clone() else {
-        return err(StatusCode::NOT_FOUND, "no API");
-    };
-    let mut q = match query_in_range(
+pub async fn events(t: ApiToken, Query(p): Query<EventsParams>) -> Result<Response, ApiError> {
+    let (d, _) = t.need(Role::Viewer)?;
+    let mut q = query_in_range(
         &p.q,
         p.limit.unwrap_or(100).clamp(1, 10_000),
         &p.from,
         &p.to,
-    ) {
-        Ok(q) => q,
-        Err(r) => return r.into_response(),
-    };
+    )?;
     if let Some(b) = p.before.as_deref() {
-        match b
+        let (ts, id) = b
             .split_once('_')
             .and_then(|(t, i)| Some((t.parse().ok()?, i.parse().ok()?)))
-        {
-            Some((ts, id)) => q.before = Some(crate::query::Cursor { ts, id }),
-            None => {
-                return err(
-                    StatusCode::BAD_REQUEST,
-                    "before must be a cursor from `next`",
-                );
-            }
-        }
+            .ok_or_else(|| WebError::BadRequest("before must be a cursor from `next`".into()))?;
+        q.before = Some(crate::query::Cursor { ts, id });
     }
     let limit = q.limit;
-    match blocking(move || d.reader.search(&q).map_err(|e| e.to_string())).await {
-        Ok(hits) => {
-            let next = (hits.len() == limit)
-                .then(|| hits.last())
-                .flatten()
-                .map(|h| format!("{}_{}", h.event.timestamp, h.id));
-            let events: Vec<Value> = hits
-                .iter()
-                .map(|h| {
-                    let mut m = h.event.to_flat_json(&h.listener);
-                    m.insert(crate::model::fields::PICKET_ID.into(), Value::from(h.id));
-                    Value::Object(m)
-                })
-                .collect();
-            Json(json!({ "events": events, "next": next })).into_response()
-        }
-        Err(r) => r,
-    }
+    let hits = blocking(move || d.reader.search(&q)).await?;
+    let next = (hits.len() == limit)
+        .then(|| hits.last())
+        .flatten()
+        .map(|h| format!("{}_{}", h.event.timestamp, h.id));
+    let events: Vec<Value> = hits.iter().map(flat).collect();
+    Ok(Json(json!({ "events": events, "next": next })).into_response())
+}
+
+/// An event as the API shows it: its flat fields and its id.
+fn flat(h: &crate::store::StoredEvent) -> Value {
+    let mut m = h.event.to_flat_json(&h.listener);
+    m.insert(crate::model::fields::PICKET_ID.into(), Value::from(h.id));
+    Value::Object(m)
 }
 
 /// The query text with its `from`/`to` (RFC 3339 or relative), or a 400 naming the problem.
@@ -200,9 +179,9 @@ fn query_in_range(
     limit: usize,
     from: &Option<String>,
     to: &Option<String>,
-) -> Result<SearchQuery, ApiError> {
-    let now = crate::ingest::now_micros();
-    let bad = |e: String| ApiError(StatusCode::BAD_REQUEST, e);
+) -> Result<SearchQuery, WebError> {
+    let now = crate::model::clock::now_micros();
+    let bad = |e: String| WebError::BadRequest(e);
     let mut q = SearchQuery::parse(text, limit).map_err(|e| bad(e.to_string()))?;
     for (slot, v) in [(&mut q.from, from), (&mut q.to, to)] {
         if let Some(t) = v {
@@ -227,21 +206,13 @@ pub struct AggregateParams {
 }
 
 pub async fn aggregate(
-    State(s): State<AppState>,
-    h: HeaderMap,
+    t: ApiToken,
     Query(p): Query<AggregateParams>,
-) -> Response {
+) -> Result<Response, ApiError> {
     use crate::store::aggregate::Aggregation;
-    if let Err(r) = auth(&s, &h, Role::Viewer) {
-        return r.into_response();
-    }
-    let Some(d) = s.dash.clone() else {
-        return err(StatusCode::NOT_FOUND, "no API");
-    };
-    let q = match query_in_range(&p.q, 1, &p.from, &p.to) {
-        Ok(q) => q,
-        Err(r) => return r.into_response(),
-    };
+    let (d, _) = t.need(Role::Viewer)?;
+    let q = query_in_range(&p.q, 1, &p.from, &p.to)?;
+    let bad = |m: String| WebError::BadRequest(m);
     let agg = match p.kind.as_deref().unwrap_or("count") {
         "count" => Aggregation::Count,
         "histogram" => {
@@ -249,22 +220,25 @@ pub async fn aggregate(
                 .interval
                 .as_deref()
                 .map(crate::store::retention::parse_duration)
+                .transpose()
+                .map_err(bad)?
             {
                 None => None,
-                Some(Ok(d)) if !d.is_zero() => {
-                    Some(i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+                Some(d) if d.is_zero() => {
+                    return Err(bad("interval must be more than 0".into()).into());
                 }
-                Some(Ok(_)) => return err(StatusCode::BAD_REQUEST, "interval must be more than 0"),
-                Some(Err(e)) => return err(StatusCode::BAD_REQUEST, e),
+                Some(d) => Some(i64::try_from(d.as_micros()).unwrap_or(i64::MAX)),
             };
             Aggregation::Histogram { interval }
         }
         "top" => {
-            let Some(field) = p.field.clone().filter(|f| !f.is_empty()) else {
-                return err(StatusCode::BAD_REQUEST, "top needs a field");
-            };
+            let field = p
+                .field
+                .clone()
+                .filter(|f| !f.is_empty())
+                .ok_or_else(|| bad("top needs a field".into()))?;
             if crate::query::Field::from_name(&field).is_none() {
-                return err(StatusCode::BAD_REQUEST, format!("no field {field:?}"));
+                return Err(bad(format!("no field {field:?}")).into());
             }
             Aggregation::Top {
                 field,
@@ -272,34 +246,19 @@ pub async fn aggregate(
             }
         }
         other => {
-            return err(
-                StatusCode::BAD_REQUEST,
-                format!("unknown kind {other:?} (histogram, top or count)"),
-            );
+            return Err(bad(format!("unknown kind {other:?} (histogram, top or count)")).into());
         }
     };
-    match blocking(move || d.reader.aggregate(&q, &agg).map_err(|e| e.to_string())).await {
-        Ok(r) => Json(r).into_response(),
-        Err(r) => r,
-    }
+    let r = blocking(move || d.reader.aggregate(&q, &agg)).await?;
+    Ok(Json(r).into_response())
 }
 
-pub async fn event(State(s): State<AppState>, h: HeaderMap, Path(id): Path<i64>) -> Response {
-    if let Err(r) = auth(&s, &h, Role::Viewer) {
-        return r.into_response();
-    }
-    let Some(d) = s.dash.clone() else {
-        return err(StatusCode::NOT_FOUND, "no API");
-    };
-    match blocking(move || d.reader.get(id).map_err(|e| e.to_string())).await {
-        Ok(Some(h)) => {
-            let mut m = h.event.to_flat_json(&h.listener);
-            m.insert(crate::model::fields::PICKET_ID.into(), Value::from(h.id));
-            Json(Value::Object(m)).into_response()
-        }
-        Ok(None) => err(StatusCode::NOT_FOUND, "no such event"),
-        Err(r) => r,
-    }
+pub async fn event(t: ApiToken, Path(id): Path<i64>) -> Result<Response, ApiError> {
+    let (d, _) = t.need(Role::Viewer)?;
+    let h = blocking(move || d.reader.get(id))
+        .await?
+        .ok_or(WebError::NotFound("no such event"))?;
+    Ok(Json(flat(&h)).into_response())
 }
 
 #[derive(serde::Deserialize)]
@@ -308,52 +267,36 @@ pub struct AlertsParams {
     limit: Option<usize>,
 }
 
-pub async fn alerts(
-    State(s): State<AppState>,
-    h: HeaderMap,
-    Query(p): Query<AlertsParams>,
-) -> Response {
-    if let Err(r) = auth(&s, &h, Role::Viewer) {
-        return r.into_response();
-    }
-    let Some(d) = s.dash.clone() else {
-        return err(StatusCode::NOT_FOUND, "no API");
-    };
-    let state = match p.state.as_deref().map(AlertState::parse).transpose() {
-        Ok(s) => s,
-        Err(e) => return err(StatusCode::BAD_REQUEST, e),
-    };
-    let limit = p.limit.unwrap_or(100).clamp(1, 10_000);
-    match blocking(move || {
-        let g = d.alerts.lock().map_err(|e| e.to_string())?;
-        g.list(state, limit).map_err(|e| e.to_string())
-    })
-    .await
-    {
-        Ok(list) => Json(json!({ "alerts": list })).into_response(),
-        Err(r) => r,
-    }
+/// The alert book, waited for on a blocking thread (a poisoned lock still holds good data:
+/// every change is one SQLite transaction).
+fn lock(
+    a: &std::sync::Mutex<crate::alerts::Alerts>,
+) -> std::sync::MutexGuard<'_, crate::alerts::Alerts> {
+    a.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-pub async fn alert(State(s): State<AppState>, h: HeaderMap, Path(id): Path<i64>) -> Response {
-    if let Err(r) = auth(&s, &h, Role::Viewer) {
-        return r.into_response();
-    }
-    let Some(d) = s.dash.clone() else {
-        return err(StatusCode::NOT_FOUND, "no API");
-    };
-    match blocking(move || {
-        let g = d.alerts.lock().map_err(|e| e.to_string())?;
-        let a = g.get(id).map_err(|e| e.to_string())?;
-        let audit = g.audit(id).map_err(|e| e.to_string())?;
-        Ok((a, audit))
+pub async fn alerts(t: ApiToken, Query(p): Query<AlertsParams>) -> Result<Response, ApiError> {
+    let (d, _) = t.need(Role::Viewer)?;
+    let state = p
+        .state
+        .as_deref()
+        .map(AlertState::parse)
+        .transpose()
+        .map_err(|e| WebError::BadRequest(e.to_string()))?;
+    let limit = p.limit.unwrap_or(100).clamp(1, 10_000);
+    let list = blocking(move || lock(&d.alerts).list(state, limit)).await?;
+    Ok(Json(json!({ "alerts": list })).into_response())
+}
+
+pub async fn alert(t: ApiToken, Path(id): Path<i64>) -> Result<Response, ApiError> {
+    let (d, _) = t.need(Role::Viewer)?;
+    let (a, audit) = blocking(move || {
+        let g = lock(&d.alerts);
+        Ok::<_, crate::alerts::Error>((g.get(id)?, g.audit(id)?))
     })
-    .await
-    {
-        Ok((Some(a), audit)) => Json(json!({ "alert": a, "audit": audit })).into_response(),
-        Ok((None, _)) => err(StatusCode::NOT_FOUND, "no such alert"),
-        Err(r) => r,
-    }
+    .await?;
+    let a = a.ok_or(WebError::NotFound("no such alert"))?;
+    Ok(Json(json!({ "alert": a, "audit": audit })).into_response())
 }
 
 #[derive(serde::Deserialize)]
@@ -364,35 +307,21 @@ pub struct StateBody {
 }
 
 pub async fn alert_state(
-    State(s): State<AppState>,
-    h: HeaderMap,
+    t: ApiToken,
     Path(id): Path<i64>,
     body: Option<Json<StateBody>>,
-) -> Response {
-    let (name, _) = match auth(&s, &h, Role::Analyst) {
-        Ok(x) => x,
-        Err(r) => return r.into_response(),
-    };
-    let Some(Json(b)) = body else {
-        return err(
-            StatusCode::BAD_REQUEST,
-            "expected a JSON body {\"to\": \"acknowledged|resolved|open\", \"comment\": \"...\"}",
-        );
-    };
-    let Some(d) = s.dash.clone() else {
-        return err(StatusCode::NOT_FOUND, "no API");
-    };
-    let to = match AlertState::parse(&b.to) {
-        Ok(t) => t,
-        Err(e) => return err(StatusCode::BAD_REQUEST, e),
-    };
+) -> Result<Response, ApiError> {
+    let (d, name) = t.need(Role::Analyst)?;
+    let Json(b) = body.ok_or_else(|| {
+        WebError::BadRequest(
+            "expected a JSON body {\"to\": \"acknowledged|resolved|open\", \"comment\": \"...\"}"
+                .into(),
+        )
+    })?;
+    let to = AlertState::parse(&b.to).map_err(|e| WebError::BadRequest(e.to_string()))?;
     let actor = format!("token:{name}");
     let r = tokio::task::spawn_blocking(move || {
-        let mut g = match d.alerts.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        };
-        let r = g.set_state(id, to, &actor, b.comment.as_deref(), d.router.as_ref());
+        let r = lock(&d.alerts).set_state(id, to, &actor, b.comment.as_deref(), d.router.as_ref());
         if r.is_ok() {
             d.users.audit(
                 &actor,
@@ -402,27 +331,21 @@ pub async fn alert_state(
         }
         r
     })
-    .await;
+    .await
+    .map_err(WebError::internal)?;
     match r {
-        Ok(Ok(a)) => Json(json!({ "alert": a })).into_response(),
-        Ok(Err(e @ crate::alerts::Error::Transition { .. })) => err(StatusCode::CONFLICT, e),
-        Ok(Err(crate::alerts::Error::NotFound(_))) => err(StatusCode::NOT_FOUND, "no such alert"),
-        Ok(Err(e)) => err(StatusCode::INTERNAL_SERVER_ERROR, e),
-        Err(e) => err(StatusCode::INTERNAL_SERVER_ERROR, e),
+        Ok(a) => Ok(Json(json!({ "alert": a })).into_response()),
+        Err(e @ crate::alerts::Error::Transition { .. }) => {
+            Err(WebError::Conflict(e.to_string()).into())
+        }
+        Err(crate::alerts::Error::NotFound(_)) => Err(WebError::NotFound("no such alert").into()),
+        Err(e) => Err(WebError::internal(e).into()),
     }
 }
 
-pub async fn rules(State(s): State<AppState>, h: HeaderMap) -> Response {
-    if let Err(r) = auth(&s, &h, Role::Viewer) {
-        return r.into_response();
-    }
-    let Some(d) = s.dash.clone() else {
-        return err(StatusCode::NOT_FOUND, "no API");
-    };
-    let rows = match super::manage::rule_rows(&d).await {
-        Ok(r) => r,
-        Err(r) => return r,
-    };
+pub async fn rules(t: ApiToken) -> Result<Response, ApiError> {
+    let (d, _) = t.need(Role::Viewer)?;
+    let rows = super::manage::rule_rows(&d).await?;
     let rules: Vec<Value> = rows
         .iter()
         .map(|r| {
@@ -439,8 +362,10 @@ pub async fn rules(State(s): State<AppState>, h: HeaderMap) -> Response {
         .iter()
         .map(|p| json!({"file": p.file, "reason": p.reason}))
         .collect();
-    Json(json!({ "running": d.rules.running, "rules": rules, "problems": problems }))
-        .into_response()
+    Ok(
+        Json(json!({ "running": d.rules.running, "rules": rules, "problems": problems }))
+            .into_response(),
+    )
 }
 
 #[derive(serde::Deserialize)]
@@ -449,49 +374,31 @@ pub struct EnableBody {
 }
 
 pub async fn rule_enabled(
-    State(s): State<AppState>,
-    h: HeaderMap,
+    t: ApiToken,
     Path(id): Path<String>,
     Json(b): Json<EnableBody>,
-) -> Response {
-    let who = match auth(&s, &h, Role::Analyst) {
-        Ok((name, _)) => name,
-        Err(r) => return r.into_response(),
-    };
-    let Some(d) = s.dash.clone() else {
-        return err(StatusCode::NOT_FOUND, "no API");
-    };
-    match super::manage::change_rule(&d, &id, &b.to, &format!("token:{who}")).await {
-        Ok(()) => Json(json!({ "id": id, "enabled": b.to == "on" })).into_response(),
-        Err(r) => r,
-    }
+) -> Result<Response, ApiError> {
+    let (d, who) = t.need(Role::Analyst)?;
+    super::manage::change_rule(&d, &id, &b.to, &format!("token:{who}")).await?;
+    Ok(Json(json!({ "id": id, "enabled": b.to == "on" })).into_response())
 }
 
-pub async fn senders(State(s): State<AppState>, h: HeaderMap) -> Response {
-    if let Err(r) = auth(&s, &h, Role::Viewer) {
-        return r.into_response();
-    }
-    let Some(d) = s.dash.clone() else {
-        return err(StatusCode::NOT_FOUND, "no API");
-    };
-    match blocking(move || d.reader.senders(7).map_err(|e| e.to_string())).await {
-        Ok(list) => Json(json!({ "senders": list })).into_response(),
-        Err(r) => r,
-    }
+pub async fn senders(t: ApiToken) -> Result<Response, ApiError> {
+    let (d, _) = t.need(Role::Viewer)?;
+    let list = blocking(move || d.reader.senders(7)).await?;
+    Ok(Json(json!({ "senders": list })).into_response())
 }
 
-pub async fn metrics(State(s): State<AppState>, h: HeaderMap) -> Response {
-    if let Err(r) = auth(&s, &h, Role::Viewer) {
-        return r.into_response();
-    }
-    (
+pub async fn metrics(State(s): State<AppState>, t: ApiToken) -> Result<Response, ApiError> {
+    t.need(Role::Viewer)?;
+    Ok((
         [(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
         s.metrics.render(),
     )
-        .into_response()
+        .into_response())
 }
 
 /// The OpenAPI 3.1 document, generated from [`ROUTES`].

@@ -2,9 +2,11 @@
 //! sender) and SNMP (recent traps by device and type).
 
 use super::AppState;
+use super::error::{self, WebError};
 use super::overview::SILENT_US;
-use super::pages::{blocking, internal, page, signed_in, signed_in_to_change, visible};
-use super::search::{add_filter, encode};
+use super::session::{blocking, internal, page, signed_in, signed_in_to_change};
+use super::text::visible;
+use super::urls::{add_filter, encode};
 use crate::alerts::RuleRecord;
 use crate::auth::Role;
 use crate::model::event::format_micros;
@@ -39,9 +41,9 @@ struct RulesPage {
 }
 
 /// The rules with what each raised (also the API's answer).
-pub(super) async fn rule_rows(d: &super::Dashboard) -> Result<Vec<RuleRow>, Response> {
+pub(super) async fn rule_rows(d: &super::Dashboard) -> Result<Vec<RuleRow>, WebError> {
     let alerts = d.alerts.clone();
-    let records = blocking(move || match alerts.lock() {
+    let records = error::blocking(move || match alerts.lock() {
         Ok(a) => a.rule_records(),
         Err(p) => p.into_inner().rule_records(),
     })
@@ -84,7 +86,7 @@ pub async fn rules(State(s): State<AppState>, h: HeaderMap) -> Response {
     };
     let rows = match rule_rows(&d).await {
         Ok(r) => r,
-        Err(r) => return r,
+        Err(e) => return e.into_response(),
     };
     page(RulesPage {
         user: Some(sess.user.name.clone()),
@@ -120,7 +122,7 @@ pub async fn rule(State(s): State<AppState>, h: HeaderMap, Path(id): Path<String
     };
     let rows = match rule_rows(&d).await {
         Ok(r) => r,
-        Err(r) => return r,
+        Err(e) => return e.into_response(),
     };
     let Some(r) = rows.into_iter().find(|r| r.id == id) else {
         return (StatusCode::NOT_FOUND, "no such rule").into_response();
@@ -173,7 +175,7 @@ pub async fn set_rule(
     };
     match change_rule(&d, &id, &f.to, &sess.user.name).await {
         Ok(()) => Redirect::to(&format!("/rules/{}", encode(&id))).into_response(),
-        Err(r) => r,
+        Err(e) => e.into_response(),
     }
 }
 
@@ -183,14 +185,14 @@ pub(super) async fn change_rule(
     id: &str,
     to: &str,
     user: &str,
-) -> Result<(), Response> {
+) -> Result<(), WebError> {
     let enabled = match to {
         "on" => true,
         "off" => false,
-        _ => return Err((StatusCode::BAD_REQUEST, "to must be on or off").into_response()),
+        _ => return Err(WebError::BadRequest("to must be on or off".into())),
     };
     if !d.rules.meta.iter().any(|m| m.id == id) {
-        return Err((StatusCode::NOT_FOUND, "no such rule").into_response());
+        return Err(WebError::NotFound("no such rule"));
     }
     let (alerts, users) = (d.alerts.clone(), d.users.clone());
     let (rid, who) = (id.to_owned(), user.to_owned());
@@ -212,11 +214,7 @@ pub(super) async fn change_rule(
         Ok::<_, crate::alerts::Error>(())
     })
     .await;
-    match r {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => return Err(internal(e)),
-        Err(e) => return Err(internal(e)),
-    }
+    r.map_err(WebError::internal)?.map_err(WebError::internal)?;
     let mut g = match d.rules.disabled.write() {
         Ok(g) => g,
         Err(p) => p.into_inner(),
@@ -274,7 +272,7 @@ pub async fn senders(
         Ok(l) => l,
         Err(r) => return r,
     };
-    let now = crate::ingest::now_micros();
+    let now = crate::model::clock::now_micros();
     let today = now.div_euclid(86_400_000_000);
     let rows = list
         .into_iter()
@@ -402,7 +400,7 @@ pub async fn snmp(State(s): State<AppState>, h: HeaderMap) -> Response {
         Ok(x) => x,
         Err(r) => return r,
     };
-    let now = crate::ingest::now_micros();
+    let now = crate::model::clock::now_micros();
     let mut q = match SearchQuery::parse("event.dataset:snmp", SNMP_SCAN) {
         Ok(q) => q,
         Err(e) => return internal(e),

@@ -7,12 +7,18 @@
 
 mod account;
 mod admin;
+mod alerts;
 mod api;
+mod error;
+mod event;
+mod login;
 mod manage;
 mod overview;
-mod pages;
 mod search;
+mod session;
 mod stream;
+mod text;
+mod urls;
 
 use crate::alerts::Alerts;
 use crate::auth::Users;
@@ -74,8 +80,8 @@ pub fn router(state: AppState) -> Router {
         .route("/static/style.css", get(style))
         .route("/static/app.js", get(script));
     let r = if state.dash.is_some() {
-        r.route("/login", get(pages::login_form).post(pages::login))
-            .route("/logout", post(pages::logout))
+        r.route("/login", get(login::login_form).post(login::login))
+            .route("/logout", post(login::logout))
             .route("/", get(overview::overview))
             .route("/search", get(search::search))
             .route("/search/histogram.svg", get(search::histogram))
@@ -84,10 +90,10 @@ pub fn router(state: AppState) -> Router {
             .route("/tail", get(stream::tail_page))
             .route("/tail/stream", get(stream::tail_stream))
             .route("/export", get(stream::export))
-            .route("/events/{id}", get(pages::event))
-            .route("/alerts", get(pages::alerts))
-            .route("/alerts/{id}", get(pages::alert))
-            .route("/alerts/{id}/state", post(pages::alert_state))
+            .route("/events/{id}", get(event::event))
+            .route("/alerts", get(alerts::alerts))
+            .route("/alerts/{id}", get(alerts::alert))
+            .route("/alerts/{id}/state", post(alerts::alert_state))
             .route("/account", get(account::account))
             .route("/account/totp", post(account::totp))
             .route("/rules", get(manage::rules))

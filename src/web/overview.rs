@@ -3,8 +3,9 @@
 //! truncation counters, and senders that went silent.
 
 use super::AppState;
-use super::pages::{AlertRow, alert_row, internal, page, signed_in};
-use super::search::encode;
+use super::alerts::{AlertRow, alert_row};
+use super::session::{internal, page, signed_in};
+use super::urls::{add_filter, encode};
 use crate::alerts::State as AlertState;
 use crate::model::event::format_micros;
 use crate::store::{Activity, Top};
@@ -107,7 +108,7 @@ fn tops(list: &[Top], field: &str) -> Vec<TopRow> {
         .map(|t| TopRow {
             href: format!(
                 "/search?range=24h&q={}",
-                encode(&super::search::add_filter("", field, &t.value))
+                encode(&add_filter("", field, &t.value))
             ),
             value: t.value.clone(),
             extra: t.extra.clone().unwrap_or_default(),
@@ -173,7 +174,7 @@ pub async fn overview(State(s): State<AppState>, h: HeaderMap) -> Response {
         Err(r) => return r,
     };
     let m = s.metrics.clone();
-    let now = crate::ingest::now_micros();
+    let now = crate::model::clock::now_micros();
     let r = tokio::task::spawn_blocking(move || {
         let open = match d.alerts.lock() {
             Ok(a) => a.list(Some(AlertState::Open), 20),

@@ -2,7 +2,9 @@
 //! click-to-filter, and a histogram of matches (an SVG whose bars narrow the time range).
 
 use super::AppState;
-use super::pages::{blocking, forbidden, internal, page, signed_in, signed_in_to_change, visible};
+use super::session::{blocking, forbidden, internal, page, signed_in, signed_in_to_change};
+use super::text::visible;
+use super::urls::{add_filter, encode};
 use crate::auth::Role;
 use crate::model::event::format_micros;
 use crate::query::{Cursor, Error as QueryError, SearchQuery, parse_time};
@@ -129,33 +131,6 @@ impl SearchParams {
     }
 }
 
-/// Percent-encodes everything but unreserved characters (RFC 3986).
-pub(super) fn encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            let _ignored = write!(out, "%{b:02X}");
-        }
-    }
-    out
-}
-
-/// `q` narrowed by `field:"value"` (the current query parenthesised when it has an OR).
-pub(super) fn add_filter(q: &str, field: &str, value: &str) -> String {
-    let v = value.replace('\\', "\\\\").replace('"', "\\\"");
-    let term = format!("{field}:\"{v}\"");
-    let q = q.trim();
-    if q.is_empty() || q == "*" {
-        term
-    } else if q.contains("OR") || q.contains("||") {
-        format!("({q}) {term}")
-    } else {
-        format!("{q} {term}")
-    }
-}
-
 pub(super) struct Cell {
     pub value: String,
     pub filter: String,
@@ -246,7 +221,7 @@ pub async fn search(
         Ok(x) => x,
         Err(r) => return r,
     };
-    let now = crate::ingest::now_micros();
+    let now = crate::model::clock::now_micros();
     let cols = p.columns();
     let (hits, error, caret) = match p.query(PAGE, now) {
         Err(e) => (Vec::new(), Some(e.to_string()), caret(&p.q, &e)),
@@ -415,7 +390,7 @@ pub async fn histogram(
         Ok(x) => x,
         Err(r) => return r,
     };
-    let now = crate::ingest::now_micros();
+    let now = crate::model::clock::now_micros();
     let q = match p.query(1, now) {
         Ok(q) => q,
         Err(e) => return (StatusCode::BAD_REQUEST, e.to_string()).into_response(),

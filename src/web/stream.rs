@@ -1,8 +1,9 @@
 //! Live tail (server-sent events) and streamed exports (CSV, NDJSON).
 
 use super::AppState;
-use super::pages::{page, signed_in, visible};
 use super::search::SearchParams;
+use super::session::{page, signed_in};
+use super::text::visible;
 use crate::model::event::format_micros;
 use crate::query::{Cursor, SearchQuery};
 use crate::store::{EventReader, StoredEvent};
@@ -74,7 +75,7 @@ fn row_json(h: &StoredEvent) -> String {
 fn poll(reader: &dyn EventReader, q: &SearchQuery, after: i64) -> Result<Vec<StoredEvent>, String> {
     let mut q = q.clone();
     q.limit = 1000;
-    q.from = Some(crate::ingest::now_micros() - 15 * 60 * 1_000_000);
+    q.from = Some(crate::model::clock::now_micros() - 15 * 60 * 1_000_000);
     let mut hits = reader.search(&q).map_err(|e| e.to_string())?;
     hits.retain(|h| h.id > after);
     hits.sort_by_key(|h| h.id);
@@ -232,7 +233,10 @@ pub async fn export(
         Err(r) => return r,
     };
     let ndjson = p.format == "ndjson";
-    let q = match p.search.query(EXPORT_PAGE, crate::ingest::now_micros()) {
+    let q = match p
+        .search
+        .query(EXPORT_PAGE, crate::model::clock::now_micros())
+    {
         Ok(q) => q,
         Err(e) => return (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
     };

@@ -1,5 +1,5 @@
 use super::api;
-use super::pages;
+use super::text;
 use super::*;
 use crate::alerts::{NoRoutes, Recorded};
 use crate::auth::Role;
@@ -88,11 +88,11 @@ fn fixture() -> Fixture {
         peer: "192.0.2.1:514".parse().unwrap(),
         listener: 0,
         transport: Transport::Udp,
-        received_at: crate::ingest::now_micros(),
+        received_at: crate::model::clock::now_micros(),
         truncated: false,
     });
     let mut ev = ev;
-    ev.timestamp = crate::ingest::now_micros();
+    ev.timestamp = crate::model::clock::now_micros();
     let first = w.write_batch(&[ev], Checkpoint::default()).unwrap();
     // Closing folds the overview's counters into their tables.
     Box::new(w).close().unwrap();
@@ -107,16 +107,16 @@ fn fixture() -> Fixture {
     let mut alerts = Alerts::open(dir.path()).unwrap();
     let Recorded::Raised(alert_id) = alerts
         .record(
-            &crate::rules::Firing {
+            &crate::model::alert::Firing {
                 rule_id: "r".into(),
                 title: format!("Rule {XSS}"),
-                level: crate::rules::Level::High,
+                level: crate::model::alert::Level::High,
                 tags: vec![],
                 kind: "detection",
                 group: vec![("source.ip".into(), "203.0.113.7".into())],
                 events: vec![first],
                 count: 1,
-                at: crate::ingest::now_micros(),
+                at: crate::model::clock::now_micros(),
                 trigger: first,
             },
             0,
@@ -518,10 +518,10 @@ async fn live_tail_sends_new_events_only() {
         peer: "192.0.2.2:514".parse().unwrap(),
         listener: 0,
         transport: Transport::Udp,
-        received_at: crate::ingest::now_micros(),
+        received_at: crate::model::clock::now_micros(),
         truncated: false,
     });
-    ev.timestamp = crate::ingest::now_micros();
+    ev.timestamp = crate::model::clock::now_micros();
     w.write_batch(&[ev], Checkpoint::default()).unwrap();
     let mut got = String::new();
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
@@ -863,7 +863,7 @@ async fn search_page_columns_filters_cursor_histogram_and_errors() {
         page.contains("\\x07bell") && !page.contains("\u{7}"),
         "{page}"
     );
-    assert_eq!(pages::visible_bytes(b"a\xff\x1bb\xc3\xa9"), "a\\xff\\x1bbé");
+    assert_eq!(text::visible_bytes(b"a\xff\x1bb\xc3\xa9"), "a\\xff\\x1bbé");
     // Absolute range that excludes the event.
     let (_, page) = get(
         &f,
@@ -1067,7 +1067,7 @@ async fn totp_second_factor_set_up_used_once_and_turned_off() {
     let key = data_encoding::BASE32_NOPAD
         .decode(secret.as_bytes())
         .unwrap();
-    let now = crate::ingest::now_micros() / 1_000_000;
+    let now = crate::model::clock::now_micros() / 1_000_000;
     let code_at = |t: i64| format!("{:06}", totp::code(&key, (t / 30) as u64, 6));
     // A wrong code does not turn it on; the right one does.
     let wrong = format!(

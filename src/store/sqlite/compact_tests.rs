@@ -515,7 +515,18 @@ fn small_segments_sealed_by_age_are_merged() {
             .filter(|s| s.class == class && s.state == SegmentState::Compact)
             .count()
     };
-    while files(&st, "") > 4 || files(&st, AUDIT) > 4 {
+    // The files on disk, to be the catalog's once a merge has also removed its sources.
+    let on_disk = || {
+        std::fs::read_dir(a.path())
+            .unwrap()
+            .filter(|e| {
+                let n = e.as_ref().unwrap().file_name();
+                let n = n.to_string_lossy();
+                n.starts_with("seg-") && n.ends_with(".db")
+            })
+            .count()
+    };
+    while files(&st, "") > 4 || files(&st, AUDIT) > 4 || on_disk() != st.segments().len() {
         assert!(std::time::Instant::now() < deadline, "{:#?}", st.segments());
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
@@ -529,15 +540,7 @@ fn small_segments_sealed_by_age_are_merged() {
         );
     }
     // The files on disk are the catalog's: the sources are gone.
-    let on_disk = std::fs::read_dir(a.path())
-        .unwrap()
-        .filter(|e| {
-            let n = e.as_ref().unwrap().file_name();
-            let n = n.to_string_lossy();
-            n.starts_with("seg-") && n.ends_with(".db")
-        })
-        .count();
-    assert_eq!(on_disk, segs.len(), "{segs:#?}");
+    assert_eq!(on_disk(), segs.len(), "{segs:#?}");
     // Events past the last sealed segment are still hot; everything answers as in one store.
     w.close().unwrap();
     let st = SqliteStore::open(a.path(), opts.clone()).unwrap();

@@ -295,6 +295,12 @@ fn read_catalog(c: &Catalog) -> Vec<SegmentInfo> {
     }
 }
 
+/// The file that holds the registry of senders, the overview's counters and the retention run
+/// log (`registry.rs`, `stats.rs`, `retention.rs` share it).
+fn registry_path(dir: &Path) -> PathBuf {
+    dir.join("registry.db")
+}
+
 fn db_err(path: &Path) -> impl Fn(rusqlite::Error) -> Error + '_ {
     move |source| Error::Db {
         path: path.display().to_string(),

@@ -28,11 +28,6 @@ CREATE TABLE IF NOT EXISTS sender_days (
     PRIMARY KEY (sender, day)
 ) WITHOUT ROWID;";
 
-/// The registry file of a store directory.
-pub fn path(dir: &Path) -> PathBuf {
-    dir.join("registry.db")
-}
-
 /// What one batch says about one sender.
 struct Seen<'a> {
     first: i64,
@@ -58,7 +53,7 @@ const DAY_US: i64 = 86_400_000_000;
 impl Registry {
     /// Opens (creating) the registry.
     pub fn open(dir: &Path) -> Result<Registry, Error> {
-        let p = path(dir);
+        let p = super::registry_path(dir);
         let conn = Connection::open(&p).map_err(db_err(&p))?;
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(db_err(&p))?;
@@ -194,7 +189,7 @@ impl Registry {
 
 /// Every sender, most recently seen first, with its events on each of the last `days` days.
 pub fn list(dir: &Path, days: i64) -> Result<Vec<SenderInfo>, Error> {
-    let p = path(dir);
+    let p = super::registry_path(dir);
     if !p.exists() {
         return Ok(Vec::new());
     }
@@ -241,7 +236,7 @@ pub fn list(dir: &Path, days: i64) -> Result<Vec<SenderInfo>, Error> {
 
 /// Removes every sender whose address or last host name is `host`; returns how many.
 pub fn forget(dir: &Path, host: &str) -> Result<usize, Error> {
-    let p = path(dir);
+    let p = super::registry_path(dir);
     if !p.exists() {
         return Ok(0);
     }

@@ -277,7 +277,7 @@ pub(super) fn remove_files(path: &Path) -> Result<(), Error> {
 }
 
 fn open_log(dir: &Path) -> Result<(Connection, PathBuf), Error> {
-    let p = super::registry::path(dir);
+    let p = super::registry_path(dir);
     let conn = Connection::open(&p).map_err(db_err(&p))?;
     conn.busy_timeout(std::time::Duration::from_secs(5))
         .map_err(db_err(&p))?;

@@ -238,7 +238,7 @@ impl Stats {
 /// The activity since `since` (microseconds): events per minute by severity and the `top`
 /// heaviest senders, source addresses and actions.
 pub fn activity(dir: &Path, since: i64, top: usize) -> Result<Activity, Error> {
-    let p = super::registry::path(dir);
+    let p = super::registry_path(dir);
     let mut out = Activity::default();
     if !p.exists() {
         return Ok(out);

@@ -1,7 +1,9 @@
-//! The subcommands of DESIGN.md, each a few lines calling into a module.
+//! The subcommands of DESIGN.md, each a few lines calling into a module. `--config` and
+//! `--data-dir` are global: they go before or after any subcommand. The `rules`, `alerts` and
+//! `notify` commands are in `rules.rs`, `retention` in `retention.rs`.
 
 use crate::config::{Config, Overrides, Raw};
-use crate::ingest::now_micros;
+use crate::model::clock::now_micros;
 use crate::model::{Frame, Transport};
 use crate::parse::{Chain, HeaderOptions};
 use crate::query::{SearchQuery, parse_time};
@@ -13,6 +15,9 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod retention;
+mod rules;
+
 #[derive(Parser)]
 #[command(
     name = "picket",
@@ -20,6 +25,8 @@ use std::process::ExitCode;
     about = "Syslog and SNMP collector with an embedded, searchable store."
 )]
 struct Cli {
+    #[command(flatten)]
+    common: Common,
     #[command(subcommand)]
     command: Command,
 }
@@ -27,10 +34,10 @@ struct Cli {
 #[derive(clap::Args, Clone, Default)]
 pub struct Common {
     /// Configuration file (default: picket.toml if present, else built-in defaults).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", global = true)]
     config: Option<PathBuf>,
     /// Data directory (overrides the file).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", global = true)]
     data_dir: Option<PathBuf>,
 }
 
@@ -38,8 +45,6 @@ pub struct Common {
 enum Command {
     /// Run the collector.
     Serve {
-        #[command(flatten)]
-        common: Common,
         /// Listen for syslog on UDP and TCP at ADDR (repeatable; replaces the file's listeners).
         #[arg(long, value_name = "ADDR")]
         syslog_listen: Vec<String>,
@@ -56,8 +61,6 @@ enum Command {
         /// each needs (`picket.explain`).
         #[arg(long)]
         explain: bool,
-        #[command(flatten)]
-        common: Common,
     },
     /// Store a file's lines as if they had been received.
     Replay {
@@ -66,8 +69,6 @@ enum Command {
         /// The sender address to record.
         #[arg(long, default_value = "127.0.0.1")]
         sender: std::net::IpAddr,
-        #[command(flatten)]
-        common: Common,
     },
     /// Search stored events, newest first; prints JSON lines.
     Search {
@@ -88,16 +89,12 @@ enum Command {
         /// instead of the store.
         #[arg(long)]
         archive: Option<PathBuf>,
-        #[command(flatten)]
-        common: Common,
     },
     /// List every sender seen (the registry), most recently seen first; prints JSON lines.
     Senders {
         /// Days of per-day event counts to show.
         #[arg(long, default_value_t = 7)]
         days: i64,
-        #[command(flatten)]
-        common: Common,
     },
     /// Delete every stored event of a sender (by address or host name) and its registry
     /// entry. Runs beside a live collector, in small batches.
@@ -107,8 +104,6 @@ enum Command {
         /// Do not ask for confirmation (required when stdin is not a terminal).
         #[arg(long)]
         yes: bool,
-        #[command(flatten)]
-        common: Common,
     },
     /// What the store holds and how long it lasts: bytes per dataset, the oldest event, days
     /// left, the retention runs; `--dry-run` shows what the next run would remove.
@@ -119,23 +114,21 @@ enum Command {
         /// Print one JSON object.
         #[arg(long)]
         json: bool,
-        #[command(flatten)]
-        common: Common,
     },
     /// Detection rules: check them, or test them on a file.
     Rules {
         #[command(subcommand)]
-        command: crate::cli_rules::RulesCommand,
+        command: rules::RulesCommand,
     },
     /// Alerts: list, show, acknowledge, resolve, reopen.
     Alerts {
         #[command(subcommand)]
-        command: crate::cli_rules::AlertsCommand,
+        command: rules::AlertsCommand,
     },
     /// Notifications: send a test message, see and retry dead letters.
     Notify {
         #[command(subcommand)]
-        command: crate::cli_rules::NotifyCommand,
+        command: rules::NotifyCommand,
     },
     /// Dashboard users (add, passwd, list, disable, enable) and API tokens (token-add,
     /// token-list, token-revoke).
@@ -161,66 +154,33 @@ enum UserCommand {
         /// Read the password from stdin instead of generating one.
         #[arg(long)]
         password_stdin: bool,
-        #[command(flatten)]
-        common: Common,
     },
     /// Set a user's password (first line of stdin); ends their sessions.
-    Passwd {
-        name: String,
-        #[command(flatten)]
-        common: Common,
-    },
+    Passwd { name: String },
     /// List users (JSON lines).
-    List {
-        #[command(flatten)]
-        common: Common,
-    },
+    List,
     /// Disable a user (ends their sessions).
-    Disable {
-        name: String,
-        #[command(flatten)]
-        common: Common,
-    },
+    Disable { name: String },
     /// Enable a disabled user.
-    Enable {
-        name: String,
-        #[command(flatten)]
-        common: Common,
-    },
+    Enable { name: String },
     /// Remove a user's second factor (when the phone is lost).
-    TotpOff {
-        name: String,
-        #[command(flatten)]
-        common: Common,
-    },
+    TotpOff { name: String },
     /// Create an API token with a role; the token is printed once.
     TokenAdd {
         name: String,
         #[arg(long, default_value = "viewer")]
         role: String,
-        #[command(flatten)]
-        common: Common,
     },
     /// List API tokens (JSON lines; never the tokens themselves).
-    TokenList {
-        #[command(flatten)]
-        common: Common,
-    },
+    TokenList,
     /// Revoke an API token.
-    TokenRevoke {
-        name: String,
-        #[command(flatten)]
-        common: Common,
-    },
+    TokenRevoke { name: String },
 }
 
 #[derive(Subcommand)]
 enum ConfigCommand {
     /// Validate the configuration and exit 0, or print the problem and exit 2.
-    Check {
-        #[command(flatten)]
-        common: Common,
-    },
+    Check,
 }
 
 /// Parses the command line and runs it.
@@ -233,89 +193,45 @@ pub fn run() -> Result<ExitCode> {
             return Ok(ExitCode::from(code));
         }
     };
+    let common = cli.common;
+    let config = |o: &Overrides| load(&common, o);
+    let with_dir = || load(&common, &overrides(&common));
     match cli.command {
         Command::Serve {
-            common,
             syslog_listen,
             web_listen,
             snmp_listen,
-        } => {
-            let o = Overrides {
-                data_dir: common.data_dir.clone(),
-                syslog_listen,
-                web_listen,
-                snmp_listen,
-            };
-            serve(load(&common, &o)?)
-        }
-        Command::Parse { explain, common } => parse(load(&common, &Overrides::default())?, explain),
-        Command::Replay {
-            file,
-            sender,
-            common,
-        } => replay(load(&common, &overrides(&common))?, &file, sender),
+        } => serve(config(&Overrides {
+            data_dir: common.data_dir.clone(),
+            syslog_listen,
+            web_listen,
+            snmp_listen,
+        })?),
+        Command::Parse { explain } => parse(config(&Overrides::default())?, explain),
+        Command::Replay { file, sender } => replay(with_dir()?, &file, sender),
         Command::Search {
             query,
             from,
             to,
             limit,
             archive,
-            common,
-        } => search(
-            load(&common, &overrides(&common))?,
-            &query,
-            (from, to),
-            limit,
-            archive,
-        ),
-        Command::Rules { command } => {
-            use crate::cli_rules::RulesCommand as R;
-            match command {
-                R::Check { common } => {
-                    crate::cli_rules::rules_check(load(&common, &overrides(&common))?)
-                }
-                R::Test {
-                    input,
-                    sender,
-                    common,
-                } => crate::cli_rules::rules_test(
-                    load(&common, &overrides(&common))?,
-                    &input,
-                    sender,
-                ),
+        } => search(with_dir()?, &query, (from, to), limit, archive),
+        Command::Rules { command } => match command {
+            rules::RulesCommand::Check => rules::rules_check(with_dir()?),
+            rules::RulesCommand::Test { input, sender } => {
+                rules::rules_test(with_dir()?, &input, sender)
             }
-        }
-        Command::Alerts { command } => {
-            use crate::cli_rules::AlertsCommand as A;
-            let common = match &command {
-                A::List { common, .. } | A::Show { common, .. } => common.clone(),
-                A::Ack(c) | A::Resolve(c) | A::Reopen(c) => c.common(),
-            };
-            crate::cli_rules::alerts(load(&common, &overrides(&common))?, command)
-        }
-        Command::Notify { command } => {
-            use crate::cli_rules::NotifyCommand as N;
-            let common = match &command {
-                N::Test { common, .. } | N::Dead { common, .. } | N::Retry { common, .. } => {
-                    common.clone()
-                }
-            };
-            crate::cli_rules::notify(load(&common, &overrides(&common))?, command)
-        }
-        Command::User { command } => user(command),
-        Command::Senders { days, common } => senders(load(&common, &overrides(&common))?, days),
-        Command::Retention {
-            dry_run,
-            json,
-            common,
-        } => crate::cli_retention::run(load(&common, &overrides(&common))?, dry_run, json),
-        Command::ForgetHost { host, yes, common } => {
-            forget_host(load(&common, &overrides(&common))?, &host, yes)
-        }
+        },
+        Command::Alerts { command } => rules::alerts(with_dir()?, command),
+        Command::Notify { command } => rules::notify(with_dir()?, command),
+        Command::User { command } => user(with_dir()?, command),
+        Command::Senders { days } => senders(with_dir()?, days),
+        Command::Retention { dry_run, json } => retention::run(with_dir()?, dry_run, json),
+        Command::ForgetHost { host, yes } => forget_host(with_dir()?, &host, yes),
         Command::Config {
-            command: ConfigCommand::Check { common },
+            command: ConfigCommand::Check,
         } => {
-            let c = load(&common, &Overrides::default())?;
+            let c = config(&Overrides::default())?;
             let (chain, problems) = crate::parse::configured_with(
                 header_options(&c),
                 &c.parsers_dir,
@@ -615,19 +531,7 @@ fn read_password_line() -> Result<String> {
     Ok(line.trim_end_matches(['\r', '\n']).to_string())
 }
 
-fn user(cmd: UserCommand) -> Result<ExitCode> {
-    let common = match &cmd {
-        UserCommand::Add { common, .. }
-        | UserCommand::Passwd { common, .. }
-        | UserCommand::List { common }
-        | UserCommand::Disable { common, .. }
-        | UserCommand::Enable { common, .. }
-        | UserCommand::TotpOff { common, .. }
-        | UserCommand::TokenAdd { common, .. }
-        | UserCommand::TokenList { common }
-        | UserCommand::TokenRevoke { common, .. } => common.clone(),
-    };
-    let config = load(&common, &overrides(&common))?;
+fn user(config: Config, cmd: UserCommand) -> Result<ExitCode> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating {}", config.data_dir.display()))?;
     let users = crate::auth::Users::open(&config.data_dir)?;
@@ -657,7 +561,7 @@ fn user(cmd: UserCommand) -> Result<ExitCode> {
             users.set_password(&name, &pw, actor)?;
             println!("password of {name} changed");
         }
-        UserCommand::List { .. } => {
+        UserCommand::List => {
             let mut out = std::io::stdout().lock();
             for u in users.list()? {
                 serde_json::to_writer(&mut out, &u).context("writing stdout")?;
@@ -682,7 +586,7 @@ fn user(cmd: UserCommand) -> Result<ExitCode> {
             let token = users.add_token(&name, role, actor)?;
             println!("API token {name} ({}): {token}", role.as_str());
         }
-        UserCommand::TokenList { .. } => {
+        UserCommand::TokenList => {
             let mut out = std::io::stdout().lock();
             for t in users.tokens()? {
                 serde_json::to_writer(&mut out, &t).context("writing stdout")?;

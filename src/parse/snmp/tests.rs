@@ -129,6 +129,25 @@ fn garbage_frames_are_kept_not_panicked_on() {
         vec![0x30, 0x03, 0x02, 0x01],
         vec![0xFE, b'{'],
     ] {
-        let _ev = build(&frame(b), &Options::default());
+        let f = frame(b.clone());
+        let ev = build(&f, &Options::default());
+        // Kept: an SNMP event from the sender, saying why it could not be read, with the
+        // bytes as received (all of them, or the datagram inside the envelope).
+        let text = crate::model::event::message_text(&ev.message, &ev.raw);
+        if b.first() == Some(&NOTICE) {
+            // A security notice the listener wrote, cut short: still an SNMP event.
+            assert!(text.starts_with("SNMP "), "{b:02x?}: {text}");
+        } else {
+            assert!(text.starts_with("undecodable SNMP"), "{b:02x?}: {text}");
+        }
+        assert_eq!(ev.dataset, "snmp", "{b:02x?}");
+        assert_eq!(ev.peer, f.peer, "{b:02x?}");
+        assert_eq!(ev.timestamp, f.received_at, "{b:02x?}");
+        let raw = ev.raw.as_ref();
+        assert!(
+            raw.is_empty() && b.is_empty() || b.windows(raw.len().max(1)).any(|w| w == raw),
+            "{b:02x?}: raw {raw:02x?} is not from the frame"
+        );
+        assert!(!raw.is_empty() || b.is_empty(), "{b:02x?}: bytes lost");
     }
 }

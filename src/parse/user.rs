@@ -14,7 +14,6 @@
 
 use super::BodyParser;
 use super::grok::{self, Conversion};
-use crate::model::cidr::Cidr;
 use crate::model::{Event, FieldValue, MessageText, fields as f};
 use regex::Regex;
 use serde::Deserialize;
@@ -106,7 +105,7 @@ pub struct UserParser {
     name: &'static str,
     dataset: String,
     programs: Vec<String>,
-    senders: Vec<Cidr>,
+    senders: Vec<ipnet::IpNet>,
     message: Option<Regex>,
     patterns: Vec<Pattern>,
     rename: BTreeMap<String, String>,
@@ -209,7 +208,7 @@ struct YamlDef {
     #[serde(default)]
     convert: BTreeMap<String, String>,
     #[serde(rename = "static", default)]
-    statics: BTreeMap<String, serde_yaml_ng::Value>,
+    statics: BTreeMap<String, yaml_serde::Value>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -247,7 +246,7 @@ impl OneOrMany {
 /// The YAML front end. The YAML parser gives positions for syntax errors only, so a setting is
 /// located by finding its text in the file after its key (or the key itself).
 fn read_yaml(text: &str) -> Result<Def, (usize, String)> {
-    let raw: YamlDef = serde_yaml_ng::from_str(text).map_err(|e| {
+    let raw: YamlDef = yaml_serde::from_str(text).map_err(|e| {
         let at = e.location().map_or(0, |l| l.index());
         let msg = e.to_string();
         // The crate appends " at line L column C"; the caller prints the line itself.
@@ -278,13 +277,13 @@ fn read_yaml(text: &str) -> Result<Def, (usize, String)> {
         .into_iter()
         .map(|(k, v)| {
             let fv = match v {
-                serde_yaml_ng::Value::Bool(b) => FieldValue::Bool(b),
-                serde_yaml_ng::Value::Number(n) => n
+                yaml_serde::Value::Bool(b) => FieldValue::Bool(b),
+                yaml_serde::Value::Number(n) => n
                     .as_i64()
                     .map_or_else(|| FieldValue::Str(n.to_string()), FieldValue::Int),
-                serde_yaml_ng::Value::String(s) => FieldValue::Str(s),
+                yaml_serde::Value::String(s) => FieldValue::Str(s),
                 other => FieldValue::Str(
-                    serde_yaml_ng::to_string(&other)
+                    yaml_serde::to_string(&other)
                         .unwrap_or_default()
                         .trim()
                         .to_owned(),
@@ -399,7 +398,7 @@ pub fn load_file(path: &Path) -> Result<UserParser, DefError> {
     }
     let mut senders = Vec::new();
     for (s, at) in &raw.senders {
-        senders.push(s.parse::<Cidr>().map_err(|e| err(line_of(&text, *at), e))?);
+        senders.push(crate::model::cidr::parse(s).map_err(|e| err(line_of(&text, *at), e))?);
     }
     let message = match &raw.message {
         Some((m, at)) => Some(Regex::new(m).map_err(|e| {
@@ -517,7 +516,12 @@ impl BodyParser for UserParser {
         {
             return false;
         }
-        if !self.senders.is_empty() && !self.senders.iter().any(|c| c.contains(ev.peer.ip())) {
+        if !self.senders.is_empty()
+            && !self
+                .senders
+                .iter()
+                .any(|c| crate::model::cidr::contains(c, ev.peer.ip()))
+        {
             return false;
         }
         let msg = ev.message();

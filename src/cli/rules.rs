@@ -10,10 +10,7 @@ use std::process::ExitCode;
 #[derive(clap::Subcommand)]
 pub enum RulesCommand {
     /// Load every rule and report each one that does not load (exit 2 if any).
-    Check {
-        #[command(flatten)]
-        common: super::cli::Common,
-    },
+    Check,
     /// Run the rules over a file of lines with their own timestamps and print what would
     /// fire, and when (JSON lines).
     Test {
@@ -23,8 +20,6 @@ pub enum RulesCommand {
         /// The sender address the lines are taken to come from.
         #[arg(long, default_value = "127.0.0.1")]
         sender: std::net::IpAddr,
-        #[command(flatten)]
-        common: super::cli::Common,
     },
 }
 
@@ -37,15 +32,9 @@ pub enum AlertsCommand {
         state: Option<String>,
         #[arg(long, default_value_t = 100)]
         limit: usize,
-        #[command(flatten)]
-        common: super::cli::Common,
     },
     /// One alert with its linked events, audit trail and notifications (JSON).
-    Show {
-        id: i64,
-        #[command(flatten)]
-        common: super::cli::Common,
-    },
+    Show { id: i64 },
     /// Acknowledge an alert.
     Ack(Change),
     /// Resolve an alert.
@@ -62,38 +51,19 @@ pub struct Change {
     user: String,
     #[arg(long)]
     comment: Option<String>,
-    #[command(flatten)]
-    common: super::cli::Common,
 }
 
 #[derive(clap::Subcommand)]
 pub enum NotifyCommand {
     /// Send a test message on a channel now and report the result.
-    Test {
-        channel: String,
-        #[command(flatten)]
-        common: super::cli::Common,
-    },
+    Test { channel: String },
     /// List dead-lettered notifications (JSON lines).
     Dead {
         #[arg(long, default_value_t = 100)]
         limit: usize,
-        #[command(flatten)]
-        common: super::cli::Common,
     },
     /// Queue a dead-lettered notification again.
-    Retry {
-        id: i64,
-        #[command(flatten)]
-        common: super::cli::Common,
-    },
-}
-
-impl Change {
-    /// The shared options.
-    pub fn common(&self) -> super::cli::Common {
-        self.common.clone()
-    }
+    Retry { id: i64 },
 }
 
 fn print_json(v: &impl serde::Serialize) -> Result<()> {
@@ -134,7 +104,7 @@ pub fn rules_test(
     for p in &problems {
         eprintln!("picket: {p}");
     }
-    let chain = super::cli::chain(&config);
+    let chain = super::chain(&config);
     let (enricher, problems) = crate::enrich::Enricher::load(&config.enrich);
     for p in problems {
         eprintln!("picket: {p}");
@@ -150,7 +120,7 @@ pub fn rules_test(
     let mut fired = 0usize;
     for (n, line) in reader.split(b'\n').enumerate() {
         let line = line.with_context(|| format!("reading {}", input.display()))?;
-        let f = super::cli::line_frame(&line, peer, crate::ingest::now_micros());
+        let f = super::line_frame(&line, peer, crate::model::clock::now_micros());
         if f.bytes.is_empty() {
             continue;
         }
@@ -241,7 +211,7 @@ pub fn notify(config: Config, cmd: NotifyCommand) -> Result<ExitCode> {
                 channel: channel.clone(),
                 alert_id: None,
                 notice: "test".into(),
-                payload: serde_json::json!({"test": true, "id": 0, "title": "Picket test notification", "level": "informational", "group": "-", "rule_id": "picket-test", "count": 1, "state": "open", "kind": "test", "first_seen": crate::ingest::now_micros(), "last_seen": crate::ingest::now_micros()}).to_string(),
+                payload: serde_json::json!({"test": true, "id": 0, "title": "Picket test notification", "level": "informational", "group": "-", "rule_id": "picket-test", "count": 1, "state": "open", "kind": "test", "first_seen": crate::model::clock::now_micros(), "last_seen": crate::model::clock::now_micros()}).to_string(),
                 attempts: 0,
                 state: "pending".into(),
                 last_error: None,

@@ -21,7 +21,7 @@ pub fn run(config: Config, dry_run: bool, json: bool) -> Result<ExitCode> {
     let store = SqliteStore::open(&dir, config.store_options(0))
         .with_context(|| format!("opening the store in {}", dir.display()))?;
     let policy = &config.retention;
-    let now = crate::ingest::now_micros();
+    let now = crate::model::clock::now_micros();
     let segments = store.segments();
     let evidence = crate::alerts::Alerts::open(&config.data_dir)
         .and_then(|a| a.evidence_bytes())

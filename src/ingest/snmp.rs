@@ -4,10 +4,10 @@
 //! refusals are counted by reason. Authentication failures also become one stored security
 //! event per sender and reason per minute.
 
-use super::message::Version;
-use super::receiver::{NOTICE, Receiver, Reject, Verdict};
-use crate::ingest::{FrameSender, SendError};
+use super::{FrameSender, SendError};
 use crate::model::{Frame, ListenerId, Transport};
+use crate::snmp::message::Version;
+use crate::snmp::receiver::{NOTICE, Receiver, Reject, Verdict};
 use crate::telemetry::{DropReason, Metrics};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
@@ -23,7 +23,7 @@ const NOTICE_WINDOW: Duration = Duration::from_secs(60);
 
 /// Binds the SNMP socket (with a large receive buffer, as for syslog).
 pub fn bind(addr: SocketAddr, recv_buffer: usize) -> std::io::Result<UdpSocket> {
-    let (sock, _got) = crate::ingest::udp::bind(addr, recv_buffer)?;
+    let (sock, _got) = super::udp::bind(addr, recv_buffer)?;
     sock.set_read_timeout(Some(Duration::from_millis(200)))?;
     Ok(sock)
 }
@@ -114,12 +114,8 @@ pub fn run(
                 who,
                 detail,
             } => {
-                if let Some(c) = Reject::ALL
-                    .iter()
-                    .position(|r| *r == reason)
-                    .and_then(|i| metrics.snmp_rejected.get(i))
-                {
-                    c.fetch_add(1, Relaxed);
+                if let Some(i) = Reject::ALL.iter().position(|r| *r == reason) {
+                    metrics.snmp_rejected.add(i, 1);
                 }
                 if let Some(r) = reply {
                     if sock.send_to(&r, peer).is_ok() {

@@ -1,10 +1,10 @@
 //! A stored SNMP notification → one event: the varbinds as fields, the notification name as
 //! `event.action`, a readable sentence as the message, a severity per notification.
 
-use super::message::{self, Pdu, PduKind, Value, Version};
-use super::names::{Names, Syntax, oid_string};
-use super::receiver::{self, NOTICE};
 use crate::model::{Event, FieldValue, Frame, MessageText};
+use crate::snmp::message::{self, Pdu, PduKind, Value, Version};
+use crate::snmp::names::{Names, Syntax, oid_string};
+use crate::snmp::receiver::{self, NOTICE};
 use std::borrow::Cow;
 use std::sync::Arc;
 

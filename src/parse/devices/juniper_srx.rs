@@ -11,8 +11,8 @@
 
 use crate::model::{Event, FieldValue, fields as f};
 use crate::parse::BodyParser;
+use crate::parse::devices::fortigate::transport_name;
 use crate::parse::kv::pairs;
-use crate::parse::vendor::fortigate::transport_name;
 use regex::Regex;
 use std::borrow::Cow;
 use std::collections::HashMap;
