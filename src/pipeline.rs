@@ -160,7 +160,7 @@ pub async fn serve(
     // Rules after the store (events carry their ids), then back to the parse thread.
     let (wake_tx, wake_rx) = sync_channel::<()>(1);
     let disabled: crate::rules::run::Disabled = Arc::new(std::sync::RwLock::new(
-        crate::alerts::Alerts::open(data)?.disabled_rules()?,
+        crate::alerts::open(data)?.disabled_rules()?,
     ));
     let mut book = crate::web::RuleBook {
         running: config.rules.enabled,
@@ -179,7 +179,7 @@ pub async fn serve(
         let ctx = crate::rules::run::Context {
             rules,
             settings: config.rules.clone(),
-            alerts: crate::alerts::Alerts::open(data)?,
+            alerts: crate::alerts::open(data)?,
             router: config.notify.clone(),
             reader: Box::new(store.reader()),
             listener_names: listener_names.clone(),
@@ -211,7 +211,7 @@ pub async fn serve(
     let dashboard = crate::web::Dashboard {
         users,
         reader: Arc::new(store.reader()),
-        alerts: Arc::new(std::sync::Mutex::new(crate::alerts::Alerts::open(data)?)),
+        alerts: Arc::new(std::sync::Mutex::new(crate::alerts::open(data)?)),
         router: config.notify.clone(),
         secure_cookie: config.web_secure_cookie,
         rules: Arc::new(book),
@@ -219,7 +219,7 @@ pub async fn serve(
     let stop_retention = Arc::new(AtomicBool::new(false));
     let lifecycle = crate::lifecycle::Lifecycle {
         store: store.clone(),
-        alerts: crate::alerts::Alerts::open(data)?,
+        alerts: crate::alerts::open(data)?,
         users: dashboard.users.clone(),
         policy: config.retention.clone(),
         disk: disk.clone(),

@@ -1,5 +1,7 @@
--- Alerts, their audit trail and the notification outbox (<data>/alerts.db). Idempotent: run at
--- every open.
+-- Alerts, their audit trail and the notification outbox (<data>/alerts.db).
+-- Version 1 (the layout from before versions existed): idempotent, so an unversioned database
+-- from an older Picket takes it unchanged. Later changes are new steps in
+-- src/store/sqlite/migrate.rs.
 CREATE TABLE IF NOT EXISTS alerts (
     id            INTEGER PRIMARY KEY,
     rule_id       TEXT    NOT NULL,

@@ -1,4 +1,5 @@
 use super::*;
+use crate::model::alert::{Firing, Level};
 
 fn firing(trigger: i64, at: i64) -> Firing {
     Firing {
@@ -25,7 +26,7 @@ impl Router for To {
 #[test]
 fn suppression_folds_matches_into_one_alert_and_replays_are_ignored() {
     let dir = tempfile::tempdir().unwrap();
-    let mut a = Alerts::open(dir.path()).unwrap();
+    let mut a = crate::alerts::open(dir.path()).unwrap();
     let s = 1_000_000;
     assert_eq!(
         a.record(&firing(10, 100 * s), 600 * s, 50, &To("x"))
@@ -68,7 +69,7 @@ fn suppression_folds_matches_into_one_alert_and_replays_are_ignored() {
 #[test]
 fn lifecycle_with_audit_trail_and_resolved_notice() {
     let dir = tempfile::tempdir().unwrap();
-    let mut a = Alerts::open(dir.path()).unwrap();
+    let mut a = crate::alerts::open(dir.path()).unwrap();
     let Recorded::Raised(id) = a.record(&firing(1, 1), 0, 50, &NoRoutes).unwrap() else {
         panic!()
     };
@@ -115,7 +116,7 @@ fn lifecycle_with_audit_trail_and_resolved_notice() {
 #[test]
 fn escalation_after_time_or_growth() {
     let dir = tempfile::tempdir().unwrap();
-    let mut a = Alerts::open(dir.path()).unwrap();
+    let mut a = crate::alerts::open(dir.path()).unwrap();
     let s = 1_000_000;
     a.record(&firing(1, 0), 3600 * s, 50, &NoRoutes).unwrap();
     assert_eq!(a.escalate(100 * s, 3600 * s, 0, &To("esc")).unwrap(), 0);
@@ -142,7 +143,7 @@ fn escalation_after_time_or_growth() {
 #[test]
 fn outbox_retry_dead_letter_and_requeue() {
     let dir = tempfile::tempdir().unwrap();
-    let mut a = Alerts::open(dir.path()).unwrap();
+    let mut a = crate::alerts::open(dir.path()).unwrap();
     let id = a.enqueue_test("hook").unwrap();
     a.failed(id, "HTTP 500", Some(50)).unwrap();
     assert!(a.due(49, 10).unwrap().is_empty());
@@ -159,7 +160,7 @@ fn outbox_retry_dead_letter_and_requeue() {
 #[test]
 fn trimming_evidence_removes_the_oldest_copies_down_to_the_cap() {
     let dir = tempfile::tempdir().unwrap();
-    let mut a = Alerts::open(dir.path()).unwrap();
+    let mut a = crate::alerts::open(dir.path()).unwrap();
     let kept: Vec<(i64, Kept)> = (0..3000)
         .map(|i| {
             (

@@ -677,7 +677,7 @@ fn forget_host(config: Config, host: &str, yes: bool) -> Result<ExitCode> {
         eprintln!();
     }
     // Copies that alerts kept of the host's events after retention go too.
-    let kept = crate::alerts::Alerts::open(&config.data_dir)
+    let kept = crate::alerts::open(&config.data_dir)
         .and_then(|mut a| a.forget_evidence(host))
         .context("forgetting the host's events kept with alerts")?;
     let mut out = serde_json::to_value(&report).context("writing the report")?;

@@ -23,7 +23,7 @@ pub fn run(config: Config, dry_run: bool, json: bool) -> Result<ExitCode> {
     let policy = &config.retention;
     let now = crate::model::clock::now_micros();
     let segments = store.segments();
-    let evidence = crate::alerts::Alerts::open(&config.data_dir)
+    let evidence = crate::alerts::open(&config.data_dir)
         .and_then(|a| a.evidence_bytes())
         .unwrap_or(0);
     let bytes = store.bytes() + evidence;

@@ -151,7 +151,7 @@ pub fn rules_test(
 fn open_alerts(config: &Config) -> Result<Alerts> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating {}", config.data_dir.display()))?;
-    Ok(Alerts::open(&config.data_dir)?)
+    Ok(crate::alerts::open(&config.data_dir)?)
 }
 
 pub fn alerts(config: Config, cmd: AlertsCommand) -> Result<ExitCode> {

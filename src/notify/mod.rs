@@ -283,7 +283,7 @@ pub fn run(
     stop: Arc<std::sync::atomic::AtomicBool>,
     metrics: Arc<Metrics>,
 ) {
-    let alerts = match Alerts::open(data_dir) {
+    let alerts = match crate::alerts::open(data_dir) {
         Ok(a) => a,
         Err(e) => {
             tracing::error!(error = %e, "Notifications are off: the outbox cannot be opened.");

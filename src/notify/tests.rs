@@ -198,7 +198,7 @@ fn a_channel_rate_limit_postpones_without_counting_an_attempt() {
     ))
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let mut alerts = Alerts::open(dir.path()).unwrap();
+    let mut alerts = crate::alerts::open(dir.path()).unwrap();
     for _ in 0..3 {
         alerts.enqueue_test("hook").unwrap();
     }

@@ -6,6 +6,7 @@
 //! spool checkpoint, and flushes the rest when its input closes (Vector's batcher).
 
 pub mod aggregate;
+pub mod alerts;
 pub mod retention;
 pub mod sqlite;
 
@@ -17,6 +18,9 @@ use std::sync::atomic::Ordering::{self, Relaxed};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
 use std::time::{Duration, Instant};
 
+/// A backend's own error (SQLite's, PostgreSQL's), kept as the cause without naming its crate.
+pub type BackendError = Box<dyn std::error::Error + Send + Sync>;
+
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -25,8 +29,8 @@ pub enum Error {
     Db {
         /// The database file.
         path: String,
-        /// The cause.
-        source: rusqlite::Error,
+        /// The backend's own error.
+        source: BackendError,
     },
     /// A file or directory of the store could not be used.
     #[error("store I/O on {path}: {source}")]

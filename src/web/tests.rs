@@ -104,7 +104,7 @@ fn fixture() -> Fixture {
     ] {
         users.add(n, "password-1234", r, "test").unwrap();
     }
-    let mut alerts = Alerts::open(dir.path()).unwrap();
+    let mut alerts = crate::alerts::open(dir.path()).unwrap();
     let Recorded::Raised(alert_id) = alerts
         .record(
             &crate::model::alert::Firing {
@@ -939,7 +939,7 @@ async fn rules_page_lists_switches_and_shows_sources_and_errors() {
     );
     assert!(f.dash.rules.disabled.read().unwrap().contains(&first.id));
     // Kept across restarts, and audited.
-    let stored = Alerts::open(f.dir.path())
+    let stored = crate::alerts::open(f.dir.path())
         .unwrap()
         .disabled_rules()
         .unwrap();

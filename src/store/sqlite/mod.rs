@@ -13,11 +13,13 @@
 //! connections with `query_only`.
 
 mod aggregate;
+pub mod alerts;
 pub mod archive;
 mod columns;
 mod compact;
 mod forget;
 mod merge;
+pub mod migrate;
 mod queries;
 mod registry;
 pub mod retention;
@@ -304,7 +306,7 @@ fn registry_path(dir: &Path) -> PathBuf {
 fn db_err(path: &Path) -> impl Fn(rusqlite::Error) -> Error + '_ {
     move |source| Error::Db {
         path: path.display().to_string(),
-        source,
+        source: Box::new(source),
     }
 }
 

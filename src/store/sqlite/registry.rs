@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
-const SCHEMA: &str = "
+pub(super) const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS senders (
     sender     TEXT PRIMARY KEY,   -- observer.ip
     first_seen INTEGER NOT NULL,   -- event.ingested, microseconds
@@ -54,14 +54,12 @@ impl Registry {
     /// Opens (creating) the registry.
     pub fn open(dir: &Path) -> Result<Registry, Error> {
         let p = super::registry_path(dir);
-        let conn = Connection::open(&p).map_err(db_err(&p))?;
+        let mut conn = Connection::open(&p).map_err(db_err(&p))?;
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(db_err(&p))?;
         conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")
             .map_err(db_err(&p))?;
-        conn.execute_batch(SCHEMA).map_err(db_err(&p))?;
-        conn.execute_batch(super::stats::SCHEMA)
-            .map_err(db_err(&p))?;
+        super::migrate::apply(&mut conn, &p, super::migrate::REGISTRY)?;
         Ok(Registry {
             conn,
             path: p,
@@ -197,6 +195,7 @@ pub fn list(dir: &Path, days: i64) -> Result<Vec<SenderInfo>, Error> {
     let conn = Connection::open_with_flags(&p, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(&e)?;
     conn.busy_timeout(std::time::Duration::from_secs(5))
         .map_err(&e)?;
+    super::migrate::refuse_newer(&conn, &p, super::migrate::REGISTRY)?;
     let mut stmt = conn
         .prepare("SELECT sender, first_seen, last_seen, events, listener, parser, dataset, host FROM senders ORDER BY last_seen DESC")
         .map_err(&e)?;
@@ -246,7 +245,7 @@ pub fn forget(dir: &Path, host: &str) -> Result<usize, Error> {
         .map_err(&e)?;
     conn.execute_batch("PRAGMA secure_delete = ON;")
         .map_err(&e)?;
-    conn.execute_batch(super::stats::SCHEMA).map_err(&e)?;
+    super::migrate::apply(&mut conn, &p, super::migrate::REGISTRY)?;
     let tx = conn.transaction().map_err(&e)?;
     let addresses: Vec<String> = {
         let mut st = tx

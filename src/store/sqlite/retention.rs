@@ -18,7 +18,7 @@ use crate::store::retention::{self, Plan, Policy, Slice};
 use rusqlite::{Connection, params};
 use std::path::{Path, PathBuf};
 
-const SCHEMA: &str = "
+pub(super) const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS retention_runs (
     id          INTEGER PRIMARY KEY,
     at          INTEGER NOT NULL,   -- microseconds
@@ -32,8 +32,6 @@ CREATE TABLE IF NOT EXISTS retention_runs (
     pending_events INTEGER,
     pending_bytes  INTEGER
 );";
-/// Added later: the file name of the pending segment file (older rows: empty).
-const SCHEMA_CLASS: &str = "ALTER TABLE retention_runs ADD COLUMN pending_class TEXT";
 
 /// One segment removed (or, in a dry run, to be removed).
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -278,14 +276,10 @@ pub(super) fn remove_files(path: &Path) -> Result<(), Error> {
 
 fn open_log(dir: &Path) -> Result<(Connection, PathBuf), Error> {
     let p = super::registry_path(dir);
-    let conn = Connection::open(&p).map_err(db_err(&p))?;
+    let mut conn = Connection::open(&p).map_err(db_err(&p))?;
     conn.busy_timeout(std::time::Duration::from_secs(5))
         .map_err(db_err(&p))?;
-    conn.execute_batch(SCHEMA).map_err(db_err(&p))?;
-    match conn.execute_batch(SCHEMA_CLASS) {
-        Err(e) if !e.to_string().contains("duplicate column") => return Err(db_err(&p)(e)),
-        _ => {}
-    }
+    super::migrate::apply(&mut conn, &p, super::migrate::REGISTRY)?;
     Ok((conn, p))
 }
 

@@ -6,11 +6,6 @@ use crate::store::Error;
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
 
-/// The schema of a new segment (append-only migrations; the version is `user_version`).
-const MIGRATIONS: &[&str] = &[
-    include_str!("../../../migrations/sqlite/0001_segment.sql"),
-    include_str!("../../../migrations/sqlite/0002_promoted_fields.sql"),
-];
 /// Indexes built when a segment is sealed.
 pub const INDEXES: &str = include_str!("../../../migrations/sqlite/segment_indexes.sql");
 
@@ -271,7 +266,7 @@ pub fn create(
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
-    migrate(&mut conn, &p)?;
+    super::migrate::apply(&mut conn, &p, super::migrate::SEGMENT)?;
     let tx = conn.transaction().map_err(db_err(&p))?;
     {
         let mut put = tx
@@ -287,34 +282,6 @@ pub fn create(
     tx.commit().map_err(db_err(&p))?;
     let info = read_info(&conn, id, "", &p)?;
     Ok((conn, info))
-}
-
-/// Applies the migrations newer than the file's `user_version`, each in its own transaction
-/// with the version bump; refuses a file from a newer Picket.
-fn migrate(conn: &mut Connection, p: &Path) -> Result<(), Error> {
-    let known = MIGRATIONS.len() as i64;
-    let found: i64 = conn
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .map_err(db_err(p))?;
-    if found > known {
-        return Err(Error::TooNew {
-            path: p.display().to_string(),
-            found,
-            known,
-        });
-    }
-    for (i, sql) in MIGRATIONS
-        .iter()
-        .enumerate()
-        .skip(usize::try_from(found).unwrap_or(0))
-    {
-        let tx = conn.transaction().map_err(db_err(p))?;
-        tx.execute_batch(sql).map_err(db_err(p))?;
-        tx.pragma_update(None, "user_version", i as i64 + 1)
-            .map_err(db_err(p))?;
-        tx.commit().map_err(db_err(p))?;
-    }
-    Ok(())
 }
 
 /// What a segment file's `meta` table says of it.

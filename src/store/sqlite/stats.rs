@@ -13,7 +13,7 @@ use std::fmt::Write;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-pub const SCHEMA: &str = "
+pub(super) const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS minute_counts (
     minute   INTEGER NOT NULL,      -- event.ingested / 60 s
     severity INTEGER NOT NULL,      -- 0..7, 8 when the event has none
@@ -246,6 +246,7 @@ pub fn activity(dir: &Path, since: i64, top: usize) -> Result<Activity, Error> {
     let e = db_err(&p);
     let conn = Connection::open_with_flags(&p, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(&e)?;
     conn.busy_timeout(Duration::from_secs(5)).map_err(&e)?;
+    super::migrate::refuse_newer(&conn, &p, super::migrate::REGISTRY)?;
     let mut stmt = conn
         .prepare(
             "SELECT minute, severity, events FROM minute_counts WHERE minute >= ?1 ORDER BY minute",
