@@ -229,14 +229,14 @@ pub async fn serve(
     let sr = stop_retention.clone();
     let retention_thread = background("picket-retention", move || lifecycle.run(sr))?;
     let stop_notify = Arc::new(AtomicBool::new(false));
-    let (dir, notifier, sn, m) = (
-        data.clone(),
+    let (outbox, notifier, sn, m) = (
+        crate::alerts::open(data)?,
         config.notify.clone(),
         stop_notify.clone(),
         metrics.clone(),
     );
     let notify_thread = thread("picket-notify", move || {
-        crate::notify::run(&dir, notifier, wake_rx, sn, m)
+        crate::notify::run(outbox, notifier, wake_rx, sn, m)
     })?;
     drop(wake_tx);
     let (m, sh, st) = (metrics.clone(), spool_shared.clone(), stopping.clone());

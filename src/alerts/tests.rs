@@ -1,3 +1,6 @@
+//! Tests of the alert book and outbox through their traits (suppression, replays, state
+//! changes, escalation, evidence): a second backend must pass the same ones.
+
 use super::*;
 use crate::model::alert::{Firing, Level};
 

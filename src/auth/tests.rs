@@ -1,3 +1,5 @@
+//! Tests of users, logins, sessions, lockout and API tokens.
+
 use super::*;
 
 #[test]
@@ -13,9 +15,7 @@ fn first_admin_login_sessions_and_lockout() {
     // The stored hash is argon2id, never the password.
     let list = u.list().unwrap();
     assert_eq!(list.len(), 1);
-    let raw: String = u
-        .with(|c| c.query_row("SELECT hash FROM users", [], |r| r.get(0)))
-        .unwrap();
+    let raw = u.db.credentials("admin").unwrap().unwrap().hash;
     assert!(raw.starts_with("$argon2id$") && !raw.contains(&pw));
     u.logout(&token, "admin").unwrap();
     assert!(u.session(&token).unwrap().is_none());

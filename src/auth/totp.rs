@@ -4,7 +4,6 @@
 
 use super::{Error, Users, now_micros};
 use hmac::{KeyInit, Mac};
-use rusqlite::{OptionalExtension, params};
 
 const STEP_SECS: i64 = 30;
 /// Codes one step early or late are accepted (clock drift).
@@ -85,17 +84,9 @@ pub enum State {
 impl Users {
     /// The user's second-factor state.
     pub fn totp_state(&self, user: &str) -> Result<State, Error> {
-        let row: Option<(String, i64)> = self.with(|c| {
-            c.query_row(
-                "SELECT t.secret, t.enabled FROM totp t JOIN users u ON u.id = t.user_id WHERE u.name = ?1",
-                [user],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()
-        })?;
-        Ok(match row {
+        Ok(match self.db.totp(user)? {
             None => State::Off,
-            Some((s, 0)) => State::Pending(s),
+            Some(t) if !t.enabled => State::Pending(t.secret),
             Some(_) => State::On,
         })
     }
@@ -103,15 +94,7 @@ impl Users {
     /// Issues a new secret for the user (not in use until confirmed with a code).
     pub fn totp_begin(&self, user: &str) -> Result<String, Error> {
         let secret = new_secret()?;
-        let n = self.with(|c| {
-            c.execute(
-                "INSERT INTO totp (user_id, secret, enabled, last_step)
-                 SELECT id, ?2, 0, -1 FROM users WHERE name = ?1
-                 ON CONFLICT(user_id) DO UPDATE SET secret = excluded.secret, enabled = 0, last_step = -1",
-                params![user, secret],
-            )
-        })?;
-        if n == 0 {
+        if !self.db.begin_totp(user, &secret)? {
             return Err(Error::NoUser(user.into()));
         }
         Ok(secret)
@@ -125,75 +108,43 @@ impl Users {
         let Some(step) = verify(&secret, code, now_micros() / 1_000_000, -1) else {
             return Ok(false);
         };
-        self.with(|c| {
-            c.execute(
-                "UPDATE totp SET enabled = 1, last_step = ?2 WHERE user_id = (SELECT id FROM users WHERE name = ?1)",
-                params![user, step],
-            )
-        })?;
+        self.db.enable_totp(user, step)?;
         self.audit(user, "totp_enabled", "");
         Ok(true)
     }
 
     /// Removes the user's second factor (`actor` did it).
     pub fn totp_off(&self, user: &str, actor: &str) -> Result<(), Error> {
-        self.with(|c| {
-            c.execute(
-                "DELETE FROM totp WHERE user_id = (SELECT id FROM users WHERE name = ?1)",
-                [user],
-            )
-        })?;
+        self.db.delete_totp(user)?;
         self.audit(actor, "totp_disabled", user);
         Ok(())
     }
 
     /// The id of a user by name.
     pub fn session_user_id(&self, user: &str) -> Result<i64, Error> {
-        self.with(|c| {
-            c.query_row("SELECT id FROM users WHERE name = ?1", [user], |r| r.get(0))
-                .optional()
-        })?
-        .ok_or_else(|| Error::NoUser(user.into()))
+        self.db
+            .user_id(user)?
+            .ok_or_else(|| Error::NoUser(user.into()))
     }
 
     /// True when the user has no second factor in use or `code` is a current code (for a
     /// signed-in user confirming a change; logins use each code once).
     pub fn check_code(&self, user_id: i64, code: &str) -> Result<bool, Error> {
-        let secret: Option<String> = self.with(|c| {
-            c.query_row(
-                "SELECT secret FROM totp WHERE user_id = ?1 AND enabled = 1",
-                [user_id],
-                |r| r.get(0),
-            )
-            .optional()
-        })?;
-        Ok(secret.is_none_or(|s| verify(&s, code, now_micros() / 1_000_000, -1).is_some()))
+        let row = self.db.totp_in_use(user_id)?;
+        Ok(row.is_none_or(|t| verify(&t.secret, code, now_micros() / 1_000_000, -1).is_some()))
     }
 
     /// For a login: true when the user has no second factor in use, or `code` is a fresh
     /// good code (which is then used up).
     pub(super) fn totp_passes(&self, user_id: i64, code: &str) -> Result<bool, Error> {
-        let row: Option<(String, i64)> = self.with(|c| {
-            c.query_row(
-                "SELECT secret, last_step FROM totp WHERE user_id = ?1 AND enabled = 1",
-                [user_id],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()
-        })?;
-        let Some((secret, last)) = row else {
+        let Some(t) = self.db.totp_in_use(user_id)? else {
             return Ok(true);
         };
-        let Some(step) = verify(&secret, code, now_micros() / 1_000_000, last) else {
+        let Some(step) = verify(&t.secret, code, now_micros() / 1_000_000, t.last_step) else {
             return Ok(false);
         };
-        self.with(|c| {
-            c.execute(
-                "UPDATE totp SET last_step = ?2 WHERE user_id = ?1",
-                params![user_id, step],
-            )
-        })?;
-        Ok(true)
+        // Used up only if no other login used this step meanwhile.
+        Ok(self.db.use_totp_step(user_id, step)?)
     }
 }
 

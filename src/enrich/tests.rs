@@ -1,3 +1,5 @@
+//! Tests of enrichment: GeoIP and ASN lookups, threat lists, assets and their reloads.
+
 use super::*;
 use crate::model::{Frame, Transport};
 use crate::test_util::corpus_dir;

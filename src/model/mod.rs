@@ -9,6 +9,7 @@ pub mod event;
 pub mod fields;
 pub mod frame;
 pub mod secret;
+pub mod user;
 
 pub use event::{Event, FieldValue, MessageText};
 pub use frame::{Checkpoint, Frame, ListenerId, Transport};

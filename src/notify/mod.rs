@@ -1,5 +1,6 @@
 //! Notifications: channels (`[[notify.channel]]`), routing (`[[notify.route]]`) and the
-//! delivery worker that drains the outbox (`crate::alerts`).
+//! delivery worker that drains the outbox (the store's `Outbox`, written by `crate::alerts`).
+//! It only reads `model::alert` types and that trait, never the alert book itself.
 //!
 //! Delivery is at least once: a message leaves the outbox only when the receiver accepted it.
 //! Timeouts, connection failures, HTTP 429 and 5xx (and transient SMTP replies) are retried
@@ -9,9 +10,10 @@
 pub mod deliver;
 pub mod render;
 
-use crate::alerts::{Alert, Alerts, Notice, Outgoing, Router};
 use crate::model::Secret;
 use crate::model::alert::Level;
+use crate::model::alert::{Alert, Notice, Outgoing, Router};
+use crate::store::alerts::Outbox;
 use crate::telemetry::Metrics;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -277,19 +279,12 @@ pub fn attempt(ch: &Channel, msg: &Outgoing) -> Attempt {
 /// The worker: drains due outbox messages until `stop` is set. `wake` is signalled when new
 /// messages were queued.
 pub fn run(
-    data_dir: &std::path::Path,
+    alerts: Box<dyn Outbox>,
     notifier: Arc<Notifier>,
     wake: std::sync::mpsc::Receiver<()>,
     stop: Arc<std::sync::atomic::AtomicBool>,
     metrics: Arc<Metrics>,
 ) {
-    let alerts = match crate::alerts::open(data_dir) {
-        Ok(a) => a,
-        Err(e) => {
-            tracing::error!(error = %e, "Notifications are off: the outbox cannot be opened.");
-            return;
-        }
-    };
     let mut buckets: HashMap<String, Bucket> = HashMap::new();
     while !stop.load(Relaxed) {
         let now = crate::model::clock::now_micros();
@@ -305,7 +300,7 @@ pub fn run(
             if stop.load(Relaxed) {
                 return;
             }
-            deliver_one(&alerts, &notifier, &mut buckets, msg, &metrics);
+            deliver_one(alerts.as_ref(), &notifier, &mut buckets, msg, &metrics);
         }
         // Sleep until the next message is due (at most 1 s) or new ones are queued.
         let wait = match alerts.next_due() {
@@ -327,14 +322,14 @@ pub fn run(
 }
 
 fn deliver_one(
-    alerts: &Alerts,
+    alerts: &dyn Outbox,
     notifier: &Notifier,
     buckets: &mut HashMap<String, Bucket>,
     msg: &Outgoing,
     metrics: &Metrics,
 ) {
     let now = crate::model::clock::now_micros();
-    let log = |r: Result<(), crate::alerts::Error>| {
+    let log = |r: Result<(), crate::store::alerts::Error>| {
         if let Err(e) = r {
             tracing::error!(error = %e, "Updating the outbox failed.");
         }

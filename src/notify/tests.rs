@@ -1,5 +1,7 @@
+//! Tests of notification routing, rendering, rate limits and the delivery worker.
+
 use super::*;
-use crate::alerts::{Alert, Notice};
+use crate::model::alert::{Alert, Notice};
 
 fn settings(toml_text: &str) -> Result<Notifier, String> {
     let s: Settings = toml::from_str(toml_text).map_err(|e| e.to_string())?;
@@ -205,7 +207,7 @@ fn a_channel_rate_limit_postpones_without_counting_an_attempt() {
     let metrics = Metrics::new(Vec::<String>::new());
     let mut buckets = HashMap::new();
     for msg in alerts.due(i64::MAX, 10).unwrap() {
-        deliver_one(&alerts, &n, &mut buckets, &msg, &metrics);
+        deliver_one(alerts.as_ref(), &n, &mut buckets, &msg, &metrics);
     }
     assert_eq!(hits.load(Relaxed), 2);
     assert_eq!(metrics.notify_sent.load(Relaxed), 2);

@@ -1,3 +1,5 @@
+//! Tests of the search language: fields, operators, wildcards, CIDR, errors and times.
+
 use super::*;
 
 fn p(s: &str) -> Expr {

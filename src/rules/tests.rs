@@ -1,3 +1,5 @@
+//! Tests of rule loading, matching, correlation windows and absence rules.
+
 use super::*;
 use crate::model::{FieldValue, Frame, Transport};
 use crate::parse::{Chain, HeaderOptions};

@@ -1,3 +1,5 @@
+//! Tests of the spool: round trips, restarts at the checkpoint, torn tails, garbage files, deletion.
+
 use super::*;
 use crate::model::{Frame, Transport};
 use bytes::Bytes;

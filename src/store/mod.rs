@@ -9,6 +9,7 @@ pub mod aggregate;
 pub mod alerts;
 pub mod retention;
 pub mod sqlite;
+pub mod users;
 
 use crate::model::{Checkpoint, Event};
 use crate::query::SearchQuery;

@@ -96,6 +96,8 @@ async fn change(
     let users = d.users.clone();
     let msg = match tokio::task::spawn_blocking(move || f(&users, &actor)).await {
         Ok(Ok(m)) => m,
+        // The store's own failure goes to the log, not onto the page.
+        Ok(Err(e @ crate::auth::Error::Store(_))) => return internal(e),
         Ok(Err(e)) => e.to_string(),
         Err(e) => return internal(e),
     };

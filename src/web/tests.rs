@@ -1,3 +1,5 @@
+//! Tests of the dashboard and API in-process: logins, CSRF, roles, pages, headers and errors.
+
 use super::api;
 use super::text;
 use super::*;

@@ -1,3 +1,5 @@
+//! Tests of the syslog header parser on RFC 3164, RFC 5424 and malformed headers.
+
 use super::*;
 use crate::model::{Frame, Transport};
 use bytes::Bytes;

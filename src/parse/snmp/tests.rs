@@ -1,3 +1,5 @@
+//! Tests of how traps and informs become events, garbage frames included.
+
 use super::*;
 use crate::model::Transport;
 

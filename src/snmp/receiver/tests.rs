@@ -1,3 +1,5 @@
+//! Tests of the SNMP receiver: communities, USM users, engine discovery and rejections.
+
 use super::*;
 use crate::snmp::usm::{AuthProto, PrivProto};
 

@@ -1,3 +1,5 @@
+//! Tests of SNMPv3 USM: key localisation, DES and AES, timeliness and replays (RFC 3414, 3826).
+
 use super::*;
 
 pub(crate) fn unhex(s: &str) -> Vec<u8> {

@@ -26,6 +26,7 @@ pub mod retention;
 mod segment;
 pub mod sql;
 mod stats;
+pub mod users;
 mod writer;
 
 pub use forget::{ForgetOptions, ForgetReport};

@@ -1,3 +1,5 @@
+//! Tests of the SQLite event store: writing, searching, paging, segments and forget-host.
+
 use super::*;
 use crate::model::{Event, Frame, Transport};
 use crate::parse::{Chain, HeaderOptions};

@@ -1,3 +1,5 @@
+//! Tests of the SQL a query becomes: every query form, parameters only, never spliced text.
+
 use super::*;
 use crate::query::parse_expr;
 
