@@ -1,6 +1,7 @@
 //! Tests of the search language: fields, operators, wildcards, CIDR, errors and times.
 
 use super::*;
+use crate::model::fields as f;
 
 fn p(s: &str) -> Expr {
     match parse_expr(s) {
