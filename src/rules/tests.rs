@@ -1,6 +1,8 @@
 //! Tests of rule loading, matching, correlation windows and absence rules.
 
+use super::load::load_pipelines;
 use super::*;
+use crate::model::Event;
 use crate::model::{FieldValue, Frame, Transport};
 use crate::parse::{Chain, HeaderOptions};
 use crate::store::SenderInfo;
