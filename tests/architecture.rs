@@ -201,7 +201,7 @@ fn the_backend_is_chosen_in_few_places() {
         "auth/mod.rs",
         "config.rs",
         "lifecycle.rs",
-        "pipeline.rs",
+        "pipeline/mod.rs",
         "cli/mod.rs",
         "cli/retention.rs",
     ];
