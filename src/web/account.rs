@@ -1,12 +1,11 @@
 //! The signed-in user's own page: the second factor (TOTP) set-up, confirmation and removal.
 
-use super::AppState;
-use super::session::{blocking, internal, page, signed_in, signed_in_to_change};
+use super::session::{CurrentUser, blocking, internal, page};
 use crate::auth::Role;
 use crate::auth::totp::{self, State as Totp};
 use askama::Template;
-use axum::extract::{Form, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::Form;
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 
 #[derive(Template)]
@@ -21,11 +20,13 @@ struct AccountPage {
     error: Option<String>,
 }
 
-async fn render(s: &AppState, h: &HeaderMap, error: Option<String>) -> Response {
-    let (d, sess) = match signed_in(s, h).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+async fn render(
+    CurrentUser {
+        dash: d,
+        session: sess,
+    }: CurrentUser,
+    error: Option<String>,
+) -> Response {
     let (users, name) = (d.users.clone(), sess.user.name.clone());
     let st = match blocking(move || users.totp_state(&name)).await {
         Ok(st) => st,
@@ -56,8 +57,8 @@ async fn render(s: &AppState, h: &HeaderMap, error: Option<String>) -> Response 
     res
 }
 
-pub async fn account(State(s): State<AppState>, h: HeaderMap) -> Response {
-    render(&s, &h, None).await
+pub async fn account(u: CurrentUser) -> Response {
+    render(u, None).await
 }
 
 #[derive(serde::Deserialize)]
@@ -70,11 +71,14 @@ pub struct TotpForm {
     code: String,
 }
 
-pub async fn totp(State(s): State<AppState>, h: HeaderMap, Form(f): Form<TotpForm>) -> Response {
-    let (d, sess) = match signed_in_to_change(&s, &h, &f.csrf, Role::Viewer, "").await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+pub async fn totp(u: CurrentUser, Form(f): Form<TotpForm>) -> Response {
+    if let Some(r) = u.refused(&f.csrf, Role::Viewer, "") {
+        return r;
+    }
+    let CurrentUser {
+        dash: d,
+        session: sess,
+    } = u;
     let (users, name) = (d.users.clone(), sess.user.name.clone());
     let r = tokio::task::spawn_blocking(
         move || -> Result<Option<&'static str>, crate::auth::Error> {
@@ -100,7 +104,16 @@ pub async fn totp(State(s): State<AppState>, h: HeaderMap, Form(f): Form<TotpFor
     .await;
     match r {
         Ok(Ok(None)) => Redirect::to("/account").into_response(),
-        Ok(Ok(Some(msg))) => render(&s, &h, Some(msg.into())).await,
+        Ok(Ok(Some(msg))) => {
+            render(
+                CurrentUser {
+                    dash: d,
+                    session: sess,
+                },
+                Some(msg.into()),
+            )
+            .await
+        }
         Ok(Err(e)) => internal(e),
         Err(e) => internal(e),
     }

@@ -1,12 +1,12 @@
 //! Users and API tokens, for admins.
 
 use super::AppState;
-use super::session::{internal, no_dashboard, page, signed_in, signed_in_to_change};
+use super::session::{CurrentUser, internal, no_dashboard, page};
 use crate::auth::{Role, Session};
 use crate::model::event::format_micros;
 use askama::Template;
 use axum::extract::{Form, Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 #[derive(Template)]
@@ -19,15 +19,6 @@ struct UsersPage {
     users: Vec<crate::auth::User>,
     tokens: Vec<(String, &'static str, String)>,
     audit: Vec<(String, String, String, String)>,
-}
-
-/// The admin's session, or the response to send instead (login redirect or 403).
-async fn admin(s: &AppState, h: &HeaderMap) -> Result<Session, Response> {
-    let (_, sess) = signed_in(s, h).await?;
-    if sess.user.role < Role::Admin {
-        return Err((StatusCode::FORBIDDEN, "only admins manage users").into_response());
-    }
-    Ok(sess)
 }
 
 fn render(s: &AppState, sess: &Session, message: Option<String>) -> Response {
@@ -63,11 +54,11 @@ fn render(s: &AppState, sess: &Session, message: Option<String>) -> Response {
     })
 }
 
-pub async fn users(State(s): State<AppState>, h: HeaderMap) -> Response {
-    match admin(&s, &h).await {
-        Ok(sess) => render(&s, &sess, None),
-        Err(r) => r,
+pub async fn users(u: CurrentUser, State(s): State<AppState>) -> Response {
+    if u.session.user.role < Role::Admin {
+        return (StatusCode::FORBIDDEN, "only admins manage users").into_response();
     }
+    render(&s, &u.session, None)
 }
 
 #[derive(serde::Deserialize)]
@@ -82,16 +73,18 @@ pub struct AddForm {
 
 /// Runs a user or token change for an admin with a valid CSRF token; shows the outcome.
 async fn change(
+    u: CurrentUser,
     s: &AppState,
-    h: &HeaderMap,
     csrf: &str,
     f: impl FnOnce(&crate::auth::Users, &str) -> Result<String, crate::auth::Error> + Send + 'static,
 ) -> Response {
-    let (d, sess) =
-        match signed_in_to_change(s, h, csrf, Role::Admin, "only admins manage users").await {
-            Ok(x) => x,
-            Err(r) => return r,
-        };
+    if let Some(r) = u.refused(csrf, Role::Admin, "only admins manage users") {
+        return r;
+    }
+    let CurrentUser {
+        dash: d,
+        session: sess,
+    } = u;
     let actor = sess.user.name.clone();
     let users = d.users.clone();
     let msg = match tokio::task::spawn_blocking(move || f(&users, &actor)).await {
@@ -104,11 +97,15 @@ async fn change(
     render(s, &sess, Some(msg))
 }
 
-pub async fn add_user(State(s): State<AppState>, h: HeaderMap, Form(f): Form<AddForm>) -> Response {
+pub async fn add_user(
+    State(s): State<AppState>,
+    u: CurrentUser,
+    Form(f): Form<AddForm>,
+) -> Response {
     let csrf = f.csrf.clone();
-    change(&s, &h, &csrf, move |u, actor| {
+    change(u, &s, &csrf, move |users, actor| {
         let role = Role::parse(&f.role)?;
-        u.add(&f.name, &f.password, role, actor)?;
+        users.add(&f.name, &f.password, role, actor)?;
         Ok(format!("User {} added as {}.", f.name, role.as_str()))
     })
     .await
@@ -122,7 +119,7 @@ pub struct CsrfOnly {
 
 pub async fn set_user(
     State(s): State<AppState>,
-    h: HeaderMap,
+    u: CurrentUser,
     Path((name, what)): Path<(String, String)>,
     Form(f): Form<CsrfOnly>,
 ) -> Response {
@@ -131,8 +128,8 @@ pub async fn set_user(
         "enable" => false,
         _ => return StatusCode::NOT_FOUND.into_response(),
     };
-    change(&s, &h, &f.csrf, move |u, actor| {
-        u.set_disabled(&name, disable, actor)?;
+    change(u, &s, &f.csrf, move |users, actor| {
+        users.set_disabled(&name, disable, actor)?;
         Ok(format!(
             "User {name} {}.",
             if disable { "disabled" } else { "enabled" }
@@ -143,13 +140,13 @@ pub async fn set_user(
 
 pub async fn add_token(
     State(s): State<AppState>,
-    h: HeaderMap,
+    u: CurrentUser,
     Form(f): Form<AddForm>,
 ) -> Response {
     let csrf = f.csrf.clone();
-    change(&s, &h, &csrf, move |u, actor| {
+    change(u, &s, &csrf, move |users, actor| {
         let role = Role::parse(&f.role)?;
-        let token = u.add_token(&f.name, role, actor)?;
+        let token = users.add_token(&f.name, role, actor)?;
         Ok(format!(
             "Token {} ({}) created; copy it now, it is not shown again: {token}",
             f.name,
@@ -161,12 +158,12 @@ pub async fn add_token(
 
 pub async fn revoke_token(
     State(s): State<AppState>,
-    h: HeaderMap,
+    u: CurrentUser,
     Path(name): Path<String>,
     Form(f): Form<CsrfOnly>,
 ) -> Response {
-    change(&s, &h, &f.csrf, move |u, actor| {
-        u.revoke_token(&name, actor)?;
+    change(u, &s, &f.csrf, move |users, actor| {
+        users.revoke_token(&name, actor)?;
         Ok(format!("Token {name} revoked."))
     })
     .await

@@ -2,7 +2,7 @@
 //! it kept) and audit trail, and the form that acknowledges, resolves or reopens it.
 
 use super::AppState;
-use super::session::{internal, page, signed_in, signed_in_to_change};
+use super::session::{CurrentUser, internal, page};
 use super::text::visible;
 use crate::alerts::{Alert, State as AlertState};
 use crate::auth::Role;
@@ -10,7 +10,7 @@ use crate::model::event::format_micros;
 use crate::store::StoredEvent;
 use askama::Template;
 use axum::extract::{Form, Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 
 pub(super) struct AlertRow {
@@ -89,14 +89,13 @@ pub struct AlertsParams {
 }
 
 pub async fn alerts(
-    State(s): State<AppState>,
-    h: HeaderMap,
+    CurrentUser {
+        dash: d,
+        session: sess,
+    }: CurrentUser,
+
     Query(p): Query<AlertsParams>,
 ) -> Response {
-    let (d, sess) = match signed_in(&s, &h).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
     let filter = crate::alerts::Filter {
         state: p.state.as_deref().and_then(|x| AlertState::parse(x).ok()),
         level: p
@@ -142,11 +141,14 @@ struct AlertPage {
     audit: Vec<(String, String, String, String)>,
 }
 
-pub async fn alert(State(s): State<AppState>, h: HeaderMap, Path(id): Path<i64>) -> Response {
-    let (d, sess) = match signed_in(&s, &h).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+pub async fn alert(
+    CurrentUser {
+        dash: d,
+        session: sess,
+    }: CurrentUser,
+
+    Path(id): Path<i64>,
+) -> Response {
     let r = tokio::task::spawn_blocking(move || {
         let (a, audit, kept) = {
             let g = match d.alerts.lock() {
@@ -211,23 +213,18 @@ pub struct StateForm {
 }
 
 pub async fn alert_state(
-    State(s): State<AppState>,
-    h: HeaderMap,
+    State(_s): State<AppState>,
+    u: CurrentUser,
     Path(id): Path<i64>,
     Form(f): Form<StateForm>,
 ) -> Response {
-    let (d, sess) = match signed_in_to_change(
-        &s,
-        &h,
-        &f.csrf,
-        Role::Analyst,
-        "your role cannot change alerts",
-    )
-    .await
-    {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+    if let Some(r) = u.refused(&f.csrf, Role::Analyst, "your role cannot change alerts") {
+        return r;
+    }
+    let CurrentUser {
+        dash: d,
+        session: sess,
+    } = u;
     // `comment` adds to the history only; the others change the state.
     let to = match f.to.as_str() {
         "comment" if f.comment.trim().is_empty() => {

@@ -2,14 +2,13 @@
 //! link, and searches for related events around it. An event retention removed is shown from
 //! the copy an alert kept.
 
-use super::AppState;
-use super::session::{internal, page, signed_in};
+use super::session::{CurrentUser, internal, page};
 use super::text::{visible, visible_bytes};
 use super::urls::{add_filter, encode};
 use crate::model::event::format_micros;
 use askama::Template;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::Path;
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 #[derive(Template)]
@@ -27,11 +26,14 @@ struct EventPage {
     kept: bool,
 }
 
-pub async fn event(State(s): State<AppState>, h: HeaderMap, Path(id): Path<i64>) -> Response {
-    let (d, sess) = match signed_in(&s, &h).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+pub async fn event(
+    CurrentUser {
+        dash: d,
+        session: sess,
+    }: CurrentUser,
+
+    Path(id): Path<i64>,
+) -> Response {
     let (reader, alerts) = (d.reader.clone(), d.alerts.clone());
     // An event retention removed from the store is shown from the copy an alert kept.
     let found = match tokio::task::spawn_blocking(move || {

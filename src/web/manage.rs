@@ -4,7 +4,7 @@
 use super::AppState;
 use super::error::{self, WebError};
 use super::overview::SILENT_US;
-use super::session::{blocking, internal, page, signed_in, signed_in_to_change};
+use super::session::{CurrentUser, blocking, internal, page};
 use super::text::visible;
 use super::urls::{add_filter, encode};
 use crate::alerts::RuleRecord;
@@ -13,7 +13,7 @@ use crate::model::event::format_micros;
 use crate::query::SearchQuery;
 use askama::Template;
 use axum::extract::{Form, Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use std::collections::BTreeMap;
 
@@ -79,11 +79,12 @@ pub(super) async fn rule_rows(d: &super::Dashboard) -> Result<Vec<RuleRow>, WebE
         .collect())
 }
 
-pub async fn rules(State(s): State<AppState>, h: HeaderMap) -> Response {
-    let (d, sess) = match signed_in(&s, &h).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+pub async fn rules(
+    CurrentUser {
+        dash: d,
+        session: sess,
+    }: CurrentUser,
+) -> Response {
     let rows = match rule_rows(&d).await {
         Ok(r) => r,
         Err(e) => return e.into_response(),
@@ -115,11 +116,14 @@ struct RulePage {
     problems: Vec<String>,
 }
 
-pub async fn rule(State(s): State<AppState>, h: HeaderMap, Path(id): Path<String>) -> Response {
-    let (d, sess) = match signed_in(&s, &h).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+pub async fn rule(
+    CurrentUser {
+        dash: d,
+        session: sess,
+    }: CurrentUser,
+
+    Path(id): Path<String>,
+) -> Response {
     let rows = match rule_rows(&d).await {
         Ok(r) => r,
         Err(e) => return e.into_response(),
@@ -156,23 +160,18 @@ pub struct EnableForm {
 
 /// Switches a rule on or off (analysts and admins; CSRF-checked; audited).
 pub async fn set_rule(
-    State(s): State<AppState>,
-    h: HeaderMap,
+    State(_s): State<AppState>,
+    u: CurrentUser,
     Path(id): Path<String>,
     Form(f): Form<EnableForm>,
 ) -> Response {
-    let (d, sess) = match signed_in_to_change(
-        &s,
-        &h,
-        &f.csrf,
-        Role::Analyst,
-        "your role cannot change rules",
-    )
-    .await
-    {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+    if let Some(r) = u.refused(&f.csrf, Role::Analyst, "your role cannot change rules") {
+        return r;
+    }
+    let CurrentUser {
+        dash: d,
+        session: sess,
+    } = u;
     match change_rule(&d, &id, &f.to, &sess.user.name).await {
         Ok(()) => Redirect::to(&format!("/rules/{}", encode(&id))).into_response(),
         Err(e) => e.into_response(),
@@ -259,14 +258,13 @@ pub struct SendersParams {
 }
 
 pub async fn senders(
-    State(s): State<AppState>,
-    h: HeaderMap,
+    CurrentUser {
+        dash: d,
+        session: sess,
+    }: CurrentUser,
+
     Query(p): Query<SendersParams>,
 ) -> Response {
-    let (d, sess) = match signed_in(&s, &h).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
     let reader = d.reader.clone();
     let list = match blocking(move || reader.senders(7)).await {
         Ok(l) => l,
@@ -319,22 +317,17 @@ pub struct ForgetForm {
 
 /// Forgets a sender: every stored event and its registry entry (admins only).
 pub async fn forget(
-    State(s): State<AppState>,
-    h: HeaderMap,
+    State(_s): State<AppState>,
+    u: CurrentUser,
     Form(f): Form<ForgetForm>,
 ) -> Response {
-    let (d, sess) = match signed_in_to_change(
-        &s,
-        &h,
-        &f.csrf,
-        Role::Admin,
-        "only admins can forget a sender",
-    )
-    .await
-    {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+    if let Some(r) = u.refused(&f.csrf, Role::Admin, "only admins can forget a sender") {
+        return r;
+    }
+    let CurrentUser {
+        dash: d,
+        session: sess,
+    } = u;
     let host = f.sender.trim().to_owned();
     if host.is_empty() || f.confirm.trim() != host {
         return (StatusCode::BAD_REQUEST, "type the sender again to confirm").into_response();
@@ -395,11 +388,12 @@ struct SnmpPage {
 /// Traps examined for the page: the newest of the last 24 hours.
 const SNMP_SCAN: usize = 2000;
 
-pub async fn snmp(State(s): State<AppState>, h: HeaderMap) -> Response {
-    let (d, sess) = match signed_in(&s, &h).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+pub async fn snmp(
+    CurrentUser {
+        dash: d,
+        session: sess,
+    }: CurrentUser,
+) -> Response {
     let now = crate::model::clock::now_micros();
     let mut q = match SearchQuery::parse("event.dataset:snmp", SNMP_SCAN) {
         Ok(q) => q,

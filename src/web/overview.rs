@@ -4,7 +4,7 @@
 
 use super::AppState;
 use super::alerts::{AlertRow, alert_row};
-use super::session::{internal, page, signed_in};
+use super::session::{CurrentUser, internal, page};
 use super::urls::{add_filter, encode};
 use crate::alerts::State as AlertState;
 use crate::model::event::format_micros;
@@ -12,7 +12,6 @@ use crate::store::{Activity, Top};
 use crate::telemetry::DropReason;
 use askama::Template;
 use axum::extract::State;
-use axum::http::HeaderMap;
 use axum::response::Response;
 use std::fmt::Write;
 use std::sync::atomic::Ordering::Relaxed;
@@ -168,11 +167,13 @@ fn chart(a: &Activity, now: i64) -> (String, i64, f64) {
     (svg, total, peak)
 }
 
-pub async fn overview(State(s): State<AppState>, h: HeaderMap) -> Response {
-    let (d, sess) = match signed_in(&s, &h).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+pub async fn overview(
+    CurrentUser {
+        dash: d,
+        session: sess,
+    }: CurrentUser,
+    State(s): State<AppState>,
+) -> Response {
     let m = s.metrics.clone();
     let now = crate::model::clock::now_micros();
     let r = tokio::task::spawn_blocking(move || {

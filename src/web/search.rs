@@ -1,8 +1,7 @@
 //! The search page: query, time range (presets or absolute), chosen columns, keyset paging,
 //! click-to-filter, and a histogram of matches (an SVG whose bars narrow the time range).
 
-use super::AppState;
-use super::session::{blocking, forbidden, internal, page, signed_in, signed_in_to_change};
+use super::session::{CurrentUser, blocking, forbidden, internal, page};
 use super::text::visible;
 use super::urls::{add_filter, encode};
 use crate::auth::Role;
@@ -10,8 +9,8 @@ use crate::model::event::format_micros;
 use crate::query::{Cursor, Error as QueryError, SearchQuery, parse_time};
 use crate::store::StoredEvent;
 use askama::Template;
-use axum::extract::{Form, Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::{Form, Path, Query};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use std::fmt::Write;
 
@@ -213,14 +212,13 @@ struct SearchPage {
 }
 
 pub async fn search(
-    State(s): State<AppState>,
-    h: HeaderMap,
+    CurrentUser {
+        dash: d,
+        session: sess,
+    }: CurrentUser,
+
     Query(p): Query<SearchParams>,
 ) -> Response {
-    let (d, sess) = match signed_in(&s, &h).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
     let now = crate::model::clock::now_micros();
     let cols = p.columns();
     let (hits, error, caret) = match p.query(PAGE, now) {
@@ -312,11 +310,14 @@ pub struct SaveForm {
 }
 
 /// Saves the search the form came from, for the user or shared.
-pub async fn save(State(s): State<AppState>, h: HeaderMap, Form(f): Form<SaveForm>) -> Response {
-    let (d, sess) = match signed_in_to_change(&s, &h, &f.csrf, Role::Viewer, "").await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+pub async fn save(u: CurrentUser, Form(f): Form<SaveForm>) -> Response {
+    if let Some(r) = u.refused(&f.csrf, Role::Viewer, "") {
+        return r;
+    }
+    let CurrentUser {
+        dash: d,
+        session: sess,
+    } = u;
     let (users, name) = (d.users.clone(), sess.user.name.clone());
     let url = f.url.clone();
     let r = tokio::task::spawn_blocking(move || {
@@ -339,15 +340,18 @@ pub struct DeleteForm {
 
 /// Deletes a saved search (its owner, or an admin for shared ones).
 pub async fn delete_saved(
-    State(s): State<AppState>,
-    h: HeaderMap,
+    u: CurrentUser,
+
     Path(id): Path<i64>,
     Form(f): Form<DeleteForm>,
 ) -> Response {
-    let (d, sess) = match signed_in_to_change(&s, &h, &f.csrf, Role::Viewer, "").await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+    if let Some(r) = u.refused(&f.csrf, Role::Viewer, "") {
+        return r;
+    }
+    let CurrentUser {
+        dash: d,
+        session: sess,
+    } = u;
     let users = d.users.clone();
     let name = sess.user.name.clone();
     let admin = sess.user.role == crate::auth::Role::Admin;
@@ -382,14 +386,10 @@ fn escape_xml(s: &str) -> String {
 /// The histogram of a search as SVG: one bar per bucket, each a link (to the page that holds
 /// the SVG) to the same search over that bucket alone.
 pub async fn histogram(
-    State(s): State<AppState>,
-    h: HeaderMap,
+    CurrentUser { dash: d, .. }: CurrentUser,
+
     Query(p): Query<SearchParams>,
 ) -> Response {
-    let (d, _) = match signed_in(&s, &h).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
     let now = crate::model::clock::now_micros();
     let q = match p.query(1, now) {
         Ok(q) => q,

@@ -58,6 +58,37 @@ pub(super) async fn session(d: &Dashboard, h: &HeaderMap) -> Result<(String, Ses
     }
 }
 
+/// Who is signed in, for a page: the dashboard's stores and the session. Extracting it sends
+/// anyone without a valid session to the login page (and answers 404 without a dashboard), so a
+/// handler that takes one never runs unauthenticated. The session lookup runs off the async
+/// threads.
+pub struct CurrentUser {
+    pub dash: Dashboard,
+    pub session: Session,
+}
+
+impl CurrentUser {
+    /// For a request that changes state: the 403 to send unless the form's CSRF token is the
+    /// session's and the user's role is at least `need` (the body says `why`).
+    pub(super) fn refused(&self, csrf: &str, need: Role, why: &str) -> Option<Response> {
+        if !csrf_ok(&self.session, csrf) {
+            return Some(forbidden("missing or wrong CSRF token"));
+        }
+        if self.session.user.role < need {
+            return Some(forbidden(why));
+        }
+        None
+    }
+}
+
+impl FromRequestParts<AppState> for CurrentUser {
+    type Rejection = Response;
+    async fn from_request_parts(parts: &mut Parts, s: &AppState) -> Result<Self, Response> {
+        let (dash, session) = signed_in(s, &parts.headers).await?;
+        Ok(CurrentUser { dash, session })
+    }
+}
+
 /// The dashboard and the session of a signed-in request, or the response to send instead.
 pub(super) async fn signed_in(
     s: &AppState,
@@ -67,25 +98,6 @@ pub(super) async fn signed_in(
         return Err(no_dashboard());
     };
     let (_, sess) = session(&d, h).await?;
-    Ok((d, sess))
-}
-
-/// [`signed_in`] for a request that changes state: the form's CSRF token must be the
-/// session's, and the user's role at least `need` (else 403 saying `why`).
-pub(super) async fn signed_in_to_change(
-    s: &AppState,
-    h: &HeaderMap,
-    csrf: &str,
-    need: Role,
-    why: &str,
-) -> Result<(Dashboard, Session), Response> {
-    let (d, sess) = signed_in(s, h).await?;
-    if !csrf_ok(&sess, csrf) {
-        return Err(forbidden("missing or wrong CSRF token"));
-    }
-    if sess.user.role < need {
-        return Err(forbidden(why));
-    }
     Ok((d, sess))
 }
 

@@ -1,16 +1,15 @@
 //! Live tail (server-sent events) and streamed exports (CSV, NDJSON).
 
-use super::AppState;
 use super::search::SearchParams;
-use super::session::{page, signed_in};
+use super::session::{CurrentUser, page};
 use super::text::visible;
 use crate::model::event::format_micros;
 use crate::query::{Cursor, SearchQuery};
 use crate::store::{EventReader, StoredEvent};
 use askama::Template;
 use axum::body::{Body, Bytes};
-use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::Query;
+use axum::http::{StatusCode, header};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
@@ -38,14 +37,10 @@ struct TailPage {
 }
 
 pub async fn tail_page(
-    State(s): State<AppState>,
-    h: HeaderMap,
+    CurrentUser { session: sess, .. }: CurrentUser,
+
     Query(p): Query<TailParams>,
 ) -> Response {
-    let (_, sess) = match signed_in(&s, &h).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
     // The query goes into the script as a JSON string with `<` escaped, so it cannot close
     // the script element.
     let q_json = serde_json::to_string(&p.q)
@@ -83,14 +78,10 @@ fn poll(reader: &dyn EventReader, q: &SearchQuery, after: i64) -> Result<Vec<Sto
 }
 
 pub async fn tail_stream(
-    State(s): State<AppState>,
-    h: HeaderMap,
+    CurrentUser { dash: d, .. }: CurrentUser,
+
     Query(p): Query<TailParams>,
 ) -> Response {
-    let (d, _) = match signed_in(&s, &h).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
     let q = match SearchQuery::parse(&p.q, 1000) {
         Ok(q) => q,
         Err(e) => return (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
@@ -224,14 +215,10 @@ fn export_page(
 }
 
 pub async fn export(
-    State(s): State<AppState>,
-    h: HeaderMap,
+    CurrentUser { dash: d, .. }: CurrentUser,
+
     Query(p): Query<ExportParams>,
 ) -> Response {
-    let (d, _) = match signed_in(&s, &h).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
     let ndjson = p.format == "ndjson";
     let q = match p
         .search
