@@ -155,15 +155,15 @@ pub async fn alert(
                 Ok(g) => g,
                 Err(p) => p.into_inner(),
             };
-            let a = g.get(id).map_err(|e| e.to_string())?;
-            let audit = g.audit(id).map_err(|e| e.to_string())?;
-            let kept = g.evidence(id).map_err(|e| e.to_string())?;
+            let a = g.get(id)?;
+            let audit = g.audit(id)?;
+            let kept = g.evidence(id)?;
             (a, audit, kept)
         };
         let mut events = Vec::new();
         if let Some(a) = &a {
             for eid in a.events.iter().rev().take(50) {
-                if let Some(ev) = d.reader.get(*eid).map_err(|e| e.to_string())? {
+                if let Some(ev) = d.reader.get(*eid)? {
                     events.push(hit_row(&ev));
                 } else if let Some(k) = kept.iter().find(|k| k.event_id == *eid) {
                     // Retention removed it from the store; the alert kept a copy.
@@ -171,12 +171,12 @@ pub async fn alert(
                 }
             }
         }
-        Ok::<_, String>((a, audit, events))
+        Ok::<_, super::error::WebError>((a, audit, events))
     })
     .await;
     let (a, audit, events) = match r {
         Ok(Ok(x)) => x,
-        Ok(Err(e)) => return internal(e),
+        Ok(Err(e)) => return e.into_response(),
         Err(e) => return internal(e),
     };
     let Some(a) = a else {

@@ -58,6 +58,44 @@ impl IntoResponse for WebError {
     }
 }
 
+/// A store failure: a missing item is a 404, anything else a logged 500.
+impl From<crate::store::Error> for WebError {
+    fn from(e: crate::store::Error) -> Self {
+        match e {
+            crate::store::Error::NotFound(_) => WebError::NotFound("not found"),
+            other => WebError::internal(other),
+        }
+    }
+}
+
+/// An alert-book failure keeps its meaning: no such alert (404), a change its state does not
+/// allow (409), an unknown state name (400); the store's own failure is a logged 500.
+impl From<crate::alerts::Error> for WebError {
+    fn from(e: crate::alerts::Error) -> Self {
+        use crate::alerts::Error as E;
+        match e {
+            E::NotFound(_) => WebError::NotFound("no such alert"),
+            e @ E::Transition { .. } => WebError::Conflict(e.to_string()),
+            e @ E::State(_) => WebError::BadRequest(e.to_string()),
+            E::Store(s) => s.into(),
+        }
+    }
+}
+
+/// A user-store failure: what the user got wrong is a 400, a missing user a 404, the store's
+/// own failure (or hashing, or randomness) a logged 500.
+impl From<crate::auth::Error> for WebError {
+    fn from(e: crate::auth::Error) -> Self {
+        use crate::auth::Error as E;
+        match e {
+            e @ (E::Invalid(_) | E::Exists(_) | E::Role(_)) => WebError::BadRequest(e.to_string()),
+            E::NoUser(_) => WebError::NotFound("no such user"),
+            E::Store(s) => s.into(),
+            other => WebError::internal(other),
+        }
+    }
+}
+
 /// [`WebError`] as the API sends it: `{"error": "..."}`.
 #[derive(Debug)]
 pub struct ApiError(pub WebError);
@@ -76,13 +114,14 @@ impl IntoResponse for ApiError {
 }
 
 /// Runs blocking work (SQLite, a std mutex) off the async worker threads, which the TCP
-/// listeners share; its error, or a panic in it, becomes a logged 500.
-pub async fn blocking<T: Send + 'static, E: std::fmt::Display + Send + 'static>(
+/// listeners share. Its error keeps its meaning (a missing alert stays a 404); a panic in it
+/// becomes a logged 500.
+pub async fn blocking<T: Send + 'static, E: Into<WebError> + Send + 'static>(
     f: impl FnOnce() -> Result<T, E> + Send + 'static,
 ) -> Result<T, WebError> {
     match tokio::task::spawn_blocking(f).await {
         Ok(Ok(v)) => Ok(v),
-        Ok(Err(e)) => Err(WebError::internal(e)),
+        Ok(Err(e)) => Err(e.into()),
         Err(e) => Err(WebError::internal(e)),
     }
 }
@@ -117,7 +156,9 @@ mod tests {
         );
         let (st, _) = body(ApiError(WebError::Conflict("x".into())).into_response()).await;
         assert_eq!(st, StatusCode::CONFLICT);
-        let failed = blocking(move || Err::<(), _>(cause)).await.unwrap_err();
+        let failed = blocking(move || Err::<(), _>(WebError::internal(cause)))
+            .await
+            .unwrap_err();
         let (st, text) = body(ApiError(failed).into_response()).await;
         assert!(
             st.is_server_error() && !text.contains("alerts.db"),

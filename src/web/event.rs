@@ -37,7 +37,7 @@ pub async fn event(
     let (reader, alerts) = (d.reader.clone(), d.alerts.clone());
     // An event retention removed from the store is shown from the copy an alert kept.
     let found = match tokio::task::spawn_blocking(move || {
-        if let Some(ev) = reader.get(id).map_err(|e| e.to_string())? {
+        if let Some(ev) = reader.get(id)? {
             let flat = ev.event.to_flat_json(&ev.listener);
             return Ok(Some((
                 flat,
@@ -51,7 +51,7 @@ pub async fn event(
             Ok(g) => g,
             Err(p) => p.into_inner(),
         };
-        Ok::<_, String>(g.kept_event(id).map_err(|e| e.to_string())?.map(|k| {
+        Ok::<_, super::error::WebError>(g.kept_event(id)?.map(|k| {
             let message = k.message();
             (k.flat(), k.ts, k.raw, message, true)
         }))
@@ -59,7 +59,7 @@ pub async fn event(
     .await
     {
         Ok(Ok(x)) => x,
-        Ok(Err(e)) => return internal(e),
+        Ok(Err(e)) => return e.into_response(),
         Err(e) => return internal(e),
     };
     let Some((flat, ts, raw, message, kept)) = found else {

@@ -180,20 +180,16 @@ pub async fn overview(
         let open = match d.alerts.lock() {
             Ok(a) => a.list(Some(AlertState::Open), 20),
             Err(p) => p.into_inner().list(Some(AlertState::Open), 20),
-        }
-        .map_err(|e| e.to_string())?;
-        let senders = d.reader.senders(1).map_err(|e| e.to_string())?;
-        let stored = d.reader.count().map_err(|e| e.to_string())?;
-        let activity = d
-            .reader
-            .activity(now - DAY_US, 10)
-            .map_err(|e| e.to_string())?;
-        Ok::<_, String>((open, senders, stored, activity))
+        }?;
+        let senders = d.reader.senders(1)?;
+        let stored = d.reader.count()?;
+        let activity = d.reader.activity(now - DAY_US, 10)?;
+        Ok::<_, super::error::WebError>((open, senders, stored, activity))
     })
     .await;
     let (open, senders, stored, activity) = match r {
         Ok(Ok(x)) => x,
-        Ok(Err(e)) => return internal(e),
+        Ok(Err(e)) => return axum::response::IntoResponse::into_response(e),
         Err(e) => return internal(e),
     };
     let (chart, last_24h, peak) = chart(&activity, now);

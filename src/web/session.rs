@@ -102,7 +102,10 @@ pub(super) async fn signed_in(
 }
 
 /// Runs blocking work (SQLite) off the async threads; an error becomes a 500.
-pub(super) async fn blocking<T: Send + 'static, E: std::fmt::Display + Send + 'static>(
+pub(super) async fn blocking<
+    T: Send + 'static,
+    E: Into<super::error::WebError> + Send + 'static,
+>(
     f: impl FnOnce() -> Result<T, E> + Send + 'static,
 ) -> Result<T, Response> {
     super::error::blocking(f)

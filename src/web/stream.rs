@@ -67,11 +67,15 @@ fn row_json(h: &StoredEvent) -> String {
 }
 
 /// New events matching `q` since the last call: the store's newest, by id.
-fn poll(reader: &dyn EventReader, q: &SearchQuery, after: i64) -> Result<Vec<StoredEvent>, String> {
+fn poll(
+    reader: &dyn EventReader,
+    q: &SearchQuery,
+    after: i64,
+) -> Result<Vec<StoredEvent>, crate::store::Error> {
     let mut q = q.clone();
     q.limit = 1000;
     q.from = Some(crate::model::clock::now_micros() - 15 * 60 * 1_000_000);
-    let mut hits = reader.search(&q).map_err(|e| e.to_string())?;
+    let mut hits = reader.search(&q)?;
     hits.retain(|h| h.id > after);
     hits.sort_by_key(|h| h.id);
     Ok(hits)
@@ -207,11 +211,11 @@ fn export_page(
     reader: &dyn EventReader,
     q: &SearchQuery,
     before: Option<Cursor>,
-) -> Result<Vec<StoredEvent>, String> {
+) -> Result<Vec<StoredEvent>, crate::store::Error> {
     let mut q = q.clone();
     q.limit = EXPORT_PAGE;
     q.before = before;
-    reader.search(&q).map_err(|e| e.to_string())
+    reader.search(&q)
 }
 
 pub async fn export(
