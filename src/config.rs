@@ -1,5 +1,11 @@
 //! `picket.toml`: raw serde structs that reject unknown keys, checked by [`Raw::validate`] into
 //! the [`Config`] the program runs with. Without a file, the built-in defaults apply.
+//!
+//! Each section a room owns is written and checked in that room: `[retention]` in
+//! `store/retention/settings.rs`, `[parse]` in `parse/settings.rs`, `[enrich]` in
+//! `enrich/settings.rs`, `[snmp]` in `snmp/settings.rs` (its severities in `parse/snmp.rs`),
+//! `[rules]` in `rules/mod.rs`, `[notify]` in `notify/mod.rs`. What stays here are the listeners,
+//! the web, store and spool settings, and placing every section's error in the file.
 
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -53,103 +59,17 @@ pub struct Raw {
     #[serde(default)]
     pub spool: RawSpool,
     #[serde(default)]
-    pub retention: RawRetention,
+    pub retention: crate::store::retention::RawRetention,
     #[serde(default)]
-    pub parse: RawParse,
+    pub parse: crate::parse::settings::RawParse,
     #[serde(default)]
-    pub snmp: RawSnmp,
+    pub snmp: crate::snmp::settings::RawSnmp,
     #[serde(default)]
-    pub enrich: RawEnrich,
+    pub enrich: crate::enrich::settings::RawEnrich,
     #[serde(default)]
     pub rules: crate::rules::Settings,
     #[serde(default)]
     pub notify: crate::notify::Settings,
-}
-
-/// `[enrich]`: GeoIP/ASN databases, threat lists, assets.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawEnrich {
-    pub geoip: Option<PathBuf>,
-    pub asn: Option<PathBuf>,
-    pub assets_csv: Option<PathBuf>,
-    /// Reverse DNS of source and destination addresses (off by default: it sends queries).
-    pub reverse_dns: Option<bool>,
-    /// The DNS server for reverse lookups (default: the system's).
-    pub dns_server: Option<String>,
-    #[serde(default)]
-    pub threat_list: Vec<RawThreatList>,
-    #[serde(default)]
-    pub asset: Vec<RawAsset>,
-}
-
-/// `[[enrich.threat_list]]`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawThreatList {
-    pub name: String,
-    pub path: PathBuf,
-    pub severity: Option<String>,
-}
-
-/// `[[enrich.asset]]`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawAsset {
-    pub network: String,
-    pub name: String,
-    pub owner: Option<String>,
-    pub criticality: Option<String>,
-    #[serde(default)]
-    pub tags: Vec<String>,
-}
-
-/// `[snmp]`: the trap listener, communities, v3 users and severities.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawSnmp {
-    /// Listen address (default 0.0.0.0:1162); `enabled = false` turns the listener off.
-    pub listen: Option<String>,
-    pub enabled: Option<bool>,
-    /// Directory of MIB files whose names are used for OIDs (default `mibs`).
-    pub mibs: Option<PathBuf>,
-    /// When set, only these v1/v2c communities are accepted (others are counted and refused).
-    pub communities: Option<Vec<crate::model::Secret>>,
-    #[serde(default)]
-    pub user: Vec<RawSnmpUser>,
-    /// Notification name or numeric OID → syslog severity (0–7 or a keyword like `warning`).
-    #[serde(default)]
-    pub severity: std::collections::BTreeMap<String, toml::Value>,
-}
-
-/// `[[snmp.user]]`: an SNMPv3 USM user (no engine ID: keys are localised per sender).
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawSnmpUser {
-    pub name: String,
-    pub auth: Option<String>,
-    pub auth_password: Option<crate::model::Secret>,
-    pub privacy: Option<String>,
-    pub privacy_password: Option<crate::model::Secret>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawParse {
-    /// Folder of user-defined parser files.
-    pub dir: Option<PathBuf>,
-    /// Parse message bodies (vendor formats, CEF, JSON …); false keeps header fields only.
-    pub body: Option<bool>,
-    #[serde(default)]
-    pub hint: Vec<RawHint>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawHint {
-    pub sender: Option<String>,
-    pub listener: Option<String>,
-    pub parser: String,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -194,66 +114,6 @@ pub struct RawStore {
     pub compress: Option<bool>,
 }
 
-/// `[retention]`: how long and how much the store keeps (see `docs/storage.md`).
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawRetention {
-    /// Events older than this go (`"30d"`).
-    pub max_age: Option<String>,
-    /// Cap on the event store (`"50GB"` or bytes).
-    pub max_bytes: Option<RawSize>,
-    /// Free space to keep on the data directory's file system (`"10%"` or a size).
-    pub min_free: Option<String>,
-    /// Intake stops while less than this is free (`"64MB"`).
-    pub reserve: Option<RawSize>,
-    /// How often the policy is applied (`"30s"`).
-    pub interval: Option<String>,
-    /// Resolved alerts with their history and evidence (`"365d"`).
-    pub alerts_max_age: Option<String>,
-    /// Delivered or dead notifications (`"30d"`).
-    pub outbox_max_age: Option<String>,
-    /// The security log (`"365d"`).
-    pub audit_max_age: Option<String>,
-    /// Events kept with each alert when their segment goes (100).
-    pub evidence_per_alert: Option<usize>,
-    /// Queries whose events join the audit class (kept `audit_max_age`).
-    #[serde(default)]
-    pub audit_queries: Vec<String>,
-    /// `[[retention.override]]`: events a query picks, kept for their own age.
-    #[serde(default, rename = "override")]
-    pub overrides: Vec<RawOverride>,
-    /// Where removed segments are written first (relative to the data directory).
-    pub archive_dir: Option<PathBuf>,
-    /// Cap on the archive (`"500GB"` or bytes).
-    pub archive_max_bytes: Option<RawSize>,
-}
-
-/// One `[[retention.override]]`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawOverride {
-    pub name: String,
-    pub query: String,
-    pub max_age: String,
-}
-
-/// A size: a number of bytes or a string such as `"50GB"`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
-pub enum RawSize {
-    Bytes(u64),
-    Text(String),
-}
-
-impl RawSize {
-    fn bytes(&self) -> Result<u64, String> {
-        match self {
-            RawSize::Bytes(b) => Ok(*b),
-            RawSize::Text(t) => crate::store::retention::parse_size(t),
-        }
-    }
-}
-
 impl Config {
     /// The event store's settings. `reserve_bytes`: what the store writer keeps free (0 for
     /// the commands that only read or delete).
@@ -267,80 +127,6 @@ impl Config {
             archive_dir: self.retention.archive_dir.clone(),
             reserve_bytes,
         }
-    }
-}
-
-impl RawRetention {
-    fn validate(&self) -> Result<crate::store::retention::Policy, (String, String)> {
-        use crate::store::retention::{Policy, parse_duration, parse_free};
-        let d = Policy::default();
-        let dur = |key: &str, v: &Option<String>, default: Duration| match v {
-            Some(t) => parse_duration(t)
-                .map_err(|m| (format!("retention.{key}"), m))
-                .and_then(|x| {
-                    if x.is_zero() {
-                        Err((
-                            format!("retention.{key}"),
-                            "must be more than 0".to_string(),
-                        ))
-                    } else {
-                        Ok(x)
-                    }
-                }),
-            None => Ok(default),
-        };
-        let size = |key: &str, v: &Option<RawSize>| {
-            v.as_ref()
-                .map(|s| s.bytes().map_err(|m| (format!("retention.{key}"), m)))
-                .transpose()
-        };
-        let policy = Policy {
-            max_age: dur("max_age", &self.max_age, d.max_age)?,
-            max_bytes: size("max_bytes", &self.max_bytes)?,
-            min_free: match &self.min_free {
-                Some(t) => parse_free(t).map_err(|m| ("retention.min_free".to_string(), m))?,
-                None => d.min_free,
-            },
-            reserve: size("reserve", &self.reserve)?.unwrap_or(d.reserve),
-            interval: dur("interval", &self.interval, d.interval)?,
-            alerts_max_age: dur("alerts_max_age", &self.alerts_max_age, d.alerts_max_age)?,
-            outbox_max_age: dur("outbox_max_age", &self.outbox_max_age, d.outbox_max_age)?,
-            audit_max_age: dur("audit_max_age", &self.audit_max_age, d.audit_max_age)?,
-            evidence_per_alert: self.evidence_per_alert.unwrap_or(d.evidence_per_alert),
-            audit_queries: self.audit_queries.clone(),
-            archive_dir: self.archive_dir.clone(),
-            archive_max_bytes: size("archive_max_bytes", &self.archive_max_bytes)?,
-            overrides: self
-                .overrides
-                .iter()
-                .enumerate()
-                .map(|(i, o)| {
-                    Ok(crate::store::retention::Override {
-                        name: o.name.clone(),
-                        query: o.query.clone(),
-                        max_age: dur(
-                            &format!("override[{i}].max_age"),
-                            &Some(o.max_age.clone()),
-                            d.max_age,
-                        )?,
-                    })
-                })
-                .collect::<Result<_, (String, String)>>()?,
-        };
-        policy.classes()?;
-        if policy.max_bytes.is_some_and(|b| b < 1 << 20) {
-            return Err((
-                "retention.max_bytes".into(),
-                "must be at least 1 MiB".into(),
-            ));
-        }
-        if policy.evidence_per_alert > 10_000 {
-            return Err((
-                "retention.evidence_per_alert".into(),
-                "must be at most 10000".into(),
-            ));
-        }
-        Ok(policy)
     }
 }
 
@@ -476,6 +262,12 @@ impl Raw {
             key: key.into(),
             message,
         };
+        // A section's own check names the key; this adds the file.
+        let invalid = |e: crate::model::Invalid| Error::Invalid {
+            path: path.to_path_buf(),
+            key: e.key,
+            message: e.message,
+        };
         let tz_of = |key: &str, s: Option<&str>| -> Result<chrono_tz::Tz, Error> {
             match s {
                 None => Ok(chrono_tz::Tz::UTC),
@@ -574,7 +366,7 @@ impl Raw {
                 "must be at least 1000".into(),
             ));
         }
-        let retention = self.retention.validate().map_err(|(k, m)| bad(&k, m))?;
+        let retention = self.retention.validate().map_err(invalid)?;
         if self.store.compress == Some(false)
             && !(retention.audit_queries.is_empty() && retention.overrides.is_empty())
         {
@@ -587,39 +379,8 @@ impl Raw {
         if spool_max_bytes < 65_536 {
             return Err(bad("spool.max_bytes", "must be at least 65536".into()));
         }
-        let mut hints = Vec::new();
-        for (i, h) in self.parse.hint.iter().enumerate() {
-            let key = format!("parse.hint[{i}]");
-            let sender = match &h.sender {
-                Some(s) => Some(
-                    crate::model::cidr::parse(s).map_err(|e| bad(&format!("{key}.sender"), e))?,
-                ),
-                None => None,
-            };
-            let listener = match &h.listener {
-                Some(name) => Some(
-                    listeners
-                        .iter()
-                        .position(|l| &l.name == name)
-                        .and_then(|i| u16::try_from(i).ok())
-                        .ok_or_else(|| {
-                            bad(
-                                &format!("{key}.listener"),
-                                format!("no listener named `{name}`"),
-                            )
-                        })?,
-                ),
-                None => None,
-            };
-            if sender.is_none() && listener.is_none() {
-                return Err(bad(&key, "needs `sender` or `listener`".into()));
-            }
-            hints.push(crate::parse::Hint {
-                sender,
-                listener,
-                parser: h.parser.clone(),
-            });
-        }
+        let listener_names: Vec<&str> = listeners.iter().map(|l| l.name.as_str()).collect();
+        let hints = self.parse.hints(&listener_names).map_err(invalid)?;
         let web = o
             .web_listen
             .clone()
@@ -633,31 +394,8 @@ impl Raw {
                 .clone()
                 .or(self.snmp.listen.clone())
                 .unwrap_or_else(|| DEFAULT_SNMP.into());
-            let mut users = Vec::new();
-            for (i, u) in self.snmp.user.iter().enumerate() {
-                let key = format!("snmp.user[{i}]");
-                users.push(snmp_user(&key, u).map_err(|(k, m)| bad(&k, m))?);
-            }
-            let mut names: Vec<&str> = users.iter().map(|u| u.name.as_str()).collect();
-            names.sort_unstable();
-            if names.windows(2).any(|w| w.first() == w.get(1)) {
-                return Err(bad("snmp.user.name", "user names must be unique".into()));
-            }
-            let mut severity = Vec::new();
-            for (k, v) in &self.snmp.severity {
-                let level = match v {
-                    toml::Value::Integer(n) => u8::try_from(*n).ok().filter(|n| *n <= 7),
-                    toml::Value::String(s) => crate::parse::snmp::severity_code(s),
-                    _ => None,
-                }
-                .ok_or_else(|| {
-                    bad(
-                        &format!("snmp.severity.{k}"),
-                        "use 0-7 or emergency, alert, critical, error, warning, notice, info, debug".into(),
-                    )
-                })?;
-                severity.push((k.clone(), level));
-            }
+            let users = self.snmp.users().map_err(invalid)?;
+            let severity = crate::parse::snmp::severities(&self.snmp.severity).map_err(invalid)?;
             Some(SnmpConfig {
                 listen: addr("snmp.listen", &listen)?,
                 communities: self.snmp.communities.clone(),
@@ -670,54 +408,7 @@ impl Raw {
                     .unwrap_or_else(|| PathBuf::from("mibs")),
             })
         };
-        let mut enrich = crate::enrich::Settings {
-            geoip: self.enrich.geoip.clone(),
-            asn: self.enrich.asn.clone(),
-            assets_csv: self.enrich.assets_csv.clone(),
-            ..Default::default()
-        };
-        for (i, t) in self.enrich.threat_list.iter().enumerate() {
-            let severity = t.severity.clone().unwrap_or_else(|| "medium".into());
-            if !matches!(severity.as_str(), "low" | "medium" | "high" | "critical") {
-                return Err(bad(
-                    &format!("enrich.threat_list[{i}].severity"),
-                    "use low, medium, high or critical".into(),
-                ));
-            }
-            enrich.threat_lists.push(crate::enrich::threat::ListSpec {
-                name: t.name.clone(),
-                path: t.path.clone(),
-                severity,
-            });
-        }
-        for (i, a) in self.enrich.asset.iter().enumerate() {
-            if crate::enrich::table::parse_net(&a.network).is_none() {
-                return Err(bad(
-                    &format!("enrich.asset[{i}].network"),
-                    format!("`{}` is not an IP or CIDR", a.network),
-                ));
-            }
-            enrich.assets.push((
-                a.network.clone(),
-                crate::enrich::Asset {
-                    name: a.name.as_str().into(),
-                    owner: a.owner.as_deref().map(Into::into),
-                    criticality: a.criticality.as_deref().map(Into::into),
-                    tags: a.tags.iter().map(|t| t.as_str().into()).collect(),
-                },
-            ));
-        }
-        let reverse_dns = if self.enrich.reverse_dns.unwrap_or(false) {
-            Some(crate::enrich::rdns::Options {
-                server: match &self.enrich.dns_server {
-                    Some(a) => Some(addr("enrich.dns_server", a)?),
-                    None => None,
-                },
-                ..Default::default()
-            })
-        } else {
-            None
-        };
+        let (enrich, reverse_dns) = self.enrich.validate().map_err(invalid)?;
         let notify = self.notify.validate().map_err(|m| bad("notify", m))?;
         if self.rules.suppress_secs > 30 * 86_400 {
             return Err(bad("rules.suppress_secs", "at most 30 days".into()));
@@ -759,51 +450,6 @@ impl Raw {
             hints,
         })
     }
-}
-
-/// Checks one `[[snmp.user]]` and derives its keys.
-fn snmp_user(key: &str, u: &RawSnmpUser) -> Result<crate::snmp::usm::User, (String, String)> {
-    use crate::snmp::usm::{AuthProto, PrivProto, User};
-    let err = |k: &str, m: &str| (format!("{key}.{k}"), m.to_string());
-    if u.name.is_empty() || u.name.len() > 32 {
-        return Err(err("name", "must be 1 to 32 characters"));
-    }
-    let auth = match (&u.auth, &u.auth_password) {
-        (None, None) => None,
-        (Some(a), Some(p)) => {
-            let proto = AuthProto::parse(a)
-                .ok_or_else(|| err("auth", "use MD5, SHA, SHA-224, SHA-256, SHA-384 or SHA-512"))?;
-            if p.expose().len() < 8 {
-                return Err(err(
-                    "auth_password",
-                    "must be at least 8 characters (RFC 3414)",
-                ));
-            }
-            Some((proto, p.expose()))
-        }
-        (Some(_), None) => return Err(err("auth_password", "is required with `auth`")),
-        (None, Some(_)) => return Err(err("auth", "is required with `auth_password`")),
-    };
-    let privacy = match (&u.privacy, &u.privacy_password) {
-        (None, None) => None,
-        (Some(x), Some(p)) => {
-            if auth.is_none() {
-                return Err(err("privacy", "needs `auth` too (authPriv)"));
-            }
-            let proto = PrivProto::parse(x)
-                .ok_or_else(|| err("privacy", "use DES, AES, AES-192 or AES-256"))?;
-            if p.expose().len() < 8 {
-                return Err(err(
-                    "privacy_password",
-                    "must be at least 8 characters (RFC 3414)",
-                ));
-            }
-            Some((proto, p.expose()))
-        }
-        (Some(_), None) => return Err(err("privacy_password", "is required with `privacy`")),
-        (None, Some(_)) => return Err(err("privacy", "is required with `privacy_password`")),
-    };
-    Ok(User::new(&u.name, auth, privacy))
 }
 
 #[cfg(test)]

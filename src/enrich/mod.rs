@@ -4,6 +4,7 @@
 
 pub mod geo;
 pub mod rdns;
+pub mod settings;
 pub mod table;
 pub mod threat;
 

@@ -5,17 +5,24 @@
 use ipnet::IpNet;
 use std::net::IpAddr;
 
+/// A text that is neither a network nor an address.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BadNetwork {
+    #[error("`{0}` is not an IP address or CIDR (the prefix must fit)")]
+    Cidr(String),
+    #[error("`{0}` is not an IP address or CIDR")]
+    Address(String),
+}
+
 /// Parses a network or a single address; the error says which text was wrong.
-pub fn parse(s: &str) -> Result<IpNet, String> {
+pub fn parse(s: &str) -> Result<IpNet, BadNetwork> {
     let t = s.trim();
     if t.contains('/') {
-        return t
-            .parse::<IpNet>()
-            .map_err(|_| format!("`{s}` is not an IP address or CIDR (the prefix must fit)"));
+        return t.parse::<IpNet>().map_err(|_| BadNetwork::Cidr(s.into()));
     }
     t.parse::<IpAddr>()
         .map(IpNet::from)
-        .map_err(|_| format!("`{s}` is not an IP address or CIDR"))
+        .map_err(|_| BadNetwork::Address(s.into()))
 }
 
 /// True when `ip` is inside `net`; IPv4-mapped IPv6 addresses (`::ffff:10.1.1.1`, as a

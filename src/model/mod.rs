@@ -8,9 +8,11 @@ pub mod clock;
 pub mod event;
 pub mod fields;
 pub mod frame;
+pub mod invalid;
 pub mod secret;
 pub mod user;
 
 pub use event::{Event, FieldValue, MessageText};
 pub use frame::{Checkpoint, Frame, ListenerId, Transport};
+pub use invalid::Invalid;
 pub use secret::Secret;

@@ -11,6 +11,7 @@ pub mod header;
 pub mod json;
 pub mod kv;
 pub mod leef;
+pub mod settings;
 pub mod snmp;
 pub mod user;
 

@@ -44,6 +44,29 @@ pub fn severity_code(s: &str) -> Option<u8> {
     })
 }
 
+/// Checks `[snmp] severity`: notification name or OID → 0–7 or a keyword.
+pub fn severities(
+    map: &std::collections::BTreeMap<String, toml::Value>,
+) -> Result<Vec<(String, u8)>, crate::model::Invalid> {
+    use crate::model::Invalid;
+    let mut severity = Vec::new();
+    for (k, v) in map {
+        let level = match v {
+            toml::Value::Integer(n) => u8::try_from(*n).ok().filter(|n| *n <= 7),
+            toml::Value::String(s) => severity_code(s),
+            _ => None,
+        }
+        .ok_or_else(|| {
+            Invalid::new(
+                format!("snmp.severity.{k}"),
+                "use 0-7 or emergency, alert, critical, error, warning, notice, info, debug",
+            )
+        })?;
+        severity.push((k.clone(), level));
+    }
+    Ok(severity)
+}
+
 /// Default severity of a notification.
 fn default_severity(name: &str) -> u8 {
     match name {

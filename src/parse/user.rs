@@ -398,7 +398,9 @@ pub fn load_file(path: &Path) -> Result<UserParser, DefError> {
     }
     let mut senders = Vec::new();
     for (s, at) in &raw.senders {
-        senders.push(crate::model::cidr::parse(s).map_err(|e| err(line_of(&text, *at), e))?);
+        senders.push(
+            crate::model::cidr::parse(s).map_err(|e| err(line_of(&text, *at), e.to_string()))?,
+        );
     }
     let message = match &raw.message {
         Some((m, at)) => Some(Regex::new(m).map_err(|e| {

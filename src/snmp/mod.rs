@@ -7,4 +7,5 @@ pub mod message;
 pub mod mib;
 pub mod names;
 pub mod receiver;
+pub mod settings;
 pub mod usm;

@@ -221,7 +221,7 @@ pub async fn aggregate(
                 .as_deref()
                 .map(crate::store::retention::parse_duration)
                 .transpose()
-                .map_err(bad)?
+                .map_err(|e| bad(e.to_string()))?
             {
                 None => None,
                 Some(d) if d.is_zero() => {

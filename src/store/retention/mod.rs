@@ -15,6 +15,11 @@
 //! - the slice being written is never removed; if removing everything else cannot restore
 //!   `min_free`, nothing more goes and the disk alert is raised instead.
 
+mod settings;
+
+pub use settings::{RawOverride, RawRetention, RawSize};
+
+use crate::model::Invalid;
 use std::time::Duration;
 
 /// The `[retention]` policy, checked.
@@ -84,12 +89,12 @@ impl Policy {
     /// The classes in the order they pick events: the audit queries (as one class), then the
     /// overrides. Each query is checked when the configuration is read; the `Err` names the
     /// key and the problem.
-    pub fn classes(&self) -> Result<Vec<ClassRule>, (String, String)> {
+    pub fn classes(&self) -> Result<Vec<ClassRule>, Invalid> {
         let mut out = Vec::new();
         let mut audit = Vec::new();
         for (i, q) in self.audit_queries.iter().enumerate() {
             let e = crate::query::parse_expr(q)
-                .map_err(|e| (format!("retention.audit_queries[{i}]"), e.to_string()))?;
+                .map_err(|e| Invalid::new(format!("retention.audit_queries[{i}]"), e))?;
             audit.push(e);
         }
         if !audit.is_empty() {
@@ -101,7 +106,7 @@ impl Policy {
         for (i, o) in self.overrides.iter().enumerate() {
             let key = format!("retention.override[{i}]");
             if !valid_class(&o.name) || o.name == AUDIT {
-                return Err((
+                return Err(Invalid::new(
                     format!("{key}.name"),
                     format!(
                         "{:?} must be 1-32 of a-z, 0-9 and _, and not \"audit\"",
@@ -110,12 +115,18 @@ impl Policy {
                 ));
             }
             if out.iter().any(|c| c.name == o.name) {
-                return Err((format!("{key}.name"), format!("{:?} is used twice", o.name)));
+                return Err(Invalid::new(
+                    format!("{key}.name"),
+                    format!("{:?} is used twice", o.name),
+                ));
             }
             let expr = crate::query::parse_expr(&o.query)
-                .map_err(|e| (format!("{key}.query"), e.to_string()))?;
+                .map_err(|e| Invalid::new(format!("{key}.query"), e))?;
             if expr.is_all() {
-                return Err((format!("{key}.query"), "must not match every event".into()));
+                return Err(Invalid::new(
+                    format!("{key}.query"),
+                    "must not match every event",
+                ));
             }
             out.push(ClassRule {
                 name: o.name.clone(),
@@ -279,14 +290,33 @@ pub fn plan(
     out
 }
 
+/// A policy value that cannot be read; the text says which and how to write it.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ValueError {
+    #[error("{0:?} is not a duration like \"30d\", \"12h\" or \"90m\"")]
+    NotDuration(String),
+    #[error("unknown unit {unit:?} in {text:?} (use s, m, h, d, w or y)")]
+    DurationUnit { unit: String, text: String },
+    #[error("{0:?} is too long")]
+    TooLong(String),
+    #[error("{0:?} is not a size like \"50GB\" or \"512MiB\"")]
+    NotSize(String),
+    #[error("unknown unit {unit:?} in {text:?} (use B, KB, MB, GB, TB or KiB…TiB)")]
+    SizeUnit { unit: String, text: String },
+    #[error("{0:?} is out of range")]
+    OutOfRange(String),
+    #[error("{0:?} is not a percentage like \"10%\"")]
+    NotPercent(String),
+    #[error("{0:?} must be between 0% and 90%")]
+    PercentRange(String),
+}
+
 /// Parses a duration such as `30d`, `12h`, `90m`, `45s`, `2w` (a bare number is seconds).
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
+pub fn parse_duration(s: &str) -> Result<Duration, ValueError> {
     let t = s.trim();
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("{s:?} is not a duration like \"30d\", \"12h\" or \"90m\""))?;
+    let n: u64 = num.parse().map_err(|_| ValueError::NotDuration(s.into()))?;
     let secs = match unit.trim() {
         "" | "s" => 1,
         "m" | "min" => 60,
@@ -295,27 +325,26 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         "w" => 7 * 86_400,
         "y" => 365 * 86_400,
         other => {
-            return Err(format!(
-                "unknown unit {other:?} in {s:?} (use s, m, h, d, w or y)"
-            ));
+            return Err(ValueError::DurationUnit {
+                unit: other.into(),
+                text: s.into(),
+            });
         }
     };
     n.checked_mul(secs)
         .map(Duration::from_secs)
-        .ok_or_else(|| format!("{s:?} is too long"))
+        .ok_or_else(|| ValueError::TooLong(s.into()))
 }
 
 /// Parses a size such as `50GB`, `512MiB`, `1.5G` or a bare number of bytes. `KB`/`MB`/`GB`/`TB`
 /// are powers of 1000, `KiB`… powers of 1024, `K`/`M`/`G`/`T` alone powers of 1024 too.
-pub fn parse_size(s: &str) -> Result<u64, String> {
+pub fn parse_size(s: &str) -> Result<u64, ValueError> {
     let t = s.trim();
     let split = t
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
-    let n: f64 = num
-        .parse()
-        .map_err(|_| format!("{s:?} is not a size like \"50GB\" or \"512MiB\""))?;
+    let n: f64 = num.parse().map_err(|_| ValueError::NotSize(s.into()))?;
     let mult: f64 = match unit.trim().to_ascii_lowercase().as_str() {
         "" | "b" => 1.0,
         "kb" => 1e3,
@@ -327,28 +356,29 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
         "g" | "gib" => 1024.0 * 1024.0 * 1024.0,
         "t" | "tib" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
         other => {
-            return Err(format!(
-                "unknown unit {other:?} in {s:?} (use B, KB, MB, GB, TB or KiB…TiB)"
-            ));
+            return Err(ValueError::SizeUnit {
+                unit: other.into(),
+                text: s.into(),
+            });
         }
     };
     let v = n * mult;
     if !v.is_finite() || v < 0.0 || v > u64::MAX as f64 {
-        return Err(format!("{s:?} is out of range"));
+        return Err(ValueError::OutOfRange(s.into()));
     }
     Ok(v as u64)
 }
 
 /// Parses `min_free`: a percentage (`"10%"`) or a size.
-pub fn parse_free(s: &str) -> Result<Free, String> {
+pub fn parse_free(s: &str) -> Result<Free, ValueError> {
     match s.trim().strip_suffix('%') {
         Some(p) => {
             let v: f64 = p
                 .trim()
                 .parse()
-                .map_err(|_| format!("{s:?} is not a percentage like \"10%\""))?;
+                .map_err(|_| ValueError::NotPercent(s.into()))?;
             if !(0.0..=90.0).contains(&v) {
-                return Err(format!("{s:?} must be between 0% and 90%"));
+                return Err(ValueError::PercentRange(s.into()));
             }
             Ok(Free::Percent(v))
         }
