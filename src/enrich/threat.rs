@@ -348,4 +348,86 @@ mod tests {
         );
         assert!(t.domain("example.net").is_none());
     }
+
+    fn base() -> Indicator {
+        Indicator {
+            list: "q".into(),
+            severity: "high".into(),
+            description: None,
+        }
+    }
+
+    /// Addresses from 198.18.0.0/15 (benchmark space, never in a list by accident), written in
+    /// the form of `style`: a plain line, a CSV row, or a STIX indicator.
+    fn addresses(raw: &[u32]) -> Vec<std::net::Ipv4Addr> {
+        raw.iter()
+            .take(200)
+            .map(|r| std::net::Ipv4Addr::from(0xC612_0000 | (r & 0x1_FFFF)))
+            .collect()
+    }
+
+    fn all_found(t: &Threats, ips: &[std::net::Ipv4Addr]) -> bool {
+        ips.iter().all(|ip| t.ip((*ip).into()).is_some())
+    }
+
+    quickcheck::quickcheck! {
+        /// Any text, read as each of the three formats, never panics.
+        fn any_text_in_any_format_never_panics(text: String) -> bool {
+            let mut t = Threats::default();
+            let _ = t.add_lines(&text, &base());
+            let _ = t.add_csv(&text, &base());
+            let _ = t.add_stix(&text, &base());
+            true
+        }
+
+        /// Every address of a plain list is found, whatever junk and comments are around it,
+        /// and an address that is not listed is not.
+        fn plain_lists_find_every_address(raw: Vec<u32>, junk: Vec<String>, probe: u32) -> bool {
+            let ips = addresses(&raw);
+            let mut text = String::new();
+            for (i, ip) in ips.iter().enumerate() {
+                text.push_str(&format!("{ip} # entry {i}\n"));
+                if let Some(j) = junk.get(i) {
+                    // Junk made harmless for a line format: no newlines.
+                    text.push_str(&format!("# {}\n", j.replace(['\n', '\r'], " ")));
+                }
+            }
+            let mut t = Threats::default();
+            let ok = t.add_lines(&text, &base()).is_ok();
+            let outside = std::net::Ipv4Addr::from(0xC614_0000 | (probe & 0xFFFF));
+            ok && all_found(&t, &ips) && t.ip(outside.into()).is_none()
+        }
+
+        /// Every address of a CSV feed is found, with quoted descriptions holding commas.
+        fn csv_feeds_find_every_address(raw: Vec<u32>, notes: Vec<String>) -> bool {
+            let ips = addresses(&raw);
+            let mut text = String::from("description,indicator\n");
+            for (i, ip) in ips.iter().enumerate() {
+                let note = notes.get(i).map_or(String::new(), |n| n.replace(['"', '\n', '\r'], ""));
+                text.push_str(&format!("\"{note}, seen\",{ip}\n"));
+            }
+            let mut t = Threats::default();
+            t.add_csv(&text, &base()).is_ok() && all_found(&t, &ips)
+        }
+
+        /// Every address of a STIX bundle is found, OR-ed in one pattern or one per indicator.
+        fn stix_bundles_find_every_address(raw: Vec<u32>, one_pattern: bool) -> bool {
+            let ips = addresses(&raw);
+            let objects: Vec<serde_json::Value> = if one_pattern && !ips.is_empty() {
+                let p = ips
+                    .iter()
+                    .map(|ip| format!("[ipv4-addr:value = '{ip}']"))
+                    .collect::<Vec<_>>()
+                    .join(" OR ");
+                vec![serde_json::json!({"type": "indicator", "pattern": p})]
+            } else {
+                ips.iter()
+                    .map(|ip| serde_json::json!({"type": "indicator", "pattern": format!("[ipv4-addr:value = '{ip}']")}))
+                    .collect()
+            };
+            let text = serde_json::json!({"type": "bundle", "objects": objects}).to_string();
+            let mut t = Threats::default();
+            t.add_stix(&text, &base()).is_ok() && all_found(&t, &ips)
+        }
+    }
 }

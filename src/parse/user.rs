@@ -747,4 +747,41 @@ static:
         assert!(errs.is_empty(), "{errs:?}");
         assert!(!ok.is_empty());
     }
+
+    /// A parser file's text in TOML or YAML: any bytes never panic the loader, and an error
+    /// names a line inside the file.
+    fn loads_or_names_a_line(text: &str, ext: &str) -> bool {
+        let d = tempfile::tempdir().unwrap();
+        let p = write(d.path(), &format!("x.{ext}"), text);
+        match load_file(&p) {
+            Ok(_) => true,
+            Err(e) => e.line >= 1 && e.line <= text.lines().count().max(1) + 1,
+        }
+    }
+
+    quickcheck::quickcheck! {
+        fn any_toml_text_loads_or_names_a_line(text: String) -> bool {
+            loads_or_names_a_line(&text, "toml")
+        }
+
+        fn any_yaml_text_loads_or_names_a_line(text: String) -> bool {
+            loads_or_names_a_line(&text, "yaml")
+        }
+
+        /// Damaging a good file anywhere (a byte replaced) never panics either.
+        fn a_damaged_good_file_loads_or_names_a_line(at: u16, with: char, yaml: bool) -> bool {
+            let good = if yaml {
+                "dataset: myapp.access\ngrok:\n  - '%{IP:client} %{WORD:m}'\nmatch:\n  program: myapp\nrename:\n  client: source.ip\n"
+            } else {
+                "dataset = \"myapp.access\"\ngrok = ['%{IP:client} %{WORD:m}']\n[match]\nprogram = [\"myapp\"]\n[rename]\nclient = \"source.ip\"\n"
+            };
+            let mut chars: Vec<char> = good.chars().collect();
+            let i = usize::from(at) % chars.len();
+            if let Some(c) = chars.get_mut(i) {
+                *c = with;
+            }
+            let text: String = chars.into_iter().collect();
+            loads_or_names_a_line(&text, if yaml { "yaml" } else { "toml" })
+        }
+    }
 }
