@@ -310,15 +310,18 @@ fn prop_overwritten_bytes_never_invent_frames(
     let (got, _) = read_back(dir.path());
     let written: Vec<_> = frames.iter().map(key).collect();
     let mut next = 0;
-    got.iter()
-        .map(key)
-        .all(|k| match written[next..].iter().position(|w| *w == k) {
+    got.iter().map(key).all(|k| {
+        match written
+            .get(next..)
+            .and_then(|rest| rest.iter().position(|w| *w == k))
+        {
             Some(p) => {
                 next += p + 1;
                 true
             }
             None => false,
-        })
+        }
+    })
 }
 
 #[test]
