@@ -19,7 +19,7 @@
 //! `group-by`; the expected groups are `expect` when given, else every group seen within
 //! `history` (since the collector started).
 
-use super::Firing;
+use super::{Firing, RuleError};
 use crate::store::SenderInfo;
 use std::collections::HashMap;
 
@@ -55,22 +55,22 @@ pub struct Absence {
     started: Option<i64>,
 }
 
-fn timespan(v: Option<&yaml_serde::Value>, key: &str, default: &str) -> Result<u64, String> {
+fn timespan(v: Option<&yaml_serde::Value>, key: &str, default: &str) -> Result<u64, RuleError> {
     let s = match v {
         None => default.to_string(),
         Some(yaml_serde::Value::String(s)) => s.clone(),
         Some(other) => {
-            return Err(format!(
+            return Err(RuleError::Invalid(format!(
                 "{KEY}.{key} must be a duration such as 15m, not {other:?}"
-            ));
+            )));
         }
     };
     rsigma_parser::Timespan::parse(&s)
         .map(|t| t.seconds)
-        .map_err(|e| format!("{KEY}.{key}: {e}"))
+        .map_err(|e| RuleError::Invalid(format!("{KEY}.{key}: {e}")))
 }
 
-fn strings(v: Option<&yaml_serde::Value>, key: &str) -> Result<Vec<String>, String> {
+fn strings(v: Option<&yaml_serde::Value>, key: &str) -> Result<Vec<String>, RuleError> {
     match v {
         None => Ok(Vec::new()),
         Some(yaml_serde::Value::String(s)) => Ok(vec![s.clone()]),
@@ -79,10 +79,14 @@ fn strings(v: Option<&yaml_serde::Value>, key: &str) -> Result<Vec<String>, Stri
             .map(|i| match i {
                 yaml_serde::Value::String(s) => Ok(s.clone()),
                 yaml_serde::Value::Number(n) => Ok(n.to_string()),
-                _ => Err(format!("{KEY}.{key} must be a list of strings")),
+                _ => Err(RuleError::Invalid(format!(
+                    "{KEY}.{key} must be a list of strings"
+                ))),
             })
             .collect(),
-        Some(_) => Err(format!("{KEY}.{key} must be a list of strings")),
+        Some(_) => Err(RuleError::Invalid(format!(
+            "{KEY}.{key} must be a list of strings"
+        ))),
     }
 }
 
@@ -98,59 +102,65 @@ impl Absence {
     }
 
     /// Reads one absence document.
-    pub fn from_yaml(doc: &yaml_serde::Value) -> Result<Absence, String> {
+    pub fn from_yaml(doc: &yaml_serde::Value) -> Result<Absence, RuleError> {
         let title = doc
             .get("title")
             .and_then(|v| v.as_str())
-            .ok_or("an absence rule needs a title")?
+            .ok_or_else(|| RuleError::Invalid("an absence rule needs a title".into()))?
             .to_string();
-        let ext = doc.get(KEY).ok_or("missing picket-absence")?;
+        let ext = doc
+            .get(KEY)
+            .ok_or_else(|| RuleError::Invalid("missing picket-absence".into()))?;
         let known = ["per", "window", "history", "group-by", "expect"];
         if let Some(m) = ext.as_mapping() {
             for k in m.keys() {
                 let k = k.as_str().unwrap_or_default();
                 if !known.contains(&k) {
-                    return Err(format!(
+                    return Err(RuleError::Invalid(format!(
                         "{title:?}: unknown key {KEY}.{k} (known: {known:?})"
-                    ));
+                    )));
                 }
             }
         } else {
-            return Err(format!("{title:?}: {KEY} must be a mapping"));
+            return Err(RuleError::Invalid(format!(
+                "{title:?}: {KEY} must be a mapping"
+            )));
         }
         let per_sender = match ext.get("per").and_then(|v| v.as_str()) {
             None => false,
             Some("sender") => true,
             Some(other) => {
-                return Err(format!(
+                return Err(RuleError::Invalid(format!(
                     "{title:?}: {KEY}.per: only `sender` is supported, not {other:?}"
-                ));
+                )));
             }
         };
         let has_detection = doc.get("detection").is_some();
         if per_sender == has_detection {
-            return Err(format!(
+            return Err(RuleError::Invalid(format!(
                 "{title:?}: an absence rule has either `{KEY}.per: sender` or a `detection`, not both or neither"
-            ));
+            )));
         }
         let level = match doc.get("level").and_then(|v| v.as_str()) {
             None => super::Level::Medium,
-            Some(l) => super::Level::parse(l).ok_or(format!("{title:?}: unknown level {l:?}"))?,
+            Some(l) => super::Level::parse(l).ok_or(RuleError::Invalid(format!(
+                "{title:?}: unknown level {l:?}"
+            )))?,
         };
         let sigma = if has_detection {
             let mut d = doc.clone();
             if let Some(m) = d.as_mapping_mut() {
                 m.remove(KEY);
             }
-            Some(yaml_serde::to_string(&d).map_err(|e| e.to_string())?)
+            Some(yaml_serde::to_string(&d).map_err(|e| RuleError::Sigma(e.to_string()))?)
         } else {
             None
         };
         let group_by = strings(ext.get("group-by"), "group-by")?;
         if has_detection && group_by.is_empty() {
-            return Err(format!(
+            return Err(RuleError::Invalid(format!(
                 "{title:?}: {KEY}.group-by is required with a detection"
-            ));
+            )));
         }
         Ok(Absence {
             id: doc

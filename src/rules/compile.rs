@@ -14,6 +14,7 @@
 //! conditions with `and`, `or`, `not`, parentheses, `N of x*`, `all of them`. Anything else
 //! (`base64`, `wide`, `fieldref`, `expand`, time parts, array blocks) is refused at load.
 
+use super::RuleError;
 use rsigma_parser::{
     ConditionExpr, Detection, DetectionItem, Modifier, Quantifier, SelectorPattern, SigmaString,
     SigmaValue, SpecialChar, StringPart,
@@ -186,7 +187,7 @@ fn glob_regex(
     starts: bool,
     ends: bool,
     cased: bool,
-) -> Result<regex::Regex, String> {
+) -> Result<regex::Regex, RuleError> {
     let mut re = String::from(if cased { "(?s)" } else { "(?is)" });
     if starts {
         re.push('^');
@@ -201,7 +202,7 @@ fn glob_regex(
     if ends {
         re.push('$');
     }
-    regex::Regex::new(&re).map_err(|e| e.to_string())
+    Ok(regex::Regex::new(&re)?)
 }
 
 /// Command-line dash variants (`windash`): `-x` also as `/x`, `–x`, `—x`, `―x`.
@@ -215,12 +216,10 @@ fn windash(s: &str) -> Vec<String> {
     out
 }
 
-fn compile_item(item: &DetectionItem, fields: &mut Fields) -> Result<Item, String> {
-    let name = item
-        .field
-        .name
-        .as_deref()
-        .ok_or("a keyword list inside a field mapping is not supported")?;
+fn compile_item(item: &DetectionItem, fields: &mut Fields) -> Result<Item, RuleError> {
+    let name = item.field.name.as_deref().ok_or_else(|| {
+        RuleError::Unsupported("a keyword list inside a field mapping is not supported".into())
+    })?;
     let m = &item.field.modifiers;
     let has = |x: Modifier| m.contains(&x);
     for x in m {
@@ -244,9 +243,9 @@ fn compile_item(item: &DetectionItem, fields: &mut Fields) -> Result<Item, Strin
             | M::Multiline
             | M::DotAll => {}
             other => {
-                return Err(format!(
+                return Err(RuleError::Unsupported(format!(
                     "modifier {other:?} on field {name} is not supported"
-                ));
+                )));
             }
         }
     }
@@ -265,7 +264,11 @@ fn compile_item(item: &DetectionItem, fields: &mut Fields) -> Result<Item, Strin
             [SigmaValue::String(s)] => {
                 matches!(plain(s).to_ascii_lowercase().as_str(), "true" | "yes")
             }
-            _ => return Err(format!("{name}|exists needs true or false")),
+            _ => {
+                return Err(RuleError::Invalid(format!(
+                    "{name}|exists needs true or false"
+                )));
+            }
         };
         it.exists = Some(v);
         return Ok(it);
@@ -284,11 +287,14 @@ fn compile_item(item: &DetectionItem, fields: &mut Fields) -> Result<Item, Strin
             let n = match v {
                 SigmaValue::Integer(n) => *n as f64,
                 SigmaValue::Float(f) => *f,
-                SigmaValue::String(s) => plain(s)
-                    .trim()
-                    .parse()
-                    .map_err(|_| format!("{name}: {:?} is not a number", plain(s)))?,
-                _ => return Err(format!("{name}: a comparison needs a number")),
+                SigmaValue::String(s) => plain(s).trim().parse().map_err(|_| {
+                    RuleError::Invalid(format!("{name}: {:?} is not a number", plain(s)))
+                })?,
+                _ => {
+                    return Err(RuleError::Invalid(format!(
+                        "{name}: a comparison needs a number"
+                    )));
+                }
             };
             it.pats.push(Pat::Num(c, n));
             continue;
@@ -320,7 +326,8 @@ fn compile_item(item: &DetectionItem, fields: &mut Fields) -> Result<Item, Strin
                 format!("(?{flags}){}", s.original)
             };
             it.pats.push(Pat::Regex(
-                regex::Regex::new(&src).map_err(|e| format!("{name}|re: {e}"))?,
+                regex::Regex::new(&src)
+                    .map_err(|e| RuleError::Invalid(format!("{name}|re: {e}")))?,
             ));
             continue;
         }
@@ -328,7 +335,7 @@ fn compile_item(item: &DetectionItem, fields: &mut Fields) -> Result<Item, Strin
             let net: ipnet::IpNet = plain(&s)
                 .trim()
                 .parse()
-                .map_err(|e| format!("{name}|cidr: {:?}: {e}", plain(&s)))?;
+                .map_err(|e| RuleError::Invalid(format!("{name}|cidr: {:?}: {e}", plain(&s))))?;
             it.pats.push(Pat::Cidr(net));
             continue;
         }
@@ -351,7 +358,7 @@ fn compile_item(item: &DetectionItem, fields: &mut Fields) -> Result<Item, Strin
                 let anchored_end = !(contains || starts);
                 it.pats.push(Pat::Regex(
                     glob_regex(&s, anchored_start, anchored_end, cased)
-                        .map_err(|e| format!("{name}: {e}"))?,
+                        .map_err(|e| e.within(name))?,
                 ));
                 continue;
             }
@@ -368,12 +375,12 @@ fn compile_item(item: &DetectionItem, fields: &mut Fields) -> Result<Item, Strin
         }
     }
     if it.pats.is_empty() {
-        return Err(format!("{name}: no value"));
+        return Err(RuleError::Invalid(format!("{name}: no value")));
     }
     Ok(it)
 }
 
-fn compile_det(d: &Detection, fields: &mut Fields) -> Result<Det, String> {
+fn compile_det(d: &Detection, fields: &mut Fields) -> Result<Det, RuleError> {
     match d {
         Detection::AllOf(items) => Ok(Det::AllOf(
             items
@@ -392,7 +399,11 @@ fn compile_det(d: &Detection, fields: &mut Fields) -> Result<Det, String> {
                 let s = match v {
                     SigmaValue::String(s) => s.clone(),
                     SigmaValue::Integer(n) => SigmaString::new(&n.to_string()),
-                    other => return Err(format!("keyword {other:?} is not supported")),
+                    other => {
+                        return Err(RuleError::Unsupported(format!(
+                            "keyword {other:?} is not supported"
+                        )));
+                    }
                 };
                 pats.push(if has_wildcards(&s) {
                     Pat::Regex(glob_regex(&s, false, false, false)?)
@@ -402,7 +413,9 @@ fn compile_det(d: &Detection, fields: &mut Fields) -> Result<Det, String> {
             }
             Ok(Det::Keywords(pats, false))
         }
-        _ => Err("array blocks and conditional detections are not supported".into()),
+        _ => Err(RuleError::Unsupported(
+            "array blocks and conditional detections are not supported".into(),
+        )),
     }
 }
 
@@ -429,7 +442,7 @@ fn pattern_matches(pattern: &str, name: &str) -> bool {
     true
 }
 
-fn compile_cond(c: &ConditionExpr, names: &[String]) -> Result<Cond, String> {
+fn compile_cond(c: &ConditionExpr, names: &[String]) -> Result<Cond, RuleError> {
     Ok(match c {
         ConditionExpr::And(v) => Cond::And(
             v.iter()
@@ -442,12 +455,13 @@ fn compile_cond(c: &ConditionExpr, names: &[String]) -> Result<Cond, String> {
                 .collect::<Result<_, _>>()?,
         ),
         ConditionExpr::Not(x) => Cond::Not(Box::new(compile_cond(x, names)?)),
-        ConditionExpr::Identifier(id) => Cond::Det(
-            names
-                .iter()
-                .position(|n| n == id)
-                .ok_or_else(|| format!("the condition names {id:?}, which is not a detection"))?,
-        ),
+        ConditionExpr::Identifier(id) => {
+            Cond::Det(names.iter().position(|n| n == id).ok_or_else(|| {
+                RuleError::Invalid(format!(
+                    "the condition names {id:?}, which is not a detection"
+                ))
+            })?)
+        }
         ConditionExpr::Selector {
             quantifier,
             pattern,
@@ -462,7 +476,9 @@ fn compile_cond(c: &ConditionExpr, names: &[String]) -> Result<Cond, String> {
                 .map(|(i, _)| i)
                 .collect();
             if set.is_empty() {
-                return Err(format!("the selector {pattern} names no detection"));
+                return Err(RuleError::Invalid(format!(
+                    "the selector {pattern} names no detection"
+                )));
             }
             let n = match quantifier {
                 Quantifier::Any => 1,
@@ -476,7 +492,10 @@ fn compile_cond(c: &ConditionExpr, names: &[String]) -> Result<Cond, String> {
 
 impl Matcher {
     /// Compiles a rule's detections and conditions (several conditions: any of them).
-    pub fn compile(d: &rsigma_parser::Detections, fields: &mut Fields) -> Result<Matcher, String> {
+    pub fn compile(
+        d: &rsigma_parser::Detections,
+        fields: &mut Fields,
+    ) -> Result<Matcher, RuleError> {
         let mut names: Vec<String> = d.named.keys().cloned().collect();
         names.sort();
         let dets = names
@@ -484,8 +503,8 @@ impl Matcher {
             .map(|n| {
                 d.named
                     .get(n)
-                    .ok_or_else(|| format!("detection {n} vanished"))
-                    .and_then(|x| compile_det(x, fields).map_err(|e| format!("{n}: {e}")))
+                    .ok_or_else(|| RuleError::Invalid(format!("detection {n} vanished")))
+                    .and_then(|x| compile_det(x, fields).map_err(|e| e.within(n)))
             })
             .collect::<Result<Vec<_>, _>>()?;
         let conds = d
@@ -494,14 +513,17 @@ impl Matcher {
             .map(|c| compile_cond(c, &names))
             .collect::<Result<Vec<_>, _>>()?;
         let cond = match conds.len() {
-            0 => return Err("no condition".into()),
-            1 => conds.into_iter().next().ok_or("no condition")?,
+            0 => return Err(RuleError::Invalid("no condition".into())),
+            1 => conds
+                .into_iter()
+                .next()
+                .ok_or_else(|| RuleError::Invalid("no condition".into()))?,
             _ => Cond::Or(conds),
         };
         if d.timeframe.is_some() {
-            return Err(
+            return Err(RuleError::Unsupported(
                 "`timeframe` aggregations are not supported; use a Sigma correlation rule".into(),
-            );
+            ));
         }
         Ok(Matcher { dets, cond })
     }

@@ -285,7 +285,7 @@ fn parse_file(text: &str) -> Result<(Parsed, Vec<String>), String> {
         if v.get(absence::KEY).is_some() {
             match Absence::from_yaml(&v) {
                 Ok(a) => absence.push(a),
-                Err(e) => errors.push(e),
+                Err(e) => errors.push(e.to_string()),
             }
         } else {
             sigma_docs.push(yaml_serde::to_string(&v).map_err(|e| e.to_string())?);

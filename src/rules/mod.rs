@@ -80,6 +80,36 @@ impl std::fmt::Display for Problem {
     }
 }
 
+/// Why a rule does not load (the other rules still do); it becomes a [`Problem`]'s reason. The
+/// text is the user's: what to change in the rule.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum RuleError {
+    /// Sigma that Picket does not evaluate (a modifier, a keyword form, a correlation feature).
+    #[error("{0}")]
+    Unsupported(String),
+    /// The rule contradicts itself or names something that is not there.
+    #[error("{0}")]
+    Invalid(String),
+    /// The YAML, or a mapping pipeline applied to it, could not be read.
+    #[error("{0}")]
+    Sigma(String),
+    /// A pattern did not compile.
+    #[error(transparent)]
+    Pattern(#[from] regex::Error),
+}
+
+impl RuleError {
+    /// The same error, said of `what` (a detection's or rule's name).
+    pub fn within(self, what: &str) -> RuleError {
+        match self {
+            RuleError::Unsupported(m) => RuleError::Unsupported(format!("{what}: {m}")),
+            RuleError::Invalid(m) => RuleError::Invalid(format!("{what}: {m}")),
+            RuleError::Sigma(m) => RuleError::Sigma(format!("{what}: {m}")),
+            RuleError::Pattern(e) => RuleError::Invalid(format!("{what}: {e}")),
+        }
+    }
+}
+
 /// A Sigma level as Picket's (medium when missing or unknown).
 fn level_from_sigma(l: Option<&rsigma_parser::Level>) -> Level {
     l.and_then(|l| Level::parse(l.as_str()))

@@ -5,7 +5,7 @@
 
 use super::absence::Absence;
 use super::compile::{Fields, Matcher};
-use super::{Level, level_from_sigma, window};
+use super::{Level, RuleError, level_from_sigma, window};
 use crate::model::fields as f;
 use rsigma_parser::{CorrelationRule, SigmaRule};
 use std::collections::HashMap;
@@ -133,16 +133,23 @@ impl Rules {
         self.max_links = n.max(1);
     }
 
-    pub(super) fn add_rule(&mut self, r: &SigmaRule, absence: Option<usize>) -> Result<(), String> {
+    pub(super) fn add_rule(
+        &mut self,
+        r: &SigmaRule,
+        absence: Option<usize>,
+    ) -> Result<(), RuleError> {
         let mut r = r.clone();
-        rsigma_eval::apply_pipelines(&self.pipelines, &mut r).map_err(|e| e.to_string())?;
+        rsigma_eval::apply_pipelines(&self.pipelines, &mut r)
+            .map_err(|e| RuleError::Sigma(e.to_string()))?;
         let key = rule_key(r.id.as_deref(), &r.title);
         if absence.is_none() && self.refs.contains_key(&key) {
-            return Err(format!("duplicate rule id {key}"));
+            return Err(RuleError::Invalid(format!("duplicate rule id {key}")));
         }
         let group_by = match r.custom_attributes.get("picket-group-by") {
             None => Vec::new(),
-            Some(v) => string_list(v).ok_or("picket-group-by must be a list of field names")?,
+            Some(v) => string_list(v).ok_or_else(|| {
+                RuleError::Invalid("picket-group-by must be a list of field names".into())
+            })?,
         };
         let matcher = Matcher::compile(&r.detection, &mut self.fields)?;
         self.keywords |= r.detection.named.values().any(has_keywords);
@@ -175,38 +182,42 @@ impl Rules {
         Ok(())
     }
 
-    pub(super) fn add_correlation(&mut self, c: &CorrelationRule) -> Result<(), String> {
+    pub(super) fn add_correlation(&mut self, c: &CorrelationRule) -> Result<(), RuleError> {
         use rsigma_parser::{CorrelationCondition, CorrelationType as T, WindowMode};
         let mut c = c.clone();
         rsigma_eval::pipeline::apply_pipelines_to_correlation(&self.pipelines, &mut c)
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| RuleError::Sigma(e.to_string()))?;
         if !matches!(
             c.correlation_type,
             T::EventCount | T::ValueCount | T::Temporal | T::TemporalOrdered
         ) {
-            return Err(format!(
+            return Err(RuleError::Unsupported(format!(
                 "correlation type {} is not supported (event_count, value_count, temporal, temporal_ordered)",
                 c.correlation_type.as_str()
-            ));
+            )));
         }
         if c.window != WindowMode::Sliding {
-            return Err(format!(
+            return Err(RuleError::Unsupported(format!(
                 "window {} is not supported (sliding)",
                 c.window.as_str()
-            ));
+            )));
         }
         if !c.aliases.is_empty() {
-            return Err("field aliases are not supported".into());
+            return Err(RuleError::Unsupported(
+                "field aliases are not supported".into(),
+            ));
         }
         let mut positions = Vec::new();
         for r in &c.rules {
             let Some(&i) = self.refs.get(r) else {
-                return Err(format!("refers to rule {r:?}, which is not loaded"));
+                return Err(RuleError::Invalid(format!(
+                    "refers to rule {r:?}, which is not loaded"
+                )));
             };
             positions.push(i);
         }
         if positions.is_empty() {
-            return Err("names no rule".into());
+            return Err(RuleError::Invalid("names no rule".into()));
         }
         let (predicates, field) = match &c.condition {
             CorrelationCondition::Threshold {
@@ -218,21 +229,32 @@ impl Rules {
                 field.as_ref().and_then(|f| f.first().cloned()),
             ),
             CorrelationCondition::Threshold { .. } => {
-                return Err("percentiles are not supported".into());
+                return Err(RuleError::Unsupported(
+                    "percentiles are not supported".into(),
+                ));
             }
             CorrelationCondition::Extended(_) => {
-                return Err("extended correlation conditions are not supported".into());
+                return Err(RuleError::Unsupported(
+                    "extended correlation conditions are not supported".into(),
+                ));
             }
         };
         if matches!(c.correlation_type, T::EventCount | T::ValueCount) && predicates.is_empty() {
-            return Err("a threshold condition is required".into());
+            return Err(RuleError::Invalid(
+                "a threshold condition is required".into(),
+            ));
         }
         let field = match (c.correlation_type, field) {
-            (T::ValueCount, None) => return Err("value_count needs `condition: field:`".into()),
+            (T::ValueCount, None) => {
+                return Err(RuleError::Invalid(
+                    "value_count needs `condition: field:`".into(),
+                ));
+            }
             (T::ValueCount, Some(f)) => Some(self.fields.slot(&f)),
             _ => None,
         };
-        let ci = u32::try_from(self.corrs.len()).map_err(|_| "too many correlations")?;
+        let ci = u32::try_from(self.corrs.len())
+            .map_err(|_| RuleError::Invalid("too many correlations".into()))?;
         let group_by = c
             .group_by
             .iter()
@@ -276,21 +298,22 @@ impl Rules {
         Ok(())
     }
 
-    pub(super) fn add_absence(&mut self, a: Absence) -> Result<(), String> {
+    pub(super) fn add_absence(&mut self, a: Absence) -> Result<(), RuleError> {
         let ai = self.absence.len();
         if let Some(text) = &a.sigma {
-            let c = rsigma_parser::parse_sigma_yaml(text).map_err(|e| e.to_string())?;
+            let c = rsigma_parser::parse_sigma_yaml(text)
+                .map_err(|e| RuleError::Sigma(e.to_string()))?;
             if let Some(e) = c.errors.first() {
-                return Err(format!("{:?}: {e}", a.title));
+                return Err(RuleError::Sigma(format!("{:?}: {e}", a.title)));
             }
             let [rule] = c.rules.as_slice() else {
-                return Err(format!(
+                return Err(RuleError::Invalid(format!(
                     "{:?}: the detection part must be one Sigma rule",
                     a.title
-                ));
+                )));
             };
             self.add_rule(rule, Some(ai))
-                .map_err(|e| format!("{:?}: {e}", a.title))?;
+                .map_err(|e| e.within(&format!("{:?}", a.title)))?;
         }
         let mut a = a;
         a.slots = a.group_by.iter().map(|g| self.fields.slot(g)).collect();
