@@ -409,7 +409,7 @@ impl Raw {
             })
         };
         let (enrich, reverse_dns) = self.enrich.validate().map_err(invalid)?;
-        let notify = self.notify.validate().map_err(|m| bad("notify", m))?;
+        let notify = self.notify.validate().map_err(invalid)?;
         if self.rules.suppress_secs > 30 * 86_400 {
             return Err(bad("rules.suppress_secs", "at most 30 days".into()));
         }

@@ -10,9 +10,9 @@
 pub mod deliver;
 pub mod render;
 
-use crate::model::Secret;
 use crate::model::alert::Level;
 use crate::model::alert::{Alert, Notice, Outgoing, Router};
+use crate::model::{Invalid, Secret};
 use crate::store::alerts::Outbox;
 use crate::telemetry::Metrics;
 use std::collections::{BTreeMap, HashMap};
@@ -139,18 +139,24 @@ pub struct Notifier {
 
 impl Settings {
     /// Checks every channel and route; the error names the channel or route and the problem.
-    pub fn validate(&self) -> Result<Notifier, String> {
+    pub fn validate(&self) -> Result<Notifier, Invalid> {
         let mut channels = HashMap::new();
         for c in &self.channel {
             let n = &c.name;
             if n.is_empty() {
-                return Err("notify.channel: a channel needs a name".into());
+                return Err(Invalid::new(
+                    "notify",
+                    "notify.channel: a channel needs a name",
+                ));
             }
             let need = |v: Option<&str>, what: &str| {
                 if v.is_none_or(str::is_empty) {
-                    Err(format!(
-                        "notify.channel {n:?}: {what} is required for kind {:?}",
-                        c.kind
+                    Err(Invalid::new(
+                        "notify",
+                        format!(
+                            "notify.channel {n:?}: {what} is required for kind {:?}",
+                            c.kind
+                        ),
                     ))
                 } else {
                     Ok(())
@@ -161,17 +167,23 @@ impl Settings {
                     need(c.smtp_host.as_deref(), "smtp_host")?;
                     need(c.from.as_deref(), "from")?;
                     if c.to.is_empty() {
-                        return Err(format!(
-                            "notify.channel {n:?}: `to` needs at least one address"
+                        return Err(Invalid::new(
+                            "notify",
+                            format!("notify.channel {n:?}: `to` needs at least one address"),
                         ));
                     }
                     for a in c.to.iter().chain(c.from.iter()) {
-                        a.parse::<lettre::message::Mailbox>()
-                            .map_err(|e| format!("notify.channel {n:?}: address {a:?}: {e}"))?;
+                        a.parse::<lettre::message::Mailbox>().map_err(|e| {
+                            Invalid::new(
+                                "notify",
+                                format!("notify.channel {n:?}: address {a:?}: {e}"),
+                            )
+                        })?;
                     }
                     if c.username.is_some() != c.password.is_some() {
-                        return Err(format!(
-                            "notify.channel {n:?}: username and password go together"
+                        return Err(Invalid::new(
+                            "notify",
+                            format!("notify.channel {n:?}: username and password go together"),
                         ));
                     }
                 }
@@ -180,14 +192,16 @@ impl Settings {
             }
             if let Some(u) = c.url.as_ref().map(Secret::expose) {
                 if !(u.starts_with("http://") || u.starts_with("https://")) {
-                    return Err(format!(
-                        "notify.channel {n:?}: url must start with http:// or https://"
+                    return Err(Invalid::new(
+                        "notify",
+                        format!("notify.channel {n:?}: url must start with http:// or https://"),
                     ));
                 }
             }
             if let Some(t) = &c.template {
-                render::check_template(t)
-                    .map_err(|e| format!("notify.channel {n:?}: template: {e}"))?;
+                render::check_template(t).map_err(|e| {
+                    Invalid::new("notify", format!("notify.channel {n:?}: template: {e}"))
+                })?;
             }
             let ch = Channel {
                 max_attempts: c.max_attempts.unwrap_or(8).max(1),
@@ -197,20 +211,30 @@ impl Settings {
                 settings: c.clone(),
             };
             if channels.insert(n.clone(), ch).is_some() {
-                return Err(format!("notify.channel {n:?} is defined twice"));
+                return Err(Invalid::new(
+                    "notify",
+                    format!("notify.channel {n:?} is defined twice"),
+                ));
             }
         }
         let mut routes = Vec::new();
         for (i, r) in self.route.iter().enumerate() {
             for c in &r.channels {
                 if !channels.contains_key(c) {
-                    return Err(format!("notify.route {}: unknown channel {c:?}", i + 1));
+                    return Err(Invalid::new(
+                        "notify",
+                        format!("notify.route {}: unknown channel {c:?}", i + 1),
+                    ));
                 }
             }
             let level = match &r.min_level {
                 None => Level::Informational,
-                Some(l) => Level::parse(l)
-                    .ok_or_else(|| format!("notify.route {}: unknown min_level {l:?}", i + 1))?,
+                Some(l) => Level::parse(l).ok_or_else(|| {
+                    Invalid::new(
+                        "notify",
+                        format!("notify.route {}: unknown min_level {l:?}", i + 1),
+                    )
+                })?,
             };
             routes.push((r.clone(), level));
         }

@@ -48,21 +48,34 @@ fn placeholder(a: &Value, notice: &str, name: &str) -> Option<String> {
     })
 }
 
+/// A template that cannot be filled.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TemplateError {
+    #[error("unclosed {{{{")]
+    Unclosed,
+    #[error(
+        "unknown placeholder {{{{{0}}}}} (known: summary, notice, title, level, group, rule_id, state, kind, id, count, first_seen, last_seen, alert_json)"
+    )]
+    Unknown(String),
+    #[error("not valid JSON once filled: {0}")]
+    NotJson(String),
+    #[error("e-mail has no JSON body")]
+    NoJsonBody,
+}
+
 /// Fills `{{name}}` placeholders; values are JSON-escaped (without quotes) so they can stand
 /// inside JSON strings, except `{{alert_json}}`, the whole alert as a JSON object.
-pub fn fill(template: &str, a: &Value, notice: &str) -> Result<String, String> {
+pub fn fill(template: &str, a: &Value, notice: &str) -> Result<String, TemplateError> {
     let mut out = String::with_capacity(template.len() + 256);
     let mut rest = template;
     while let Some(i) = rest.find("{{") {
         out.push_str(rest.get(..i).unwrap_or_default());
         let after = rest.get(i + 2..).unwrap_or_default();
         let Some(j) = after.find("}}") else {
-            return Err("unclosed {{".into());
+            return Err(TemplateError::Unclosed);
         };
         let name = after.get(..j).unwrap_or_default().trim();
-        let v = placeholder(a, notice, name).ok_or_else(|| {
-            format!("unknown placeholder {{{{{name}}}}} (known: summary, notice, title, level, group, rule_id, state, kind, id, count, first_seen, last_seen, alert_json)")
-        })?;
+        let v = placeholder(a, notice, name).ok_or_else(|| TemplateError::Unknown(name.into()))?;
         if name == "alert_json" {
             out.push_str(&v);
         } else {
@@ -80,10 +93,10 @@ pub fn fill(template: &str, a: &Value, notice: &str) -> Result<String, String> {
 }
 
 /// Checks that a template only names known placeholders and gives valid JSON.
-pub fn check_template(t: &str) -> Result<(), String> {
+pub fn check_template(t: &str) -> Result<(), TemplateError> {
     let sample = json!({"id": 1, "title": "t \"q\"", "level": "high", "group": "source.ip=192.0.2.1", "rule_id": "r", "state": "open", "kind": "detection", "count": 5, "first_seen": 0, "last_seen": 0});
     let body = fill(t, &sample, "raised")?;
-    serde_json::from_str::<Value>(&body).map_err(|e| format!("not valid JSON once filled: {e}"))?;
+    serde_json::from_str::<Value>(&body).map_err(|e| TemplateError::NotJson(e.to_string()))?;
     Ok(())
 }
 
@@ -122,7 +135,7 @@ pub fn body(
     routing_key: Option<&str>,
     a: &Value,
     notice: &str,
-) -> Result<String, String> {
+) -> Result<String, TemplateError> {
     let text = summary(a, notice);
     let v = match kind {
         Kind::Webhook => {
@@ -184,7 +197,7 @@ pub fn body(
                 })
             }
         }
-        Kind::Email => return Err("e-mail has no JSON body".into()),
+        Kind::Email => return Err(TemplateError::NoJsonBody),
     };
     Ok(v.to_string())
 }

@@ -5,7 +5,7 @@ use crate::model::alert::{Alert, Notice};
 
 fn settings(toml_text: &str) -> Result<Notifier, String> {
     let s: Settings = toml::from_str(toml_text).map_err(|e| e.to_string())?;
-    s.validate()
+    s.validate().map_err(|e| e.message)
 }
 
 fn alert(level: &str, tags: &[&str]) -> Alert {
