@@ -892,3 +892,45 @@ pub struct RdnsStats {
     /// Lookups that gave none (no PTR, NXDOMAIN, timeout, error).
     pub failed: AtomicU64,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What `/metrics` serves, values left out: every family's `# HELP` and `# TYPE` line and
+    /// every sample's name and labels. Scrapers, `bench/` and `loadgen` read these, so a change
+    /// of how the text is produced (a metrics crate, say) must leave this file as it is.
+    /// `PICKET_BLESS=1` rewrites it after a deliberate change; review the diff.
+    #[test]
+    fn the_exposition_keeps_its_names_types_and_help() {
+        let m = Metrics::new(["syslog0".to_string(), "snmp".to_string()]);
+        // As `pipeline` names them (tests may reach up; the module may not).
+        m.snmp_rejected
+            .name(crate::snmp::receiver::Reject::ALL.map(crate::snmp::receiver::Reject::as_str));
+        let shape: String = m
+            .render()
+            .lines()
+            .map(|l| {
+                if l.starts_with('#') {
+                    l.to_string()
+                } else {
+                    // The value is the last field; names and labels stay.
+                    let name = l.rsplit_once(' ').map_or(l, |(n, _)| n);
+                    format!("{name} N")
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+            + "\n";
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/telemetry/exposition.txt");
+        if std::env::var_os("PICKET_BLESS").is_some() {
+            std::fs::write(&path, &shape).unwrap();
+        }
+        let want = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            want == shape,
+            "the /metrics exposition changed; if on purpose, rerun with PICKET_BLESS=1 and review src/telemetry/exposition.txt"
+        );
+    }
+}
