@@ -44,6 +44,16 @@ pub enum Error {
     },
 }
 
+/// Text that is not TOML for Picket (an unknown key, a wrong type), and where.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}{message}", line.map(|l| format!("line {l}: ")).unwrap_or_default())]
+pub struct TomlError {
+    /// 1-based line, when the parser knows it.
+    pub line: Option<usize>,
+    /// What is wrong (it names the key).
+    pub message: String,
+}
+
 /// The file's shape, exactly as written.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -230,28 +240,24 @@ impl Raw {
             path: path.to_path_buf(),
             source,
         })?;
-        let raw = Raw::parse(&text).map_err(|message| Error::Parse {
+        let raw = Raw::parse(&text).map_err(|e| Error::Parse {
             path: path.to_path_buf(),
-            message,
+            message: e.to_string(),
         })?;
         Ok((raw, path.to_path_buf()))
     }
 
-    /// Parses TOML text; the error names the line, column and key.
-    pub fn parse(text: &str) -> Result<Raw, String> {
-        toml::from_str(text).map_err(|e: toml::de::Error| {
-            let line = e.span().map(|s| {
+    /// Parses TOML text; the error names the line and the key.
+    pub fn parse(text: &str) -> Result<Raw, TomlError> {
+        toml::from_str(text).map_err(|e: toml::de::Error| TomlError {
+            line: e.span().map(|s| {
                 text.get(..s.start)
                     .unwrap_or_default()
                     .matches('\n')
                     .count()
                     + 1
-            });
-            let msg = e.message().trim().to_string();
-            match line {
-                Some(l) => format!("line {l}: {msg}"),
-                None => msg,
-            }
+            }),
+            message: e.message().trim().to_string(),
         })
     }
 
@@ -516,6 +522,8 @@ password = "smtp-s3cret"
     #[test]
     fn unknown_key_names_key_and_line() {
         let e = Raw::parse("[syslog]\ntimezone = \"UTC\"\nmax_frame = 3\n").unwrap_err();
+        assert_eq!(e.line, Some(3));
+        let e = e.to_string();
         assert!(e.contains("line 3") && e.contains("max_frame"), "{e}");
     }
 
