@@ -7,20 +7,11 @@ mod common;
 use common::Picket;
 use std::time::{Duration, Instant};
 
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .max_redirects(0)
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(10)))
-        .build()
-        .into()
-}
-
 #[test]
 fn log_in_search_and_acknowledge_an_alert() {
     let p = Picket::start(&[]);
     let base = format!("http://{}", p.web);
-    let a = agent();
+    let a = common::agent();
     // No session: every page sends to the login page.
     let r = a.get(&format!("{base}/search")).call().unwrap();
     assert_eq!(r.status().as_u16(), 303);
@@ -39,16 +30,7 @@ fn log_in_search_and_acknowledge_an_alert() {
         .send(format!("user=admin&password={pw}"))
         .unwrap();
     assert_eq!(r.status().as_u16(), 303);
-    let cookie = r
-        .headers()
-        .get("set-cookie")
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
+    let cookie = common::session_cookie(&r);
 
     for _ in 0..5 {
         p.log_udp(

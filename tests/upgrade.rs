@@ -10,7 +10,6 @@ mod common;
 use common::{Picket, bin, run_ok};
 use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
 
 const PASSWORD: &str = "correct-horse-battery-1";
 const TOKEN: &str = "pk_d9eef0d8fcfdfc5a62afe609b5118409e7ef42c099026d14d0476eafd4e574e0";
@@ -56,15 +55,6 @@ fn cli(data: &Path, args: &[&str]) -> Vec<serde_json::Value> {
         .collect()
 }
 
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .max_redirects(0)
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(10)))
-        .build()
-        .into()
-}
-
 #[test]
 fn a_data_directory_from_before_versions_opens_with_everything_in_it() {
     let (dir, data) = fixture();
@@ -97,7 +87,7 @@ fn a_data_directory_from_before_versions_opens_with_everything_in_it() {
     // The collector: it starts on the directory and serves what is in it.
     let mut p = Picket::start_at(dir, data.clone(), &[]);
     let base = format!("http://{}", p.web);
-    let a = agent();
+    let a = common::agent();
     let mut r = a
         .get(&format!("{base}/api/v1/rules"))
         .header("authorization", &format!("Bearer {TOKEN}"))
@@ -119,16 +109,7 @@ fn a_data_directory_from_before_versions_opens_with_everything_in_it() {
         .send(format!("user=admin1&password={PASSWORD}"))
         .unwrap();
     assert_eq!(r.status().as_u16(), 303, "the old password still logs in");
-    let cookie = r
-        .headers()
-        .get("set-cookie")
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
+    let cookie = common::session_cookie(&r);
     let mut r = a
         .get(&format!("{base}/search?q=hello&range=30d"))
         .header("cookie", &cookie)

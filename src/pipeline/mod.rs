@@ -447,76 +447,56 @@ impl Running {
     /// Stops the collector: listeners first, then each stage once its input has drained, the
     /// web server last. Returns the counters.
     pub async fn shutdown(self) -> Arc<Metrics> {
-        let Running {
-            bound: _,
-            metrics,
-            spool_shared,
-            tasks,
-            stop_watch,
-            watch_thread,
-            stopping,
-            stop_retention,
-            sockets,
-            spool_thread,
-            parse_thread,
-            store_thread,
-            rules_thread,
-            stop_notify,
-            notify_thread,
-            retention_thread,
-            web_cancel,
-            web_task,
-        } = self;
-        for t in tasks {
+        for t in self.tasks {
             t.abort();
         }
-        stop_watch.store(true, Relaxed);
-        if watch_thread.join().is_err() {
+        self.stop_watch.store(true, Relaxed);
+        if self.watch_thread.join().is_err() {
             tracing::error!("The enrichment watcher panicked.");
         }
         tracing::info!("Shutting down: stopping listeners and draining queues.");
-        stopping.store(true, Relaxed);
+        self.stopping.store(true, Relaxed);
         // Retention feeds nothing: it is told now and joined once the pipeline has drained, so a
         // pass in progress never delays closing the listeners.
-        stop_retention.store(true, Relaxed);
-        let udp_threads = sockets.close().await;
+        self.stop_retention.store(true, Relaxed);
+        let udp_threads = self.sockets.close().await;
         let join_all = move || {
             let mut ok = true;
             for t in udp_threads {
                 ok &= t.join().is_ok();
             }
             // Receivers are gone: the frame queue closes, and each stage finishes in turn.
-            ok &= spool_thread.join().is_ok();
-            ok &= parse_thread.join().is_ok();
-            ok &= store_thread.join().unwrap_or(false);
+            ok &= self.spool_thread.join().is_ok();
+            ok &= self.parse_thread.join().is_ok();
+            ok &= self.store_thread.join().unwrap_or(false);
             // The store closed the rules' queue; then the notifier stops (what it has not sent
             // stays in the outbox for the next start).
-            if let Some(t) = rules_thread {
+            if let Some(t) = self.rules_thread {
                 ok &= t.join().is_ok();
             }
-            stop_notify.store(true, Relaxed);
-            ok &= notify_thread.join().is_ok();
-            if retention_thread.join().is_err() {
+            self.stop_notify.store(true, Relaxed);
+            ok &= self.notify_thread.join().is_ok();
+            if self.retention_thread.join().is_err() {
                 tracing::error!("The retention thread panicked.");
             }
             ok
         };
         let store_ok = tokio::task::spawn_blocking(join_all).await.unwrap_or(false);
-        web_cancel.cancel();
-        if tokio::time::timeout(Duration::from_secs(5), web_task)
+        self.web_cancel.cancel();
+        if tokio::time::timeout(Duration::from_secs(5), self.web_task)
             .await
             .is_err()
         {
             tracing::warn!("The web server did not stop within 5 s.");
         }
         tracing::info!(
-            received = metrics.received_total(),
-            stored = metrics.stored.load(Relaxed),
-            backlog_bytes = spool_shared.backlog_bytes(),
+            received = self.metrics.received_total(),
+            stored = self.metrics.stored.load(Relaxed),
+            backlog_bytes = self.spool_shared.backlog_bytes(),
             store_ok,
             "Picket stopped."
         );
-        metrics
+        self.metrics
     }
 }
 

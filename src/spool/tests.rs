@@ -206,6 +206,17 @@ fn key(f: &Frame) -> (Bytes, std::net::SocketAddr, u16, Transport, i64, bool) {
     )
 }
 
+/// A spool holding `frames`, its writer finished.
+fn written(frames: &[Frame]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut w, _r, _s) = open(dir.path(), SpoolPos::default(), u64::MAX).unwrap();
+    for f in frames {
+        w.append(f).unwrap();
+    }
+    w.finish().unwrap();
+    dir
+}
+
 /// Reads the spool from the start of its one file, for at most a few batches.
 fn read_back(dir: &std::path::Path) -> (Vec<Frame>, u64) {
     let (seq, _) = list_files(dir).unwrap().pop().unwrap();
@@ -234,14 +245,7 @@ fn read_back(dir: &std::path::Path) -> (Vec<Frame>, u64) {
 /// Whatever the frames hold, they come back exactly, in order.
 fn prop_any_frames_round_trip(seeds: Vec<FrameSeed>) -> bool {
     let frames = frames_of(seeds);
-    let dir = tempfile::tempdir().unwrap();
-    {
-        let (mut w, _r, _s) = open(dir.path(), SpoolPos::default(), u64::MAX).unwrap();
-        for f in &frames {
-            w.append(f).unwrap();
-        }
-        w.finish().unwrap();
-    }
+    let dir = written(&frames);
     let (got, corrupt) = read_back(dir.path());
     corrupt == 0 && got.iter().map(key).eq(frames.iter().map(key))
 }
@@ -250,14 +254,7 @@ fn prop_any_frames_round_trip(seeds: Vec<FrameSeed>) -> bool {
 /// a frame that was not, and never panics.
 fn prop_a_cut_file_gives_a_prefix(seeds: Vec<FrameSeed>, cut: u16) -> bool {
     let frames = frames_of(seeds);
-    let dir = tempfile::tempdir().unwrap();
-    {
-        let (mut w, _r, _s) = open(dir.path(), SpoolPos::default(), u64::MAX).unwrap();
-        for f in &frames {
-            w.append(f).unwrap();
-        }
-        w.finish().unwrap();
-    }
+    let dir = written(&frames);
     let (_, path) = list_files(dir.path()).unwrap().pop().unwrap();
     let len = std::fs::metadata(&path).unwrap().len();
     let keep = if len == 0 {
@@ -288,14 +285,7 @@ fn prop_overwritten_bytes_never_invent_frames(
     junk: Vec<u8>,
 ) -> bool {
     let frames = frames_of(seeds);
-    let dir = tempfile::tempdir().unwrap();
-    {
-        let (mut w, _r, _s) = open(dir.path(), SpoolPos::default(), u64::MAX).unwrap();
-        for f in &frames {
-            w.append(f).unwrap();
-        }
-        w.finish().unwrap();
-    }
+    let dir = written(&frames);
     let (_, path) = list_files(dir.path()).unwrap().pop().unwrap();
     let mut data = std::fs::read(&path).unwrap();
     if !data.is_empty() {

@@ -89,8 +89,12 @@ async fn change(
     let users = d.users.clone();
     let msg = match tokio::task::spawn_blocking(move || f(&users, &actor)).await {
         Ok(Ok(m)) => m,
-        // The store's own failure goes to the log, not onto the page.
-        Ok(Err(e @ crate::auth::Error::Store(_))) => return internal(e),
+        // Picket's own failures (the store, hashing, randomness) go to the log, not the page.
+        Ok(Err(
+            e @ (crate::auth::Error::Store(_)
+            | crate::auth::Error::Hash(_)
+            | crate::auth::Error::Random(_)),
+        )) => return internal(e),
         Ok(Err(e)) => e.to_string(),
         Err(e) => return internal(e),
     };

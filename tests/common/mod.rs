@@ -286,3 +286,27 @@ pub fn run_ok(cmd: &mut Command) -> std::process::Output {
     );
     out
 }
+
+/// An HTTP client for the dashboard: redirects and error statuses are answers to check, not
+/// errors; every request has a deadline.
+pub fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .max_redirects(0)
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(10)))
+        .build()
+        .into()
+}
+
+/// The `name=value` part of a response's session cookie.
+pub fn session_cookie(r: &ureq::http::Response<ureq::Body>) -> String {
+    r.headers()
+        .get("set-cookie")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string()
+}
