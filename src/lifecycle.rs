@@ -146,31 +146,26 @@ impl Lifecycle {
         self.disk.refresh();
         let m = &self.metrics;
         if !report.removed.is_empty() {
-            m.retention_runs.fetch_add(1, Relaxed);
-            m.retention_segments
-                .fetch_add(report.removed.len() as u64, Relaxed);
+            m.retention_runs.inc_by(1);
+            m.retention_segments.inc_by(report.removed.len() as u64);
             m.retention_events
-                .fetch_add(report.removed.iter().map(|x| x.events).sum(), Relaxed);
+                .inc_by(report.removed.iter().map(|x| x.events).sum());
             m.retention_bytes
-                .fetch_add(report.removed.iter().map(|x| x.bytes).sum(), Relaxed);
-            m.retention_evidence_kept
-                .fetch_add(report.evidence, Relaxed);
-            m.retention_archived.fetch_add(report.archived, Relaxed);
+                .inc_by(report.removed.iter().map(|x| x.bytes).sum());
+            m.retention_evidence_kept.inc_by(report.evidence);
+            m.retention_archived.inc_by(report.archived);
         }
         if let Some(a) = &self.policy.archive_dir {
             let b = crate::store::sqlite::archive::bytes(a);
-            m.archive_bytes
-                .store(i64::try_from(b).unwrap_or(i64::MAX), Relaxed);
+            m.archive_bytes.set(i64::try_from(b).unwrap_or(i64::MAX));
         }
-        m.store_bytes.store(
-            i64::try_from(report.store_bytes).unwrap_or(i64::MAX),
-            Relaxed,
-        );
-        m.oldest_event_us
-            .store(report.oldest_left.unwrap_or(0), Relaxed);
+        m.store_bytes
+            .set(i64::try_from(report.store_bytes).unwrap_or(i64::MAX));
+        m.oldest_event_seconds
+            .set(report.oldest_left.unwrap_or(0) / 1_000_000);
         if let Some(s) = self.disk.get() {
             m.disk_free_bytes
-                .store(i64::try_from(s.free).unwrap_or(i64::MAX), Relaxed);
+                .set(i64::try_from(s.free).unwrap_or(i64::MAX));
         }
         Ok(report)
     }

@@ -4,17 +4,66 @@
 //! answer's TTL (or a negative entry). The event that missed is stored without a name; later
 //! events (and the UI) get it.
 
-use crate::telemetry::RdnsStats;
+use crate::telemetry::{Counter, Metrics};
 use hickory_resolver::config::{NameServerConfig, ResolverConfig, ResolverOpts};
 use hickory_resolver::name_server::TokioConnectionProvider;
 use hickory_resolver::proto::xfer::Protocol;
 use hickory_resolver::{Resolver, TokioResolver};
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{Semaphore, mpsc};
+
+/// Counters of the reverse-DNS stage (shown as `picket_rdns_*` once it has started).
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Answers from the cache (positive or negative).
+    pub hits: Counter,
+    /// Addresses queued for lookup.
+    pub queued: Counter,
+    /// Addresses not queued because the queue was full.
+    pub dropped: Counter,
+    /// Lookups that gave a name.
+    pub resolved: Counter,
+    /// Lookups that gave none (no PTR, NXDOMAIN, timeout, error).
+    pub failed: Counter,
+}
+
+impl Stats {
+    /// Adds these counters to `/metrics`.
+    pub fn register(&self, m: &Metrics) {
+        for (name, help, c) in [
+            (
+                "picket_rdns_cache_hits_total",
+                "Reverse-DNS answers from the cache.",
+                &self.hits,
+            ),
+            (
+                "picket_rdns_queued_total",
+                "Addresses queued for a reverse lookup.",
+                &self.queued,
+            ),
+            (
+                "picket_rdns_dropped_total",
+                "Addresses not looked up because the lookup queue was full.",
+                &self.dropped,
+            ),
+            (
+                "picket_rdns_resolved_total",
+                "Reverse lookups that gave a name.",
+                &self.resolved,
+            ),
+            (
+                "picket_rdns_failed_total",
+                "Reverse lookups that gave no name (none, timeout, error).",
+                &self.failed,
+            ),
+        ] {
+            m.register(name, help, c.clone());
+        }
+    }
+}
 
 /// Settings of the reverse-DNS cache and resolver.
 #[derive(Debug, Clone)]
@@ -61,7 +110,7 @@ pub struct Rdns {
     tx: mpsc::Sender<IpAddr>,
     opts: Options,
     /// Counters (shown in /metrics as `picket_rdns_*`).
-    pub stats: Arc<RdnsStats>,
+    pub stats: Stats,
 }
 
 /// Queued addresses at most.
@@ -92,7 +141,7 @@ impl Rdns {
             pending: Mutex::new(HashSet::new()),
             tx,
             opts,
-            stats: Arc::new(RdnsStats::default()),
+            stats: Stats::default(),
         });
         tokio::spawn(run(me.clone(), resolver, rx));
         Ok(me)
@@ -103,7 +152,7 @@ impl Rdns {
         let now = Instant::now();
         if let Ok(c) = self.cache.lock() {
             if let Some(e) = c.get(&ip).filter(|e| e.expires > now) {
-                self.stats.hits.fetch_add(1, Relaxed);
+                self.stats.hits.inc();
                 return e.name.clone();
             }
         }
@@ -115,10 +164,10 @@ impl Rdns {
         if first {
             match self.tx.try_send(ip) {
                 Ok(()) => {
-                    self.stats.queued.fetch_add(1, Relaxed);
+                    self.stats.queued.inc();
                 }
                 Err(_) => {
-                    self.stats.dropped.fetch_add(1, Relaxed);
+                    self.stats.dropped.inc();
                     if let Ok(mut p) = self.pending.lock() {
                         p.remove(&ip);
                     }
@@ -175,17 +224,17 @@ async fn run(me: Arc<Rdns>, resolver: TokioResolver, mut rx: mpsc::Receiver<IpAd
                         .clamp(me.opts.min_ttl, me.opts.max_ttl);
                     match name {
                         Some(n) if !n.is_empty() => {
-                            me.stats.resolved.fetch_add(1, Relaxed);
+                            me.stats.resolved.inc();
                             me.put(ip, Some(n.into()), ttl);
                         }
                         _ => {
-                            me.stats.failed.fetch_add(1, Relaxed);
+                            me.stats.failed.inc();
                             me.put(ip, None, me.opts.negative_ttl);
                         }
                     }
                 }
                 _ => {
-                    me.stats.failed.fetch_add(1, Relaxed);
+                    me.stats.failed.inc();
                     me.put(ip, None, me.opts.negative_ttl);
                 }
             }
@@ -203,6 +252,7 @@ mod tests {
     use hickory_resolver::proto::rr::{Name, RData, Record};
     use std::str::FromStr;
     use std::sync::atomic::AtomicU64;
+    use std::sync::atomic::Ordering::Relaxed;
 
     /// A DNS responder on loopback: PTR for 10.0.0.7 (TTL 600), NXDOMAIN for the rest.
     async fn responder() -> (SocketAddr, Arc<AtomicU64>) {
@@ -245,7 +295,7 @@ mod tests {
             if let Some(n) = r.name(ip) {
                 return Some(n);
             }
-            if r.stats.failed.load(Relaxed) > 0 && r.cache.lock().unwrap().contains_key(&ip) {
+            if r.stats.failed.get() > 0 && r.cache.lock().unwrap().contains_key(&ip) {
                 return None;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -282,7 +332,7 @@ mod tests {
             assert_eq!(r.name(other), None);
         }
         assert_eq!(queries.load(Relaxed), asked, "negative answers are cached");
-        assert!(r.stats.resolved.load(Relaxed) == 1 && r.stats.failed.load(Relaxed) == 1);
+        assert!(r.stats.resolved.get() == 1 && r.stats.failed.get() == 1);
     }
 
     #[tokio::test]
@@ -304,17 +354,13 @@ mod tests {
             t.elapsed() < Duration::from_millis(100),
             "name() never waits"
         );
-        assert_eq!(
-            r.stats.queued.load(Relaxed),
-            1,
-            "one lookup in flight per address"
-        );
+        assert_eq!(r.stats.queued.get(), 1, "one lookup in flight per address");
         for _ in 0..100 {
-            if r.stats.failed.load(Relaxed) == 1 {
+            if r.stats.failed.get() == 1 {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        assert_eq!(r.stats.failed.load(Relaxed), 1);
+        assert_eq!(r.stats.failed.get(), 1);
     }
 }

@@ -61,12 +61,12 @@ pub fn run(
             }
         };
         if let Some(l) = lm {
-            l.received.fetch_add(1, Relaxed);
-            l.received_bytes.fetch_add(n as u64, Relaxed);
+            l.received.inc_by(1);
+            l.received_bytes.inc_by(n as u64);
         }
         // With a full disk nothing can be spooled: nothing is answered either, so an inform's
         // sender retries later instead of believing it was stored.
-        if metrics.disk_full.load(Relaxed) {
+        if metrics.disk_full.is_set() {
             crate::telemetry::events::FramesDropped {
                 reason: DropReason::DiskFull,
                 count: 1,
@@ -86,11 +86,11 @@ pub fn run(
             } => {
                 if let Some(r) = reply {
                     if sock.send_to(&r, peer).is_ok() {
-                        metrics.snmp_informs_answered.fetch_add(1, Relaxed);
+                        metrics.snmp_informs_answered.inc_by(1);
                     }
                 }
                 if duplicate {
-                    metrics.snmp_inform_duplicates.fetch_add(1, Relaxed);
+                    metrics.snmp_inform_duplicates.inc_by(1);
                     continue;
                 }
                 let i = match version {
@@ -99,13 +99,13 @@ pub fn run(
                     Version::V3 => 2,
                 };
                 if let Some(c) = metrics.snmp_accepted.get(i) {
-                    c.fetch_add(1, Relaxed);
+                    c.inc();
                 }
                 send(&tx, &metrics, frame(stored, peer, listener, received_at));
             }
             Verdict::Reply(r) => {
                 if sock.send_to(&r, peer).is_ok() {
-                    metrics.snmp_reports.fetch_add(1, Relaxed);
+                    metrics.snmp_reports.inc_by(1);
                 }
             }
             Verdict::Reject {
@@ -114,12 +114,10 @@ pub fn run(
                 who,
                 detail,
             } => {
-                if let Some(i) = Reject::ALL.iter().position(|r| *r == reason) {
-                    metrics.snmp_rejected.add(i, 1);
-                }
+                metrics.snmp_rejected.add(reason.as_str(), 1);
                 if let Some(r) = reply {
                     if sock.send_to(&r, peer).is_ok() {
-                        metrics.snmp_reports.fetch_add(1, Relaxed);
+                        metrics.snmp_reports.inc_by(1);
                     }
                 }
                 if reason.is_auth_failure() {
@@ -132,7 +130,7 @@ pub fn run(
                         // one more event when the window closes.
                         let body = notice_json(reason, &who, &detail, 1);
                         send(&tx, &metrics, frame(body, peer, listener, received_at));
-                        metrics.snmp_security_events.fetch_add(1, Relaxed);
+                        metrics.snmp_security_events.inc_by(1);
                         tracing::warn!(%peer, reason = reason.as_str(), who, detail, "SNMP authentication failure.");
                     }
                 }
@@ -205,7 +203,7 @@ fn flush_notices(
                 metrics,
                 frame(body, peer, listener, chrono::Utc::now().timestamp_micros()),
             );
-            metrics.snmp_security_events.fetch_add(1, Relaxed);
+            metrics.snmp_security_events.inc_by(1);
         }
         false
     });

@@ -13,7 +13,6 @@ use crate::telemetry::events::{FrameTruncated, TcpConnectionError, TcpConnection
 use bytes::BytesMut;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream};
@@ -68,14 +67,14 @@ pub async fn run(
             drop(stream);
             continue;
         };
-        metrics.tcp_accepted.fetch_add(1, Relaxed);
-        metrics.tcp_connections.fetch_add(1, Relaxed);
+        metrics.tcp_accepted.inc_by(1);
+        metrics.tcp_connections.inc_by(1);
         let (tx, metrics, cancel) = (tx.clone(), metrics.clone(), cancel.clone());
         let span = tracing::debug_span!("tcp", peer = %peer);
         tracker.spawn(
             async move {
                 connection(stream, peer, id, limits, &tx, &metrics, &cancel).await;
-                metrics.tcp_connections.fetch_sub(1, Relaxed);
+                metrics.tcp_connections.dec_by(1);
                 drop(permit);
             }
             .instrument(span),
@@ -112,7 +111,7 @@ async fn connection(
                 r = tokio::time::timeout(limits.idle_timeout, stream.read_buf(&mut buf)) => match r {
                     Ok(r) => r,
                     Err(_) => {
-                        metrics.tcp_idle_closed.fetch_add(1, Relaxed);
+                        metrics.tcp_idle_closed.inc_by(1);
                         tracing::debug!(peer = %peer, "Closed an idle TCP connection.");
                         Ok(0)
                     }

@@ -139,9 +139,9 @@ pub fn run(
             Ok(()) => {}
             Err(SendError::Full(_)) => FramesDropped {
                 // A full queue behind a full spool is the spool's doing: say so.
-                reason: if metrics.disk_full.load(Relaxed) {
+                reason: if metrics.disk_full.is_set() {
                     DropReason::DiskFull
-                } else if metrics.spool_full.load(Relaxed) {
+                } else if metrics.spool_full.is_set() {
                     DropReason::SpoolFull
                 } else {
                     DropReason::QueueFull

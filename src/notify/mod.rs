@@ -360,7 +360,7 @@ fn deliver_one(
     };
     let Some(ch) = notifier.channels.get(&msg.channel) else {
         log(alerts.failed(msg.id, "no such channel in the configuration", None));
-        metrics.notify_dead.fetch_add(1, Relaxed);
+        metrics.notify_dead.inc_by(1);
         return;
     };
     // Rate limit: a full bucket of `rate_per_minute` tokens refilling continuously.
@@ -374,21 +374,21 @@ fn deliver_one(
     b.at = t;
     if b.tokens < 1.0 {
         let wait = ((1.0 - b.tokens) * 60.0 / rate * 1e6) as i64;
-        metrics.notify_rate_limited.fetch_add(1, Relaxed);
+        metrics.notify_rate_limited.inc_by(1);
         log(alerts.postpone(msg.id, now + wait.max(1000)));
         return;
     }
     b.tokens -= 1.0;
     match attempt(ch, msg) {
         Attempt::Delivered => {
-            metrics.notify_sent.fetch_add(1, Relaxed);
+            metrics.notify_sent.inc_by(1);
             log(alerts.sent(msg.id));
         }
         Attempt::Retry(err) if (msg.attempts + 1) < i64::from(ch.max_attempts) => {
             let attempt_no = u32::try_from(msg.attempts + 1).unwrap_or(u32::MAX);
             let delay = backoff(ch.retry_base, attempt_no);
             tracing::warn!(channel = %msg.channel, attempt = attempt_no, error = %err, retry_in = ?delay, "Notification failed; retrying.");
-            metrics.notify_retried.fetch_add(1, Relaxed);
+            metrics.notify_retried.inc_by(1);
             log(alerts.failed(
                 msg.id,
                 &err,
@@ -397,7 +397,7 @@ fn deliver_one(
         }
         Attempt::Retry(err) | Attempt::Permanent(err) => {
             tracing::error!(channel = %msg.channel, error = %err, "Notification dead-lettered.");
-            metrics.notify_dead.fetch_add(1, Relaxed);
+            metrics.notify_dead.inc_by(1);
             log(alerts.failed(msg.id, &err, None));
         }
     }

@@ -135,7 +135,7 @@ pub async fn start(config: Config) -> Result<Running, Error> {
     // The SNMP engine names its refusal reasons (shown whether SNMP is on or not).
     metrics
         .snmp_rejected
-        .name(crate::snmp::receiver::Reject::ALL.map(crate::snmp::receiver::Reject::as_str));
+        .declare(&crate::snmp::receiver::Reject::ALL.map(crate::snmp::receiver::Reject::as_str));
     let data = &config.data_dir;
     std::fs::create_dir_all(data).map_err(|source| Error::DataDir {
         path: data.display().to_string(),
@@ -157,7 +157,7 @@ pub async fn start(config: Config) -> Result<Running, Error> {
     )?;
     metrics
         .spool_backlog_bytes
-        .store(spool_shared.backlog_bytes() as i64, Relaxed);
+        .set(spool_shared.backlog_bytes() as i64);
 
     // Stages, from the store backwards so each has its consumer ready.
     let writer = store.writer(listener_names.clone(), metrics.clone())?;
@@ -263,8 +263,7 @@ pub async fn start(config: Config) -> Result<Running, Error> {
             st,
             |cp, bytes| {
                 sh.committed(cp, bytes);
-                m.spool_backlog_bytes
-                    .store(sh.backlog_bytes() as i64, Relaxed);
+                m.spool_backlog_bytes.set(sh.backlog_bytes() as i64);
             },
         );
         if let Err(e) = &r {
@@ -318,7 +317,7 @@ pub async fn start(config: Config) -> Result<Running, Error> {
     if let Some(o) = &config.reverse_dns {
         match crate::enrich::rdns::Rdns::start(o.clone()) {
             Ok(r) => {
-                metrics.rdns.set(r.stats.clone()).unwrap_or(());
+                r.stats.register(&metrics);
                 enricher.set_rdns(r);
             }
             Err(e) => tracing::error!(problem = %e, "Reverse DNS is off."),
@@ -491,7 +490,7 @@ impl Running {
         }
         tracing::info!(
             received = self.metrics.received_total(),
-            stored = self.metrics.stored.load(Relaxed),
+            stored = self.metrics.stored.get(),
             backlog_bytes = self.spool_shared.backlog_bytes(),
             store_ok,
             "Picket stopped."

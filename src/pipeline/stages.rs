@@ -60,21 +60,21 @@ pub(super) fn spool_loop(
             match outcome {
                 Ok(()) => {
                     if waited {
-                        metrics.disk_full.store(false, Relaxed);
+                        metrics.disk_full.set(false);
                         tracing::info!("Disk space is back; intake resumes.");
                     }
                     return Ok(());
                 }
                 Err(e) => {
                     if !waited {
-                        metrics.disk_full.store(true, Relaxed);
+                        metrics.disk_full.set(true);
                         waited = true;
                     }
                     if let Some(more) = LIMIT.occurred() {
                         tracing::error!(error = %e, suppressed = more, "The disk is full: intake waits (TCP senders are held, UDP and SNMP drop as disk_full) until space is freed.");
                     }
                     if stopping.load(Relaxed) {
-                        metrics.disk_full.store(false, Relaxed);
+                        metrics.disk_full.set(false);
                         return Err(e);
                     }
                     std::thread::sleep(Duration::from_millis(100));
@@ -87,12 +87,12 @@ pub(super) fn spool_loop(
     const LINGER: Duration = Duration::from_millis(1);
     while let Some(first) = rx.blocking_recv() {
         if !w.wait_for_room(Duration::ZERO) {
-            metrics.spool_full.store(true, Relaxed);
+            metrics.spool_full.set(true);
             tracing::warn!(
                 "The spool is full; waiting for the store to catch up (TCP senders are slowed, UDP drops)."
             );
             while !w.wait_for_room(Duration::from_secs(1)) {}
-            metrics.spool_full.store(false, Relaxed);
+            metrics.spool_full.set(false);
             tracing::info!("The spool has room again.");
         }
         let mut next = Some(first);
@@ -121,7 +121,7 @@ pub(super) fn spool_loop(
                         Err(e) => fail(1, &e),
                     }
                 }
-                metrics.spool_written_bytes.fetch_add(bytes, Relaxed);
+                metrics.spool_written_bytes.inc_by(bytes);
                 drop(batch);
                 if w.unpublished_bytes() >= FLUSH_BYTES {
                     if let Err(e) = hold(&mut w, &mut |w| w.flush()) {
@@ -212,8 +212,8 @@ pub(super) fn parse_loop(
             events.push(ev);
         }
         metrics.add_parsed(&counts);
-        metrics.invalid_utf8.fetch_add(invalid, Relaxed);
-        metrics.clamped.fetch_add(clamped, Relaxed);
+        metrics.invalid_utf8.inc_by(invalid);
+        metrics.clamped.inc_by(clamped);
         if !events.is_empty() || batch.bytes > 0 {
             let out = EventBatch {
                 events,

@@ -11,7 +11,6 @@ use crate::model::Event;
 use crate::store::{EventReader, StoredBatch};
 use crate::telemetry::Metrics;
 use std::sync::Arc;
-use std::sync::atomic::Ordering::Relaxed;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
 use std::time::{Duration, Instant};
 
@@ -65,12 +64,12 @@ fn record(ctx: &mut Context, firings: Vec<Firing>) -> bool {
             ctx.router.as_ref(),
         ) {
             Ok(Recorded::Raised(id)) => {
-                ctx.metrics.alerts_raised.fetch_add(1, Relaxed);
+                ctx.metrics.alerts_raised.inc_by(1);
                 tracing::info!(alert = id, rule = %f.title, group = %f.group_text(), level = f.level.as_str(), "Alert raised.");
                 queued = true;
             }
             Ok(Recorded::Updated(_)) => {
-                ctx.metrics.alerts_updated.fetch_add(1, Relaxed);
+                ctx.metrics.alerts_updated.inc_by(1);
             }
             Ok(Recorded::Ignored) => {}
             Err(e) => {
@@ -153,7 +152,7 @@ pub fn run(mut ctx: Context, rx: Receiver<StoredBatch>) {
                     ctx.wake.try_send(()).unwrap_or(());
                 }
                 // Counted once recorded: a test that sees N evaluated also sees their alerts.
-                ctx.metrics.rules_evaluated.fetch_add(n, Relaxed);
+                ctx.metrics.rules_evaluated.inc_by(n);
             }
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
@@ -174,7 +173,7 @@ pub fn run(mut ctx: Context, rx: Receiver<StoredBatch>) {
             let factor = i64::try_from(ctx.settings.escalate_count_factor).unwrap_or(0);
             match ctx.alerts.escalate(now, after, factor, ctx.router.as_ref()) {
                 Ok(n) if n > 0 => {
-                    ctx.metrics.alerts_escalated.fetch_add(n as u64, Relaxed);
+                    ctx.metrics.alerts_escalated.inc_by(n as u64);
                     queued = true;
                 }
                 Ok(_) => {}
@@ -183,12 +182,10 @@ pub fn run(mut ctx: Context, rx: Receiver<StoredBatch>) {
             if queued {
                 ctx.wake.try_send(()).unwrap_or(());
             }
-            ctx.metrics
-                .rules_evicted_keys
-                .store(ctx.rules.evicted, Relaxed);
+            crate::telemetry::count_up_to(&ctx.metrics.rules_evicted_keys, ctx.rules.evicted);
             ctx.metrics
                 .rules_state_keys
-                .store(ctx.rules.state_keys() as i64, Relaxed);
+                .set(ctx.rules.state_keys() as i64);
         }
     }
 }

@@ -15,7 +15,7 @@ use crate::model::{Checkpoint, Event};
 use crate::query::SearchQuery;
 use crate::telemetry::Metrics;
 use std::sync::Arc;
-use std::sync::atomic::Ordering::{self, Relaxed};
+use std::sync::atomic::Ordering::{self};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
 use std::time::{Duration, Instant};
 
@@ -199,14 +199,14 @@ fn commit(
     loop {
         match writer.write_parts(parts, checkpoint) {
             Ok(id) => {
-                if metrics.store_failing.swap(false, Ordering::Relaxed) {
+                if metrics.store_failing.set(false) {
                     tracing::info!("The store writes again.");
                 }
                 return Ok(id);
             }
             Err(e) => {
-                metrics.store_write_errors.fetch_add(1, Ordering::Relaxed);
-                metrics.store_failing.store(true, Ordering::Relaxed);
+                metrics.store_write_errors.inc_by(1);
+                metrics.store_failing.set(true);
                 if let Some(more) = LIMIT.occurred() {
                     tracing::error!(error = %e, suppressed = more, "Could not store a batch; it stays in the spool and is tried again.");
                 }
@@ -326,7 +326,7 @@ pub fn run_writer(
         metrics
             .batch_seconds
             .observe(started.elapsed().as_secs_f64());
-        metrics.stored.fetch_add(count as u64, Relaxed);
+        metrics.stored.inc_by(count as u64);
         on_commit(checkpoint, spool_bytes);
         for done in pending.drain(..) {
             let first_id = next_id;
@@ -343,9 +343,7 @@ pub fn run_writer(
                     let back_to_parse = match rules.try_send(batch) {
                         Ok(()) => None,
                         Err(TrySendError::Full(b)) => {
-                            metrics
-                                .rules_dropped
-                                .fetch_add(b.events.len() as u64, Relaxed);
+                            metrics.rules_dropped.inc_by(b.events.len() as u64);
                             Some(b.events)
                         }
                         Err(TrySendError::Disconnected(b)) => Some(b.events),

@@ -81,7 +81,7 @@ pub struct FrameTruncated<'a> {
 impl FrameTruncated<'_> {
     pub fn emit(self, m: &Metrics) {
         static LIMIT: RateLimit = RateLimit::new(10);
-        m.truncated.fetch_add(1, Relaxed);
+        m.truncated.inc();
         if LIMIT.allow() {
             tracing::warn!(peer = %self.peer, listener = self.listener, max_bytes = self.max, "Truncated a frame over the maximum size.");
         }
@@ -97,7 +97,7 @@ pub struct TcpConnectionRejected {
 impl TcpConnectionRejected {
     pub fn emit(self, m: &Metrics) {
         static LIMIT: RateLimit = RateLimit::new(10);
-        m.tcp_rejected.fetch_add(1, Relaxed);
+        m.tcp_rejected.inc();
         if LIMIT.allow() {
             tracing::warn!(peer = %self.peer, limit = self.limit, "Refused a TCP connection at the connection limit.");
         }

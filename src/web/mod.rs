@@ -148,12 +148,11 @@ async fn livez() -> impl IntoResponse {
 
 /// Why Picket cannot store what it receives right now, if it cannot.
 pub fn degraded(m: &Metrics) -> Option<&'static str> {
-    use std::sync::atomic::Ordering::Relaxed;
-    if m.disk_full.load(Relaxed) {
+    if m.disk_full.is_set() {
         Some(
             "disk full: intake is paused until space is freed (TCP senders wait, UDP and SNMP are dropped)",
         )
-    } else if m.store_failing.load(Relaxed) {
+    } else if m.store_failing.is_set() {
         Some("the store cannot commit; received events wait in the spool")
     } else {
         None

@@ -14,7 +14,6 @@ use askama::Template;
 use axum::extract::State;
 use axum::response::Response;
 use std::fmt::Write;
-use std::sync::atomic::Ordering::Relaxed;
 
 const DAY_US: i64 = 86_400_000_000;
 /// Bars of the chart: 10 minutes each over 24 hours.
@@ -82,11 +81,11 @@ struct OverviewPage {
 /// The storage line: size, oldest event, free space, what retention removed.
 fn storage_line(m: &crate::telemetry::Metrics) -> String {
     let mb = |b: i64| format!("{:.1} MB", b as f64 / 1e6);
-    let oldest = m.oldest_event_us.load(Relaxed);
-    let free = m.disk_free_bytes.load(Relaxed);
+    let oldest = m.oldest_event_seconds.get().saturating_mul(1_000_000);
+    let free = m.disk_free_bytes.get();
     format!(
         "Storage: {} in the event store; oldest event {}; {} free on disk; retention removed {} events in {} segments since start.",
-        mb(m.store_bytes.load(Relaxed)),
+        mb(m.store_bytes.get()),
         if oldest > 0 {
             format_micros(oldest)
         } else {
@@ -97,8 +96,8 @@ fn storage_line(m: &crate::telemetry::Metrics) -> String {
         } else {
             "unknown".into()
         },
-        m.retention_events.load(Relaxed),
-        m.retention_segments.load(Relaxed),
+        m.retention_events.get(),
+        m.retention_segments.get(),
     )
 }
 
@@ -200,8 +199,8 @@ pub async fn overview(
         .enumerate()
         .map(|(i, l)| ListenerRow {
             name: l.name.clone(),
-            frames: l.received.load(Relaxed),
-            bytes: l.received_bytes.load(Relaxed),
+            frames: l.received.get(),
+            bytes: l.received_bytes.get(),
             rate: rates
                 .as_ref()
                 .and_then(|r| r.get(i))
@@ -234,7 +233,7 @@ pub async fn overview(
             .map(|r| (r.as_str(), m.dropped(*r)))
             .filter(|(_, n)| *n > 0)
             .collect(),
-        truncated: m.truncated.load(Relaxed),
+        truncated: m.truncated.get(),
         listeners,
         open_alerts: open.iter().map(alert_row).collect(),
         chart,

@@ -328,9 +328,7 @@ impl EventWriter for SqliteWriter {
                 tracing::error!(error = %e, suppressed = more, "Could not update the sender registry; its statistics miss this batch.");
             }
         }
-        self.metrics
-            .stats_overflow
-            .store(self.registry.stats_overflow(), Relaxed);
+        crate::telemetry::count_up_to(&self.metrics.stats_overflow, self.registry.stats_overflow());
         if let Some(ix) = &self.indexer {
             ix.busy.store(count >= BUSY_BATCH, Relaxed);
         }
@@ -536,8 +534,8 @@ fn index_loop(
         }
         let done = if compress {
             super::compact::compact(&p, &options.classes, &interrupt).map(|c| {
-                metrics.compact_bytes_in.fetch_add(c.bytes_in, Relaxed);
-                metrics.compact_bytes_out.fetch_add(c.bytes_out, Relaxed);
+                metrics.compact_bytes_in.inc_by(c.bytes_in);
+                metrics.compact_bytes_out.inc_by(c.bytes_out);
                 c.classes
             })
         } else {
@@ -547,7 +545,7 @@ fn index_loop(
             Ok(classes) => {
                 let secs = started.elapsed().as_secs_f64();
                 metrics.index_seconds.observe(secs);
-                metrics.segments_indexed.fetch_add(1, Relaxed);
+                metrics.segments_indexed.inc_by(1);
                 {
                     let mut g = match catalog.write() {
                         Ok(g) => g,
