@@ -98,11 +98,39 @@ pub struct RawSyslog {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawListener {
-    pub address: String,
+    /// Default 0.0.0.0:1514, or 0.0.0.0:6514 with `tls = true`.
+    pub address: Option<String>,
     pub udp: Option<bool>,
     pub tcp: Option<bool>,
     pub timezone: Option<String>,
     pub name: Option<String>,
+    /// Speak only TLS (RFC 5425) on the TCP address; see `tls::settings`.
+    pub tls: Option<bool>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub tls_client_auth: Option<String>,
+    pub tls_client_ca: Option<PathBuf>,
+    #[serde(default)]
+    pub tls_permitted_peers: Vec<String>,
+    #[serde(default)]
+    pub tls_permitted_fingerprints: Vec<String>,
+    pub tls_min_version: Option<String>,
+    pub tls_handshake_timeout_secs: Option<u64>,
+}
+
+impl RawListener {
+    fn tls_keys(&self) -> crate::tls::settings::Raw {
+        crate::tls::settings::Raw {
+            cert: self.tls_cert.clone(),
+            key: self.tls_key.clone(),
+            client_auth: self.tls_client_auth.clone(),
+            client_ca: self.tls_client_ca.clone(),
+            permitted_peers: self.tls_permitted_peers.clone(),
+            permitted_fingerprints: self.tls_permitted_fingerprints.clone(),
+            min_version: self.tls_min_version.clone(),
+            handshake_timeout_secs: self.tls_handshake_timeout_secs,
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -157,6 +185,8 @@ pub struct Listener {
     pub udp: bool,
     /// Listen on TCP.
     pub tcp: bool,
+    /// Speak TLS on the TCP address (then `udp` and `tcp` are false).
+    pub tls: Option<crate::tls::Settings>,
     /// Zone for timestamps without an offset.
     pub timezone: chrono_tz::Tz,
 }
@@ -222,11 +252,15 @@ pub struct SnmpConfig {
 pub struct Overrides {
     pub data_dir: Option<PathBuf>,
     pub syslog_listen: Vec<String>,
+    /// The address of the TLS syslog listener (the file's first `tls = true` listener).
+    pub syslog_tls_listen: Option<String>,
     pub web_listen: Option<String>,
     pub snmp_listen: Option<String>,
 }
 
 pub const DEFAULT_SYSLOG: &str = "0.0.0.0:1514";
+/// RFC 5425's port for syslog over TLS.
+pub const DEFAULT_SYSLOG_TLS: &str = "0.0.0.0:6514";
 pub const DEFAULT_WEB: &str = "0.0.0.0:8080";
 pub const DEFAULT_SNMP: &str = "0.0.0.0:1162";
 
@@ -293,6 +327,8 @@ impl Raw {
                 .map_err(|_| bad(key, format!("`{s}` is not an IP:port address")))
         };
         let mut listeners = Vec::new();
+        // `--syslog-listen` replaces the file's plain listeners; its TLS listeners stay.
+        let file_plain = self.syslog.listener.iter().any(|l| l.tls != Some(true));
         if !o.syslog_listen.is_empty() {
             for (i, a) in o.syslog_listen.iter().enumerate() {
                 listeners.push(Listener {
@@ -300,21 +336,35 @@ impl Raw {
                     address: addr("--syslog-listen", a)?,
                     udp: true,
                     tcp: true,
+                    tls: None,
                     timezone: default_tz,
                 });
             }
-        } else if self.syslog.listener.is_empty() {
+        } else if !file_plain {
             listeners.push(Listener {
                 name: "syslog0".into(),
                 address: addr("syslog", DEFAULT_SYSLOG)?,
                 udp: true,
                 tcp: true,
+                tls: None,
                 timezone: default_tz,
             });
-        } else {
+        }
+        let mut tls_overridden = false;
+        {
             for (i, l) in self.syslog.listener.iter().enumerate() {
+                let is_tls = l.tls == Some(true);
+                if !o.syslog_listen.is_empty() && !is_tls {
+                    continue;
+                }
                 let key = format!("syslog.listener[{i}]");
-                let name = l.name.clone().unwrap_or_else(|| format!("syslog{i}"));
+                let name = l.name.clone().unwrap_or_else(|| {
+                    if is_tls {
+                        format!("tls{i}")
+                    } else {
+                        format!("syslog{i}")
+                    }
+                });
                 if name.is_empty()
                     || !name
                         .bytes()
@@ -325,21 +375,60 @@ impl Raw {
                         "use letters, digits, '_' and '-'".into(),
                     ));
                 }
-                let (udp, tcp) = (l.udp.unwrap_or(true), l.tcp.unwrap_or(true));
-                if !udp && !tcp {
-                    return Err(bad(&key, "enables neither udp nor tcp".into()));
+                let tls_keys = l.tls_keys();
+                let (udp, tcp, tls) = if is_tls {
+                    if l.udp == Some(true) || l.tcp == Some(true) {
+                        return Err(bad(
+                            &key,
+                            "a TLS listener speaks only TLS on its TCP address; give plain TCP and UDP a listener of their own".into(),
+                        ));
+                    }
+                    let s = tls_keys.validate(&format!("{key}.")).map_err(invalid)?;
+                    (false, false, Some(s))
+                } else {
+                    if tls_keys.any() {
+                        return Err(bad(
+                            &format!("{key}.tls"),
+                            "tls_* keys are set but tls is not true".into(),
+                        ));
+                    }
+                    let (udp, tcp) = (l.udp.unwrap_or(true), l.tcp.unwrap_or(true));
+                    if !udp && !tcp {
+                        return Err(bad(&key, "enables neither udp nor tcp".into()));
+                    }
+                    (udp, tcp, None)
+                };
+                let default = if is_tls {
+                    DEFAULT_SYSLOG_TLS
+                } else {
+                    DEFAULT_SYSLOG
+                };
+                let mut address = addr(
+                    &format!("{key}.address"),
+                    l.address.as_deref().unwrap_or(default),
+                )?;
+                if let (true, false, Some(a)) = (is_tls, tls_overridden, &o.syslog_tls_listen) {
+                    address = addr("--syslog-tls-listen", a)?;
+                    tls_overridden = true;
                 }
                 listeners.push(Listener {
                     name,
-                    address: addr(&format!("{key}.address"), &l.address)?,
+                    address,
                     udp,
                     tcp,
+                    tls,
                     timezone: match &l.timezone {
                         Some(t) => tz_of(&format!("{key}.timezone"), Some(t))?,
                         None => default_tz,
                     },
                 });
             }
+        }
+        if o.syslog_tls_listen.is_some() && !tls_overridden {
+            return Err(bad(
+                "--syslog-tls-listen",
+                "no TLS listener is configured: add a [[syslog.listener]] with tls = true, tls_cert and tls_key".into(),
+            ));
         }
         let mut names: Vec<&str> = listeners.iter().map(|l| l.name.as_str()).collect();
         names.sort_unstable();
@@ -591,6 +680,7 @@ password = "smtp-s3cret"
             web_listen: Some("127.0.0.1:0".into()),
             data_dir: Some("d".into()),
             snmp_listen: Some("127.0.0.1:0".into()),
+            ..Overrides::default()
         };
         let c = Raw::default().validate(Path::new("x"), &o).unwrap();
         assert_eq!(c.listeners.len(), 2);

@@ -23,4 +23,5 @@ pub mod store;
 pub mod telemetry;
 #[doc(hidden)]
 pub mod test_util;
+pub mod tls;
 pub mod web;

@@ -106,6 +106,7 @@ fn imports_point_down_the_data_flow() {
         ("telemetry", &["*"]),
         ("query", &["*"]),
         ("snmp", &["*"]),
+        ("tls", &["*"]),
         ("spool", &["*"]),
         (
             "ingest",

@@ -48,6 +48,9 @@ enum Command {
         /// Listen for syslog on UDP and TCP at ADDR (repeatable; replaces the file's listeners).
         #[arg(long, value_name = "ADDR")]
         syslog_listen: Vec<String>,
+        /// The address of the TLS syslog listener (the file's listener with `tls = true`).
+        #[arg(long, value_name = "ADDR")]
+        syslog_tls_listen: Option<String>,
         /// Serve the web interface, /metrics and /healthz at ADDR.
         #[arg(long, value_name = "ADDR")]
         web_listen: Option<String>,
@@ -199,11 +202,13 @@ pub fn run() -> Result<ExitCode> {
     match cli.command {
         Command::Serve {
             syslog_listen,
+            syslog_tls_listen,
             web_listen,
             snmp_listen,
         } => serve(config(&Overrides {
             data_dir: common.data_dir.clone(),
             syslog_listen,
+            syslog_tls_listen,
             web_listen,
             snmp_listen,
         })?),

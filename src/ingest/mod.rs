@@ -1,10 +1,11 @@
-//! Sockets only: listeners (UDP and TCP syslog, SNMP notifications) that turn bytes into [`Frame`](crate::model::Frame)s and hand them,
+//! Sockets only: listeners (UDP, TCP and TLS syslog, SNMP notifications) that turn bytes into [`Frame`](crate::model::Frame)s and hand them,
 //! in batches, to a bounded queue. UDP drops (and counts) when the queue is full; TCP waits,
 //! which back-pressures the sender.
 
 pub mod framing;
 pub mod snmp;
 pub mod tcp;
+pub mod tls;
 pub mod udp;
 
 use crate::model::Frame;

@@ -13,6 +13,8 @@ pub enum Transport {
     Udp,
     /// A TCP stream, LF or octet-counting framed.
     Tcp,
+    /// A TLS stream (RFC 5425), framed as on TCP.
+    Tls,
     /// Lines read from a file by `picket replay`.
     File,
     /// An SNMP notification (UDP) the SNMP listener accepted; see `snmp::receiver::ENVELOPE`.
@@ -25,6 +27,7 @@ impl Transport {
         match self {
             Transport::Udp => "udp",
             Transport::Tcp => "tcp",
+            Transport::Tls => "tls",
             Transport::File => "file",
             Transport::Snmp => "snmp",
         }
@@ -37,6 +40,7 @@ impl Transport {
             Transport::Tcp => 1,
             Transport::File => 2,
             Transport::Snmp => 3,
+            Transport::Tls => 4,
         }
     }
 
@@ -46,6 +50,18 @@ impl Transport {
             0 => Transport::Udp,
             1 => Transport::Tcp,
             3 => Transport::Snmp,
+            4 => Transport::Tls,
+            _ => Transport::File,
+        }
+    }
+
+    /// The inverse of [`Transport::as_str`]; unknown names read as `File`.
+    pub fn from_name(s: &str) -> Self {
+        match s {
+            "udp" => Transport::Udp,
+            "tcp" => Transport::Tcp,
+            "tls" => Transport::Tls,
+            "snmp" => Transport::Snmp,
             _ => Transport::File,
         }
     }

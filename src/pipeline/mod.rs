@@ -58,6 +58,8 @@ pub enum Error {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error("TLS listener {listener}: {detail}")]
+    Tls { listener: String, detail: String },
     #[error(transparent)]
     Store(#[from] crate::store::Error),
     #[error(transparent)]
@@ -85,6 +87,7 @@ pub enum Error {
 pub struct Bound {
     pub syslog_udp: Vec<SocketAddr>,
     pub syslog_tcp: Vec<SocketAddr>,
+    pub syslog_tls: Vec<SocketAddr>,
     pub web: Option<SocketAddr>,
     pub snmp: Option<SocketAddr>,
 }
@@ -98,13 +101,18 @@ impl Bound {
                 .collect::<Vec<_>>()
                 .join(",")
         };
-        format!(
+        let mut line = format!(
             "picket ready syslog_udp={} syslog_tcp={} web={} snmp={}",
             join(&self.syslog_udp),
             join(&self.syslog_tcp),
             self.web.map(|a| a.to_string()).unwrap_or_default(),
             self.snmp.map(|a| a.to_string()).unwrap_or_default()
-        )
+        );
+        if !self.syslog_tls.is_empty() {
+            line.push_str(" syslog_tls=");
+            line.push_str(&join(&self.syslog_tls));
+        }
+        line
     }
 }
 

@@ -1,11 +1,12 @@
 //! Binding the intake sockets: each `[[syslog.listener]]`'s UDP socket (a thread each) and TCP
-//! listener (an accept task), and the SNMP trap socket; and closing them again in the order
+//! or TLS listener (an accept task; a listen backlog of 4,096 so that 2,000 senders reconnecting
+//! at once are not held back by SYN retransmits), the TLS reload task, and the SNMP trap socket; and closing them again in the order
 //! that loses nothing (stop accepting, let open TCP connections hand over what was sent).
 
 use super::stages::socket_inode;
 use super::{Bound, Error, thread};
 use crate::config::Config;
-use crate::ingest::{FrameSender, tcp, udp};
+use crate::ingest::{FrameSender, tcp, tls, udp};
 use crate::telemetry::Metrics;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
@@ -37,6 +38,12 @@ pub(super) async fn bind(
     let cancel = CancellationToken::new();
     let tracker = TaskTracker::new();
     let mut accept_tasks = Vec::new();
+    let tls_metrics = config
+        .listeners
+        .iter()
+        .any(|l| l.tls.is_some())
+        .then(|| tls::TlsMetrics::register(metrics));
+    let mut intakes = Vec::new();
     for (i, l) in config.listeners.iter().enumerate() {
         let id = u16::try_from(i).unwrap_or(u16::MAX);
         if l.udp {
@@ -70,7 +77,30 @@ pub(super) async fn bind(
                 udp::run(sock, id, max, tx, m, stop)
             })?);
         }
-        if l.tcp {
+        let intake = match (&l.tls, &tls_metrics) {
+            (Some(s), Some(m)) => {
+                let watched =
+                    crate::tls::reload::Watched::new(s.clone(), &[]).map_err(|e| Error::Tls {
+                        listener: l.name.clone(),
+                        detail: e.to_string(),
+                    })?;
+                let intake = Arc::new(tls::Intake {
+                    listener: l.name.clone(),
+                    watched: Arc::new(watched),
+                    timeout: s.handshake_timeout,
+                    metrics: m.clone(),
+                });
+                intakes.push(intake.clone());
+                Some(intake)
+            }
+            _ => None,
+        };
+        if l.tcp || intake.is_some() {
+            let what = if intake.is_some() {
+                "syslog TLS"
+            } else {
+                "syslog TCP"
+            };
             // With port 0, TCP takes the port UDP got when it is free, so one address serves both.
             let mut want = l.address;
             if want.port() == 0 {
@@ -78,22 +108,26 @@ pub(super) async fn bind(
                     want.set_port(u.port());
                 }
             }
-            let listener = match tokio::net::TcpListener::bind(want).await {
+            let listener = match listen(want) {
                 Ok(x) => Ok(x),
-                Err(_) if want != l.address => tokio::net::TcpListener::bind(l.address).await,
+                Err(_) if want != l.address => listen(l.address),
                 Err(e) => Err(e),
             }
             .map_err(|source| Error::Bind {
-                what: "syslog TCP",
+                what,
                 addr: l.address,
                 source,
             })?;
             let addr = listener.local_addr().map_err(|source| Error::Bind {
-                what: "syslog TCP",
+                what,
                 addr: l.address,
                 source,
             })?;
-            bound.syslog_tcp.push(addr);
+            if intake.is_some() {
+                bound.syslog_tls.push(addr);
+            } else {
+                bound.syslog_tcp.push(addr);
+            }
             let lim = tcp::Limits {
                 max_frame: config.max_frame_bytes,
                 max_connections: config.max_connections,
@@ -107,8 +141,16 @@ pub(super) async fn bind(
                 metrics.clone(),
                 cancel.clone(),
                 tracker.clone(),
+                intake,
             )));
         }
+    }
+    if !intakes.is_empty() {
+        accept_tasks.push(tokio::spawn(tls::watch(
+            intakes,
+            RELOAD_CHECK,
+            cancel.clone(),
+        )));
     }
     if let Some(sc) = &config.snmp {
         let sock = crate::ingest::snmp::bind(sc.listen, config.udp_recv_buffer_bytes).map_err(
@@ -143,6 +185,25 @@ pub(super) async fn bind(
         cancel,
         tracker,
     })
+}
+
+/// How often TLS files are looked at for a renewal.
+const RELOAD_CHECK: Duration = Duration::from_secs(2);
+
+/// Pending connections the kernel queues before `accept` (Linux caps it at
+/// `net.core.somaxconn`, 4,096 by default).
+const BACKLOG: u32 = 4096;
+
+/// A TCP listener with the long backlog.
+fn listen(addr: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let s = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    s.set_reuseaddr(true)?;
+    s.bind(addr)?;
+    s.listen(BACKLOG)
 }
 
 impl Sockets {

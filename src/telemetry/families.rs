@@ -1,5 +1,5 @@
 //! Metric kinds Picket registers beside prometheus-client's own `Counter`, `Gauge` and
-//! `Histogram`: a labelled counter family that keeps its label values in the order they were
+//! `Histogram`: a labelled family that keeps its label values in the order they were
 //! declared (listeners in config order, drop reasons in enum order) where the crate's `Family`
 //! would hash them into a new order on every scrape; a 0/1 flag; and the kernel's UDP drop
 //! counters, read from `/proc` when scraped.
@@ -8,25 +8,26 @@
 //! crate's Prometheus text encoder.
 
 use prometheus_client::encoding::{EncodeMetric, MetricEncoder, NoLabelSet};
-use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::{MetricType, TypedMetric};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, PoisonError, RwLock};
 
-/// (label value, its counter), in declaration order.
-type Values = Vec<(Cow<'static, str>, Counter)>;
+/// (label value, its metric), in declaration order.
+type Values<M> = Vec<(Cow<'static, str>, M)>;
 
-/// Counters with one label, in declaration order. Values met later (a parser's name, say) are
-/// appended. Hot paths keep the [`Counter`] handle that [`Labeled::counter`] returns.
+/// Metrics with one label (counters unless said otherwise), in declaration order. Values met
+/// later (a parser's name, say) are appended. Hot paths keep the handle [`Labeled::handle`]
+/// returns.
 #[derive(Clone, Debug)]
-pub struct Labeled {
+pub struct Labeled<M = Counter> {
     label: &'static str,
-    values: Arc<RwLock<Values>>,
+    values: Arc<RwLock<Values<M>>>,
 }
 
-impl Labeled {
+impl<M: Clone + Default> Labeled<M> {
     /// An empty family whose samples carry `label`.
     pub fn new(label: &'static str) -> Self {
         Labeled {
@@ -35,8 +36,8 @@ impl Labeled {
         }
     }
 
-    /// The counter of `value`, added (at zero) if the family has none yet.
-    pub fn counter(&self, value: &str) -> Counter {
+    /// The metric of `value`, added (at zero) if the family has none yet.
+    pub fn handle(&self, value: &str) -> M {
         if let Some(c) = self.find(value) {
             return c;
         }
@@ -44,7 +45,7 @@ impl Labeled {
         if let Some((_, c)) = g.iter().find(|(v, _)| v == value) {
             return c.clone();
         }
-        let c = Counter::default();
+        let c = M::default();
         g.push((Cow::Owned(value.to_string()), c.clone()));
         c
     }
@@ -55,31 +56,35 @@ impl Labeled {
         let mut g = self.values.write().unwrap_or_else(PoisonError::into_inner);
         for v in values {
             if !g.iter().any(|(have, _)| have == v) {
-                g.push((Cow::Borrowed(*v), Counter::default()));
+                g.push((Cow::Borrowed(*v), M::default()));
             }
         }
     }
 
+    fn find(&self, value: &str) -> Option<M> {
+        let g = self.values.read().unwrap_or_else(PoisonError::into_inner);
+        g.iter().find(|(v, _)| v == value).map(|(_, c)| c.clone())
+    }
+}
+
+impl Labeled<Counter> {
+    /// The counter of `value` (see [`Labeled::handle`]).
+    pub fn counter(&self, value: &str) -> Counter {
+        self.handle(value)
+    }
+
     /// Adds `n` to the counter of `value`.
     pub fn add(&self, value: &str, n: u64) {
-        match self.find(value) {
-            Some(c) => c.inc_by(n),
-            None => self.counter(value).inc_by(n),
-        };
+        self.handle(value).inc_by(n);
     }
 
     /// The count of `value` (0 if never counted).
     pub fn get(&self, value: &str) -> u64 {
         self.find(value).map_or(0, |c| c.get())
     }
-
-    fn find(&self, value: &str) -> Option<Counter> {
-        let g = self.values.read().unwrap_or_else(PoisonError::into_inner);
-        g.iter().find(|(v, _)| v == value).map(|(_, c)| c.clone())
-    }
 }
 
-impl EncodeMetric for Labeled {
+impl<M: EncodeMetric + TypedMetric + std::fmt::Debug + Send + Sync> EncodeMetric for Labeled<M> {
     fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
         let g = self.values.read().unwrap_or_else(PoisonError::into_inner);
         for (value, c) in g.iter() {
@@ -90,7 +95,7 @@ impl EncodeMetric for Labeled {
     }
 
     fn metric_type(&self) -> MetricType {
-        MetricType::Counter
+        M::TYPE
     }
 }
 

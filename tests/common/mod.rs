@@ -7,6 +7,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+pub mod certs;
 pub mod sinks;
 
 pub struct Picket {
@@ -16,6 +17,8 @@ pub struct Picket {
     pub tcp: SocketAddr,
     pub web: SocketAddr,
     pub snmp: Option<SocketAddr>,
+    /// The TLS syslog listener, when one is configured.
+    pub tls: Option<SocketAddr>,
     data: std::path::PathBuf,
     stderr: std::sync::Arc<std::sync::Mutex<String>>,
 }
@@ -113,6 +116,10 @@ impl Picket {
                 .split_whitespace()
                 .find_map(|p| p.strip_prefix("snmp="))
                 .and_then(|a| a.parse().ok()),
+            tls: line
+                .split_whitespace()
+                .find_map(|p| p.strip_prefix("syslog_tls="))
+                .and_then(|a| a.split(',').next()?.parse().ok()),
             child: Some(child),
             dir,
             data,

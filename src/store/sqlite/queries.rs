@@ -418,12 +418,7 @@ fn row_to_event(r: &rusqlite::Row<'_>, seg: u32) -> rusqlite::Result<StoredEvent
     let sender: String = r.get(3)?;
     let port: i64 = r.get(4)?;
     let ip: IpAddr = sender.parse().unwrap_or(IpAddr::from([0, 0, 0, 0]));
-    let transport = match r.get_ref(6)?.as_str().unwrap_or_default() {
-        "udp" => Transport::Udp,
-        "tcp" => Transport::Tcp,
-        "snmp" => Transport::Snmp,
-        _ => Transport::File,
-    };
+    let transport = Transport::from_name(r.get_ref(6)?.as_str().unwrap_or_default());
     let small = |v: Option<i64>| v.and_then(|v| u8::try_from(v).ok());
     let msg_off: Option<i64> = r.get(17)?;
     let message: Option<String> = r.get(18)?;

@@ -1,0 +1,387 @@
+//! The TLS syslog listener (RFC 5425) end to end on loopback, with certificates the test makes
+//! and `openssl s_client` as the sender: both framings reach the store; each refusal (no
+//! certificate, an unknown CA, a name not permitted, a fingerprint not permitted, TLS 1.1) is
+//! refused and counted while the listener keeps serving; a listed fingerprint is accepted
+//! without the chain; stalled and garbage handshakes are cleaned by the handshake timeout; and
+//! renewed certificate files are used by new handshakes while an open connection continues.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::Picket;
+use common::certs::{self, Ca, Pair};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn toml_path(p: &Path) -> String {
+    p.display().to_string()
+}
+
+fn listener(server: &Pair, extra: &str) -> String {
+    format!(
+        "[[syslog.listener]]\nname = \"tls0\"\ntls = true\naddress = \"127.0.0.1:0\"\ntls_cert = \"{}\"\ntls_key = \"{}\"\ntls_handshake_timeout_secs = 1\n{extra}\n",
+        toml_path(&server.cert),
+        toml_path(&server.key)
+    )
+}
+
+/// `openssl s_client` to `addr`, trusting `ca`, with a client certificate if given.
+fn s_client(addr: SocketAddr, ca: &Pair, client: Option<&Pair>, extra: &[&str]) -> Command {
+    let mut c = Command::new("openssl");
+    c.args([
+        "s_client",
+        "-connect",
+        &addr.to_string(),
+        "-servername",
+        "localhost",
+    ])
+    .arg("-CAfile")
+    .arg(&ca.cert)
+    .args(["-verify_return_error", "-quiet", "-no_ign_eof"]);
+    if let Some(p) = client {
+        c.arg("-cert").arg(&p.cert).arg("-key").arg(&p.key);
+    }
+    c.args(extra);
+    c
+}
+
+/// Runs `cmd` with `input` on stdin; waits for it (bounded) and returns whether it succeeded.
+fn send(mut cmd: Command, input: &[u8]) -> bool {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("openssl must be installed");
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(input).unwrap_or(());
+    drop(stdin);
+    wait(&mut child)
+}
+
+fn wait(child: &mut Child) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            return s.success();
+        }
+        if Instant::now() > deadline {
+            child.kill().unwrap_or(());
+            child.wait().unwrap();
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn handshakes(p: &Picket, result: &str) -> u64 {
+    p.metric(&format!(
+        "picket_tls_handshakes_total{{result=\"{result}\"}}"
+    ))
+}
+
+fn wait_handshakes(p: &Picket, result: &str, n: u64) -> u64 {
+    p.wait_metric(
+        &format!("picket_tls_handshakes_total{{result=\"{result}\"}}"),
+        n,
+        Duration::from_secs(15),
+    )
+}
+
+fn line(tag: &str) -> String {
+    format!("<13>Dec  2 10:00:00 fw1 app: {tag}")
+}
+
+fn octet(tag: &str) -> String {
+    let l = line(tag);
+    format!("{} {l}", l.len())
+}
+
+#[test]
+fn tls_listener_stores_both_framings_and_refuses_what_it_must() {
+    let d = tempfile::tempdir().unwrap();
+    let ca = Ca::new(d.path(), "ca");
+    let other_ca = Ca::new(d.path(), "otherca");
+    let server = ca.issue("server", "localhost", 30);
+    let good = ca.issue("good", "fw1.example.net", 30);
+    let wrong_name = ca.issue("wrongname", "fw1.example.org", 30);
+    let stranger = other_ca.issue("stranger", "fw2.example.net", 30);
+    let factory = certs::factory_like(d.path(), "FGT60F");
+    let unlisted_factory = certs::factory_like(d.path(), "FGT61F");
+    let p = Picket::start_with_config(&listener(
+        &server,
+        &format!(
+            "tls_client_auth = \"required\"\ntls_client_ca = \"{}\"\ntls_permitted_peers = [\"*.example.net\"]\ntls_permitted_fingerprints = [\"{}\"]\n",
+            toml_path(&ca.pair.cert),
+            factory.fingerprint()
+        ),
+    ));
+    let addr = p.tls.expect("the ready line names syslog_tls=");
+
+    // Both framings, in one stream, from a permitted client.
+    let input = format!(
+        "{}\n{}{}\n",
+        line("tls-lf-one"),
+        octet("tls-octet-two"),
+        line("tls-lf-three")
+    );
+    assert!(send(
+        s_client(addr, &ca.pair, Some(&good), &[]),
+        input.as_bytes()
+    ));
+    assert_eq!(p.wait_stored(3, Duration::from_secs(20)), 3);
+    for tag in ["tls-lf-one", "tls-octet-two", "tls-lf-three"] {
+        let hits = p.search(tag, &[]);
+        assert_eq!(hits.len(), 1, "{tag}");
+        assert_eq!(hits[0]["picket.listener"], "tls0", "{hits:?}");
+    }
+    assert_eq!(handshakes(&p, "ok"), 1);
+
+    // Each refusal is counted by its reason, and what the client sent is not stored.
+    let refusals: [(&str, Command); 5] = [
+        ("no_certificate", s_client(addr, &ca.pair, None, &[])),
+        ("unknown_ca", s_client(addr, &ca.pair, Some(&stranger), &[])),
+        (
+            "name_not_permitted",
+            s_client(addr, &ca.pair, Some(&wrong_name), &[]),
+        ),
+        // Fails webpki's strict checks and is not listed.
+        (
+            "bad_certificate",
+            s_client(addr, &ca.pair, Some(&unlisted_factory), &[]),
+        ),
+        (
+            "protocol_version",
+            s_client(
+                addr,
+                &ca.pair,
+                Some(&good),
+                &["-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0"],
+            ),
+        ),
+    ];
+    let mut want: std::collections::BTreeMap<&str, u64> = Default::default();
+    for (i, (reason, cmd)) in refusals.into_iter().enumerate() {
+        send(
+            cmd,
+            format!("{}\n", line(&format!("refused-{i}"))).as_bytes(),
+        );
+        let n = want.entry(reason).or_insert(0);
+        *n += 1;
+        assert_eq!(
+            wait_handshakes(&p, reason, *n),
+            *n,
+            "{reason}: {}",
+            p.get("/metrics")
+                .lines()
+                .filter(|l| l.starts_with("picket_tls_handshakes"))
+                .collect::<Vec<_>>()
+                .join("\n")
+                + &p.stderr()
+        );
+    }
+    // The factory-like certificate fails strict checks but its fingerprint is listed.
+    assert!(send(
+        s_client(addr, &ca.pair, Some(&factory), &[]),
+        format!("{}\n", line("tls-factory")).as_bytes()
+    ));
+    assert_eq!(p.wait_stored(4, Duration::from_secs(20)), 4);
+    assert_eq!(p.search("tls-factory", &[]).len(), 1);
+    assert!(p.search("refused", &[]).is_empty());
+
+    // A handshake that never starts, garbage instead of a ClientHello, and 200 connections that
+    // stop mid-handshake: all closed by the 1 s handshake timeout, the listener still serving.
+    let mut silent = TcpStream::connect(addr).unwrap();
+    silent
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut garbage = TcpStream::connect(addr).unwrap();
+    garbage
+        .write_all(b"this is not TLS at all\r\n\r\n")
+        .unwrap();
+    let stalled: Vec<TcpStream> = (0..200)
+        .map(|_| {
+            let mut s = TcpStream::connect(addr).unwrap();
+            // A handshake record header announcing more than is ever sent.
+            s.write_all(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01]).unwrap();
+            s
+        })
+        .collect();
+    let mut buf = [0u8; 16];
+    assert_eq!(
+        silent.read(&mut buf).unwrap_or(0),
+        0,
+        "closed by the timeout"
+    );
+    assert!(wait_handshakes(&p, "timeout", 201) >= 201);
+    assert!(wait_handshakes(&p, "protocol_error", 1) >= 1);
+    drop(stalled);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while p.metric("picket_tcp_connections ") > 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        p.metric("picket_tcp_connections "),
+        0,
+        "every connection closed"
+    );
+    assert!(send(
+        s_client(addr, &ca.pair, Some(&good), &[]),
+        format!("{}\n", line("tls-after-hostile")).as_bytes()
+    ));
+    assert_eq!(p.wait_stored(5, Duration::from_secs(20)), 5);
+}
+
+#[test]
+fn fingerprint_only_listener_refuses_unlisted_certificates() {
+    let d = tempfile::tempdir().unwrap();
+    let ca = Ca::new(d.path(), "ca");
+    let server = ca.issue("server", "localhost", 30);
+    let listed = certs::factory_like(d.path(), "listed");
+    let unlisted = ca.issue("unlisted", "fw.example.net", 30);
+    let p = Picket::start_with_config(&listener(
+        &server,
+        &format!(
+            "tls_client_auth = \"required\"\ntls_permitted_fingerprints = [\"{}\"]\ntls_min_version = \"1.3\"\n",
+            listed.fingerprint()
+        ),
+    ));
+    let addr = p.tls.unwrap();
+    send(
+        s_client(addr, &ca.pair, Some(&unlisted), &[]),
+        format!("{}\n", line("unlisted-1")).as_bytes(),
+    );
+    assert_eq!(wait_handshakes(&p, "fingerprint_not_permitted", 1), 1);
+    // TLS 1.2 is below this listener's minimum.
+    send(
+        s_client(addr, &ca.pair, Some(&listed), &["-tls1_2"]),
+        format!("{}\n", line("old-version")).as_bytes(),
+    );
+    assert_eq!(wait_handshakes(&p, "protocol_version", 1), 1);
+    assert!(send(
+        s_client(addr, &ca.pair, Some(&listed), &[]),
+        format!("{}\n", line("listed-1")).as_bytes()
+    ));
+    assert_eq!(p.wait_stored(1, Duration::from_secs(20)), 1);
+    assert_eq!(p.search("listed-1", &[]).len(), 1);
+    assert!(p.search("unlisted", &[]).is_empty());
+}
+
+/// The fingerprint of the certificate the server presents.
+fn served_fingerprint(addr: SocketAddr, ca: &Pair, dir: &Path) -> String {
+    let out = Command::new("openssl")
+        .args([
+            "s_client",
+            "-connect",
+            &addr.to_string(),
+            "-servername",
+            "localhost",
+        ])
+        .arg("-CAfile")
+        .arg(&ca.cert)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let start = text
+        .find("-----BEGIN CERTIFICATE-----")
+        .expect("a certificate");
+    let end = text.find("-----END CERTIFICATE-----").unwrap() + 25;
+    let path = dir.join("served.pem");
+    std::fs::write(&path, &text[start..end]).unwrap();
+    Pair {
+        cert: path,
+        key: dir.join("unused"),
+    }
+    .fingerprint()
+}
+
+/// Moves `from` over `to` the way renewal tools do (a rename, so readers never see half a file).
+fn rename_over(from: &Path, to: &Path) {
+    std::fs::rename(from, to).unwrap();
+}
+
+#[test]
+fn renewed_certificates_serve_new_handshakes_while_open_connections_continue() {
+    let d = tempfile::tempdir().unwrap();
+    let ca = Ca::new(d.path(), "ca");
+    let live = ca.issue("live", "localhost", 30);
+    let p = Picket::start_with_config(&listener(&live, ""));
+    let addr = p.tls.unwrap();
+    let first = served_fingerprint(addr, &ca.pair, d.path());
+    assert_eq!(first, live.fingerprint());
+
+    // An open connection, sending before and after the renewal.
+    let mut open = s_client(addr, &ca.pair, None, &[])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut pipe = open.stdin.take().unwrap();
+    pipe.write_all(format!("{}\n", line("before-renewal")).as_bytes())
+        .unwrap();
+    pipe.flush().unwrap();
+    assert_eq!(p.wait_stored(1, Duration::from_secs(20)), 1);
+
+    let renewed = ca.issue("renewed", "localhost", 60);
+    rename_over(&renewed.cert, &live.cert);
+    rename_over(&renewed.key, &live.key);
+    assert!(
+        p.wait_metric(
+            "picket_tls_reloads_total{result=\"ok\"}",
+            1,
+            Duration::from_secs(15)
+        ) >= 1
+    );
+    let second = served_fingerprint(addr, &ca.pair, d.path());
+    assert_ne!(second, first, "new handshakes present the new certificate");
+
+    pipe.write_all(format!("{}\n", line("after-renewal")).as_bytes())
+        .unwrap();
+    drop(pipe);
+    assert!(wait(&mut open), "the open connection was not reset");
+    assert_eq!(p.wait_stored(2, Duration::from_secs(20)), 2);
+    assert_eq!(p.search("after-renewal", &[]).len(), 1);
+
+    // A broken renewal keeps the certificate in use, and says so in the metrics.
+    let failed_before = p.metric("picket_tls_reloads_total{result=\"failed\"}");
+    let broken = d.path().join("broken.pem");
+    std::fs::write(&broken, "-----BEGIN CERTIFICATE-----\nnot base64\n").unwrap();
+    rename_over(&broken, &live.cert);
+    assert!(
+        p.wait_metric(
+            "picket_tls_reloads_total{result=\"failed\"}",
+            failed_before + 1,
+            Duration::from_secs(15)
+        ) > failed_before
+    );
+    assert_eq!(served_fingerprint(addr, &ca.pair, d.path()), second);
+
+    // SIGHUP reloads even when nothing changed on disk.
+    let fixed = ca.issue("fixed", "localhost", 90);
+    let fixed_fingerprint = fixed.fingerprint();
+    rename_over(&fixed.key, &live.key);
+    rename_over(&fixed.cert, &live.cert);
+    let ok_before = p.wait_metric(
+        "picket_tls_reloads_total{result=\"ok\"}",
+        2,
+        Duration::from_secs(15),
+    );
+    let pid = nix::unistd::Pid::from_raw(p.child.as_ref().unwrap().id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGHUP).unwrap();
+    assert!(
+        p.wait_metric(
+            "picket_tls_reloads_total{result=\"ok\"}",
+            ok_before + 1,
+            Duration::from_secs(15)
+        ) > ok_before
+    );
+    assert_eq!(
+        served_fingerprint(addr, &ca.pair, d.path()),
+        fixed_fingerprint
+    );
+}
