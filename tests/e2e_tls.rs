@@ -291,7 +291,7 @@ fn served_fingerprint(addr: SocketAddr, ca: &Pair, dir: &Path) -> String {
         .expect("a certificate");
     let end = text.find("-----END CERTIFICATE-----").unwrap() + 25;
     let path = dir.join("served.pem");
-    std::fs::write(&path, &text[start..end]).unwrap();
+    std::fs::write(&path, text.get(start..end).unwrap()).unwrap();
     Pair {
         cert: path,
         key: dir.join("unused"),
@@ -384,4 +384,85 @@ fn renewed_certificates_serve_new_handshakes_while_open_connections_continue() {
         served_fingerprint(addr, &ca.pair, d.path()),
         fixed_fingerprint
     );
+}
+
+/// `picket config check` on a TLS listener: a key of another certificate is an error naming
+/// the key; a certificate expiring within 30 days and a key others can read are warnings.
+#[test]
+fn config_check_verifies_the_pair_and_warns_before_expiry() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let d = tempfile::tempdir().unwrap();
+    let ca = Ca::new(d.path(), "ca");
+    let a = ca.issue("a", "localhost", 10);
+    let b = ca.issue("b", "localhost", 90);
+    let check = |cert: &Pair, key: &Path| {
+        let toml = d.path().join("picket.toml");
+        std::fs::write(
+            &toml,
+            listener(
+                &Pair {
+                    cert: cert.cert.clone(),
+                    key: key.to_path_buf(),
+                },
+                "",
+            ),
+        )
+        .unwrap();
+        Command::new(common::bin())
+            .args(["config", "check", "--config"])
+            .arg(&toml)
+            .arg("--data-dir")
+            .arg(d.path().join("data"))
+            .output()
+            .unwrap()
+    };
+    let mismatched = check(&a, &b.key);
+    let err = String::from_utf8_lossy(&mismatched.stderr);
+    assert!(!mismatched.status.success(), "{err}");
+    assert!(
+        err.contains("tls_cert") && err.contains("does not belong"),
+        "{err}"
+    );
+
+    std::fs::set_permissions(&a.key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let warned = check(&a, &a.key);
+    let err = String::from_utf8_lossy(&warned.stderr);
+    let out = String::from_utf8_lossy(&warned.stdout);
+    assert!(warned.status.success(), "{err}");
+    assert!(
+        err.contains("the certificate expires in 9 days")
+            || err.contains("the certificate expires in 10 days"),
+        "{err}"
+    );
+    assert!(err.contains("readable by every user"), "{err}");
+    assert!(out.contains(&a.fingerprint()), "{out}");
+
+    std::fs::set_permissions(&b.key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let clean = check(&b, &b.key);
+    let err = String::from_utf8_lossy(&clean.stderr);
+    assert!(clean.status.success() && !err.contains("warning"), "{err}");
+}
+
+/// The TLS and TCP listeners queue up to 4,096 connections before `accept`, so a burst of
+/// reconnecting senders is not held back by SYN retransmits (`ss -ltn` shows the backlog as
+/// Send-Q).
+#[test]
+fn listeners_have_a_long_backlog() {
+    let d = tempfile::tempdir().unwrap();
+    let ca = Ca::new(d.path(), "ca");
+    let server = ca.issue("server", "localhost", 30);
+    let p = Picket::start_with_config(&listener(&server, ""));
+    let out = Command::new("ss")
+        .args(["-ltnH"])
+        .output()
+        .expect("ss (Debian iproute2)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    for addr in [p.tls.unwrap(), p.tcp] {
+        let row = text
+            .lines()
+            .find(|l| l.split_whitespace().nth(3) == Some(addr.to_string().as_str()))
+            .unwrap_or_else(|| panic!("{addr} not in\n{text}"));
+        let send_q: u32 = row.split_whitespace().nth(2).unwrap().parse().unwrap();
+        assert!(send_q >= 4096, "{row}");
+    }
 }

@@ -279,6 +279,27 @@ pub fn run() -> Result<ExitCode> {
                     s.mibs_dir.display()
                 );
             }
+            let now = crate::model::clock::now_micros() / 1_000_000;
+            for l in &c.listeners {
+                let Some(t) = &l.tls else { continue };
+                let leaf = crate::tls::files::certificates(&t.cert)
+                    .ok()
+                    .and_then(|c| c.first().and_then(|d| crate::tls::files::info(d)));
+                if let Some(i) = leaf {
+                    println!(
+                        "tls: {} on {}: certificate {} (SHA-256 {}), {} days left; client certificates {}",
+                        l.name,
+                        l.address,
+                        i.subject,
+                        i.fingerprint,
+                        (i.not_after - now) / 86_400,
+                        t.client_auth.as_str()
+                    );
+                }
+                for w in crate::tls::files::warnings(t, now) {
+                    eprintln!("picket: warning: {w}");
+                }
+            }
             println!(
                 "configuration ok: {} listener(s), data in {}",
                 c.listeners.len(),

@@ -26,6 +26,15 @@ pub enum ClientAuth {
 }
 
 impl ClientAuth {
+    /// The configuration word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClientAuth::None => "none",
+            ClientAuth::Optional => "optional",
+            ClientAuth::Required => "required",
+        }
+    }
+
     /// `none`, `optional` or `required`.
     pub fn parse(s: &str) -> Option<Self> {
         match s {
