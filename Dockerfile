@@ -16,7 +16,7 @@ COPY picket.example.toml /etc/picket/picket.example.toml
 USER picket
 WORKDIR /var/lib/picket
 # syslog UDP+TCP, web (dashboard, /metrics, /healthz)
-EXPOSE 1514/udp 1514/tcp 8080/tcp
+EXPOSE 1514/udp 1514/tcp 6514/tcp 8080/tcp
 VOLUME ["/var/lib/picket"]
 STOPSIGNAL SIGTERM
 HEALTHCHECK --interval=30s --timeout=5s CMD ["/bin/bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/8080 && printf 'GET /livez HTTP/1.0\\r\\n\\r\\n' >&3 && grep -q ok <&3"]
