@@ -11,6 +11,7 @@ mod alerts;
 mod api;
 mod error;
 mod event;
+mod headers;
 mod login;
 mod manage;
 mod overview;
@@ -120,7 +121,8 @@ pub fn router(state: AppState) -> Router {
     } else {
         r
     };
-    r.with_state(state)
+    r.layer(axum::middleware::from_fn(headers::secure))
+        .with_state(state)
 }
 
 /// Readiness: 503 with the reason while Picket cannot store what it receives (a full disk,

@@ -458,8 +458,10 @@ pub async fn histogram(
             (header::CONTENT_TYPE, "image/svg+xml; charset=utf-8"),
             (
                 header::CONTENT_SECURITY_POLICY,
-                "default-src 'none'; style-src 'unsafe-inline'",
+                "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'self'",
             ),
+            // Embedded by the search page's <object>.
+            (header::X_FRAME_OPTIONS, "SAMEORIGIN"),
             (header::CACHE_CONTROL, "no-store"),
         ],
         svg,

@@ -33,7 +33,6 @@ struct TailPage {
     role: &'static str,
     csrf: String,
     q: String,
-    q_json: String,
 }
 
 pub async fn tail_page(
@@ -41,17 +40,13 @@ pub async fn tail_page(
 
     Query(p): Query<TailParams>,
 ) -> Response {
-    // The query goes into the script as a JSON string with `<` escaped, so it cannot close
-    // the script element.
-    let q_json = serde_json::to_string(&p.q)
-        .unwrap_or_else(|_| "\"\"".into())
-        .replace('<', "\\u003c");
+    // The script (static/app.js; no inline script under the CSP) reads the query from the
+    // form's input.
     page(TailPage {
         user: Some(sess.user.name.clone()),
         role: sess.user.role.as_str(),
         csrf: sess.csrf.clone(),
         q: p.q,
-        q_json,
     })
 }
 

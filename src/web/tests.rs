@@ -1217,3 +1217,74 @@ async fn saved_searches_are_per_user_or_shared() {
     );
     assert_eq!(f.dash.users.saved_searches("vic").unwrap().len(), 0);
 }
+
+/// Every route of the route table (read from `router`'s source, so a new route is covered at
+/// once), logged in and not, GET and POST, carries every security header; `no-store` on all
+/// but the static files.
+#[tokio::test]
+async fn every_route_sends_the_security_headers() {
+    let f = fixture();
+    let (cookie, _) = login(&f, "adm").await;
+    let source = include_str!("mod.rs");
+    let paths: Vec<String> = source
+        .split(".route(\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .map(|p| {
+            p.replace("{id}", "1")
+                .replace("{name}", "admin")
+                .replace("{what}", "role")
+        })
+        .collect();
+    assert!(paths.len() > 40, "{paths:?}");
+    for path in &paths {
+        for method in ["GET", "POST"] {
+            for who in [None, Some(cookie.as_str())] {
+                let mut r = Request::builder().method(method).uri(path.as_str());
+                if let Some(c) = who {
+                    r = r.header("cookie", c);
+                }
+                let res = f
+                    .app
+                    .clone()
+                    .oneshot(r.body(Body::empty()).unwrap())
+                    .await
+                    .unwrap();
+                let h = res.headers();
+                let what = format!("{method} {path} ({:?}) -> {}", who.is_some(), res.status());
+                let csp = h
+                    .get("content-security-policy")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_else(|| panic!("no CSP: {what}"));
+                assert!(
+                    csp.contains("default-src 'none'") || csp.contains("default-src 'self'"),
+                    "{what}: {csp}"
+                );
+                assert!(
+                    !csp.contains("unsafe-inline") || path.ends_with(".svg"),
+                    "{what}: {csp}"
+                );
+                assert!(csp.contains("frame-ancestors"), "{what}: {csp}");
+                assert_eq!(
+                    h.get("x-content-type-options").unwrap(),
+                    "nosniff",
+                    "{what}"
+                );
+                let frame = h.get("x-frame-options").unwrap();
+                assert!(
+                    frame == "DENY" || (frame == "SAMEORIGIN" && path.ends_with(".svg")),
+                    "{what}"
+                );
+                assert_eq!(h.get("referrer-policy").unwrap(), "same-origin", "{what}");
+                let cache = h
+                    .get("cache-control")
+                    .map(|v| v.to_str().unwrap().to_string());
+                if path.starts_with("/static/") {
+                    assert_ne!(cache.as_deref(), Some("no-store"), "{what}");
+                } else {
+                    assert_eq!(cache.as_deref(), Some("no-store"), "{what}");
+                }
+            }
+        }
+    }
+}
