@@ -5,6 +5,7 @@
 mod common;
 
 use common::Picket;
+use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
 #[test]
@@ -129,4 +130,70 @@ fn log_in_search_and_acknowledge_an_alert() {
     assert!(
         detail.contains("acknowledged") && detail.contains("looking") && detail.contains("admin")
     );
+}
+
+/// A login POST from `from` (a loopback address), raw HTTP/1.1: (status, Retry-After).
+fn login_from(p: &Picket, from: &str, password: &str) -> (u16, Option<u64>) {
+    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    let src: std::net::SocketAddr = format!("{from}:0").parse().unwrap();
+    sock.bind(&src.into()).unwrap();
+    sock.connect_timeout(&p.web.into(), Duration::from_secs(5))
+        .unwrap();
+    let mut s: std::net::TcpStream = sock.into();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let body = format!("user=admin&password={password}");
+    write!(
+        s,
+        "POST /login HTTP/1.1\r\nHost: picket\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let status = out
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let retry = out
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("retry-after:")
+                .map(|v| v.trim().to_string())
+        })
+        .and_then(|v| v.parse().ok());
+    (status, retry)
+}
+
+/// An attacker failing for `admin` from 127.0.0.2 gets 429 with Retry-After once past its
+/// limit, and never keeps the right password from another address out (no lock-out).
+#[test]
+fn a_failing_address_is_throttled_without_locking_the_user_out() {
+    let p = Picket::start(&[]);
+    let pw = p.admin_password();
+    let mut statuses = Vec::new();
+    for _ in 0..8 {
+        statuses.push(login_from(&p, "127.0.0.2", "wrong-password-here"));
+    }
+    assert!(
+        statuses.iter().take(5).all(|(s, _)| *s == 401),
+        "{statuses:?}"
+    );
+    assert!(
+        statuses
+            .iter()
+            .skip(5)
+            .all(|(s, r)| *s == 429 && r.is_some_and(|r| r >= 1)),
+        "{statuses:?}"
+    );
+    // The attacker's address waits even with the right password ...
+    assert_eq!(login_from(&p, "127.0.0.2", &pw).0, 429);
+    // ... while the admin, from another address, signs in at once.
+    assert_eq!(login_from(&p, "127.0.0.1", &pw).0, 303);
+    // Failures from yet more addresses slow the name down for them, not for a clean one.
+    for i in 3..10 {
+        login_from(&p, &format!("127.0.0.{i}"), "wrong-password-here");
+    }
+    assert_eq!(login_from(&p, "127.0.0.1", &pw).0, 303);
 }

@@ -3,26 +3,22 @@
 //!
 //! Passwords are hashed with argon2id (PHC strings). Session tokens are 32 random bytes, given
 //! to the browser once and stored only as their SHA-256; each session has its own CSRF token.
-//! Failed logins are limited per address and per user name in memory.
+//! Failed logins slow the address down, never lock the user out (`throttle.rs`).
 
 pub mod saved;
+pub mod throttle;
 pub mod totp;
 
 use crate::model::user::UnknownRole;
 pub use crate::model::user::{Role, Saved, Session, Token, User};
 use crate::store::users::UserStore;
-use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// How long a session lives without use.
 pub const SESSION_IDLE: Duration = Duration::from_secs(12 * 3600);
 /// A session's idle timer is written at most this often (microseconds), not on every request.
 const TOUCH_EVERY_US: i64 = 60_000_000;
-/// Failed logins allowed per address or user name within [`LOGIN_WINDOW`].
-const LOGIN_LIMIT: usize = 5;
-const LOGIN_WINDOW: Duration = Duration::from_secs(300);
 
 /// Errors of the user store.
 #[derive(Debug, thiserror::Error)]
@@ -46,7 +42,18 @@ pub enum Error {
 /// The user store.
 pub struct Users {
     db: Box<dyn UserStore>,
-    failures: Mutex<HashMap<String, Vec<Instant>>>,
+    throttle: throttle::Throttle,
+}
+
+/// What a login attempt came to.
+#[derive(Debug)]
+pub enum Login {
+    /// Signed in: the cookie value and the session.
+    Ok { token: String, session: Session },
+    /// Wrong user name, password or second-factor code, or a disabled user.
+    Refused,
+    /// Too many failures from this address (for this name): try again after this long.
+    Throttled(Duration),
 }
 
 /// `n` random bytes as lower-case hex.
@@ -100,7 +107,7 @@ impl Users {
         let db = crate::store::sqlite::users::SqliteUsers::open(data_dir)?;
         Ok(Users {
             db: Box::new(db),
-            failures: Mutex::new(HashMap::new()),
+            throttle: throttle::Throttle::default(),
         })
     }
 
@@ -185,41 +192,8 @@ impl Users {
         Ok(Some(pw))
     }
 
-    fn limited(&self, keys: &[String]) -> bool {
-        let mut g = match self.failures.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        };
-        // Bounded: forget old entries when the map grows.
-        if g.len() > 10_000 {
-            g.retain(|_, v| v.iter().any(|t| t.elapsed() < LOGIN_WINDOW));
-        }
-        keys.iter().any(|k| {
-            g.get_mut(k).is_some_and(|v| {
-                v.retain(|t| t.elapsed() < LOGIN_WINDOW);
-                v.len() >= LOGIN_LIMIT
-            })
-        })
-    }
-
-    fn failed(&self, keys: &[String]) {
-        let mut g = match self.failures.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        };
-        for k in keys {
-            g.entry(k.clone()).or_default().push(Instant::now());
-        }
-    }
-
-    /// Checks a login; on success opens a session and returns (cookie value, session).
-    /// `Ok(None)` for wrong credentials or too many recent failures.
-    pub fn login(
-        &self,
-        name: &str,
-        password: &str,
-        ip: &str,
-    ) -> Result<Option<(String, Session)>, Error> {
+    /// Checks a login; on success opens a session.
+    pub fn login(&self, name: &str, password: &str, ip: &str) -> Result<Login, Error> {
         self.login_code(name, password, "", ip)
     }
 
@@ -230,15 +204,14 @@ impl Users {
         password: &str,
         code: &str,
         ip: &str,
-    ) -> Result<Option<(String, Session)>, Error> {
-        let keys = [format!("ip:{ip}"), format!("user:{name}")];
-        if self.limited(&keys) {
+    ) -> Result<Login, Error> {
+        if let Err(wait) = self.throttle.check(ip, name) {
             self.audit(
                 name,
                 "login_refused",
                 &format!("too many failures, from {ip}"),
             );
-            return Ok(None);
+            return Ok(Login::Throttled(wait));
         }
         let row = self.db.credentials(name)?;
         let ok = match &row {
@@ -250,28 +223,29 @@ impl Users {
             }
         };
         let Some(crate::model::user::Credentials { id, role, .. }) = row.filter(|_| ok) else {
-            self.failed(&keys);
+            self.throttle.failed(ip, name);
             self.audit(name, "login_failed", &format!("from {ip}"));
-            return Ok(None);
+            return Ok(Login::Refused);
         };
         if !self.totp_passes(id, code)? {
-            self.failed(&keys);
+            self.throttle.failed(ip, name);
             self.audit(
                 name,
                 "login_failed",
                 &format!("wrong or missing second-factor code, from {ip}"),
             );
-            return Ok(None);
+            return Ok(Login::Refused);
         }
         let token = random_hex(32)?;
         let csrf = random_hex(16)?;
         let now = now_micros();
         self.db
             .insert_session(&sha256_hex(&token), id, &csrf, now)?;
+        self.throttle.succeeded(ip, name);
         self.audit(name, "login", &format!("from {ip}"));
-        Ok(Some((
+        Ok(Login::Ok {
             token,
-            Session {
+            session: Session {
                 user: User {
                     id,
                     name: name.into(),
@@ -280,7 +254,7 @@ impl Users {
                 },
                 csrf,
             },
-        )))
+        })
     }
 
     /// The session of a cookie value, if valid (and refreshes its idle timer).

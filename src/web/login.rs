@@ -2,6 +2,7 @@
 
 use super::AppState;
 use super::session::{COOKIE, PeerIp, csrf_ok, forbidden, internal, no_dashboard, page, session};
+use crate::auth::Login;
 use askama::Template;
 use axum::extract::{Form, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -47,7 +48,7 @@ pub async fn login(
         tokio::task::spawn_blocking(move || users.login_code(&f.user, &f.password, &f.code, &ip))
             .await;
     match r {
-        Ok(Ok(Some((token, _)))) => {
+        Ok(Ok(Login::Ok { token, .. })) => {
             let mut cookie = format!("{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict");
             if d.secure_cookie {
                 cookie.push_str("; Secure");
@@ -61,22 +62,36 @@ pub async fn login(
                 Err(e) => internal(e),
             }
         }
-        Ok(Ok(None)) => {
-            let mut res = page(LoginPage {
-                user: None,
-                role: "",
-                csrf: String::new(),
-                error: Some(
-                    "Wrong user, password or code, or too many attempts: wait a few minutes."
-                        .into(),
-                ),
-            });
-            *res.status_mut() = StatusCode::UNAUTHORIZED;
+        Ok(Ok(Login::Refused)) => refused(
+            StatusCode::UNAUTHORIZED,
+            "Wrong user name, password or code.".into(),
+        ),
+        Ok(Ok(Login::Throttled(wait))) => {
+            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            let secs = secs.max(1);
+            let mut res = refused(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!("Too many failed logins from this address: try again in {secs} s."),
+            );
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
             res
         }
         Ok(Err(e)) => internal(e),
         Err(e) => internal(e),
     }
+}
+
+/// The login form again, with why the last attempt did not sign in.
+fn refused(status: StatusCode, why: String) -> Response {
+    let mut res = page(LoginPage {
+        user: None,
+        role: "",
+        csrf: String::new(),
+        error: Some(why),
+    });
+    *res.status_mut() = status;
+    res
 }
 
 #[derive(serde::Deserialize)]
