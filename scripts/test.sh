@@ -6,6 +6,10 @@ cd "$(dirname "$0")/.."
 need=()
 command -v logger >/dev/null 2>&1 || need+=(bsdutils)
 command -v snmptrap >/dev/null 2>&1 || need+=(snmp)
+# TLS tests: certificates and a client (openssl), HTTPS (curl), the listen backlog (ss).
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
+command -v curl >/dev/null 2>&1 || need+=(curl)
+command -v ss >/dev/null 2>&1 || need+=(iproute2)
 # The dashboard's browser tests drive Debian's Chromium through ChromeDriver.
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)

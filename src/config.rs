@@ -139,6 +139,13 @@ pub struct RawWeb {
     pub listen: Option<String>,
     /// Mark the session cookie `Secure` (when served over HTTPS).
     pub secure_cookie: Option<bool>,
+    /// Serve HTTPS with this certificate (and chain) and key.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// `Strict-Transport-Security: max-age` when serving HTTPS.
+    pub hsts_max_age_secs: Option<u64>,
+    /// A plain-HTTP port that only redirects to HTTPS.
+    pub redirect_listen: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -226,6 +233,12 @@ pub struct Config {
     /// Mark the dashboard's session cookie `Secure` (`web.secure_cookie`; set it when Picket
     /// is served over HTTPS, directly or behind a proxy).
     pub web_secure_cookie: bool,
+    /// HTTPS for the dashboard (`web.tls_cert`, `web.tls_key`).
+    pub web_tls: Option<crate::tls::Settings>,
+    /// HSTS max-age when serving HTTPS.
+    pub web_hsts_max_age: u64,
+    /// The plain-HTTP port that redirects to HTTPS.
+    pub web_redirect_listen: Option<SocketAddr>,
     /// Detection rules.
     pub rules: crate::rules::Settings,
     /// Notification channels and routes, checked.
@@ -481,6 +494,30 @@ impl Raw {
             .clone()
             .or(self.web.listen.clone())
             .unwrap_or_else(|| DEFAULT_WEB.into());
+        let web_tls = match (&self.web.tls_cert, &self.web.tls_key) {
+            (None, None) => None,
+            (cert, key) => Some(
+                crate::tls::settings::Raw {
+                    cert: cert.clone(),
+                    key: key.clone(),
+                    ..Default::default()
+                }
+                .validate("web.")
+                .map_err(invalid)?,
+            ),
+        };
+        let web_redirect_listen = match &self.web.redirect_listen {
+            Some(a) if web_tls.is_none() => {
+                return Err(bad(
+                    "web.redirect_listen",
+                    format!(
+                        "`{a}` would redirect to HTTPS, but web.tls_cert and web.tls_key are not set"
+                    ),
+                ));
+            }
+            Some(a) => Some(addr("web.redirect_listen", a)?),
+            None => None,
+        };
         let snmp = if self.snmp.enabled == Some(false) && o.snmp_listen.is_none() {
             None
         } else {
@@ -517,7 +554,10 @@ impl Raw {
         let mut retention = retention;
         retention.archive_dir = retention.archive_dir.map(|a| data_dir.join(a));
         Ok(Config {
-            web_secure_cookie: self.web.secure_cookie.unwrap_or(false),
+            web_secure_cookie: self.web.secure_cookie.unwrap_or(false) || web_tls.is_some(),
+            web_tls,
+            web_hsts_max_age: self.web.hsts_max_age_secs.unwrap_or(31_536_000),
+            web_redirect_listen,
             rules: self.rules,
             notify: std::sync::Arc::new(notify),
             reverse_dns,

@@ -466,3 +466,90 @@ fn listeners_have_a_long_backlog() {
         assert!(send_q >= 4096, "{row}");
     }
 }
+
+/// `curl` over HTTPS to the dashboard with the test CA: (status line and headers, body).
+fn curl(url: &str, ca: &Pair, extra: &[&str]) -> (String, String) {
+    let out = Command::new("curl")
+        .args(["-sS", "-i", "--max-time", "10", "--cacert"])
+        .arg(&ca.cert)
+        .args(extra)
+        .arg(url)
+        .output()
+        .expect("curl must be installed (Debian curl)");
+    assert!(
+        out.status.success(),
+        "curl {url}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    (head.to_lowercase(), body.to_string())
+}
+
+/// The dashboard over HTTPS: the certificate verifies, answers carry HSTS, the session cookie
+/// is `Secure`, and the plain-HTTP redirect port sends browsers to HTTPS.
+#[test]
+fn dashboard_serves_https_with_hsts_secure_cookies_and_a_redirect_port() {
+    let d = tempfile::tempdir().unwrap();
+    let ca = Ca::new(d.path(), "ca");
+    let server = ca.issue("web", "localhost", 30);
+    let p = Picket::start_with_config(&format!(
+        "[web]\ntls_cert = \"{}\"\ntls_key = \"{}\"\nhsts_max_age_secs = 600\nredirect_listen = \"127.0.0.1:0\"\n",
+        toml_path(&server.cert),
+        toml_path(&server.key)
+    ));
+    let port = p.web.port();
+    let base = format!("https://localhost:{port}");
+    let resolve = format!("localhost:{port}:127.0.0.1");
+    let (head, body) = curl(&format!("{base}/login"), &ca.pair, &["--resolve", &resolve]);
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(
+        head.contains("strict-transport-security: max-age=600"),
+        "{head}"
+    );
+    assert!(head.contains("content-security-policy:"), "{head}");
+    assert!(body.contains("<form"), "{body}");
+
+    let pw = p.admin_password();
+    let (head, _) = curl(
+        &format!("{base}/login"),
+        &ca.pair,
+        &[
+            "--resolve",
+            &resolve,
+            "--data",
+            &format!("user=admin&password={pw}"),
+        ],
+    );
+    assert!(head.starts_with("http/1.1 303"), "{head}");
+    let cookie = head
+        .lines()
+        .find(|l| l.starts_with("set-cookie:"))
+        .unwrap_or_else(|| panic!("{head}"));
+    assert!(cookie.contains("; secure"), "{cookie}");
+
+    // Plain HTTP on the HTTPS port is refused; the redirect port points at HTTPS.
+    let plain = Command::new("curl")
+        .args(["-sS", "--max-time", "5"])
+        .arg(format!("http://127.0.0.1:{port}/login"))
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&plain.stdout).contains("<form"));
+    let redirect: SocketAddr = p
+        .ready
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("web_redirect="))
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("no web_redirect= in the ready line: {}", p.ready));
+    let out = Command::new("curl")
+        .args(["-sS", "-i", "--max-time", "5", "-H", "Host: localhost:8080"])
+        .arg(format!("http://{redirect}/search?q=x"))
+        .output()
+        .unwrap();
+    let head = String::from_utf8_lossy(&out.stdout).to_lowercase();
+    assert!(head.starts_with("http/1.1 308"), "{head}");
+    assert!(
+        head.contains(&format!("location: https://localhost:{port}/search?q=x")),
+        "{head}"
+    );
+}

@@ -280,16 +280,20 @@ pub fn run() -> Result<ExitCode> {
                 );
             }
             let now = crate::model::clock::now_micros() / 1_000_000;
-            for l in &c.listeners {
-                let Some(t) = &l.tls else { continue };
+            let tls_servers = c
+                .listeners
+                .iter()
+                .filter_map(|l| Some((l.name.as_str(), l.address, l.tls.as_ref()?)))
+                .chain(c.web_tls.as_ref().map(|t| ("web", c.web_listen, t)));
+            for (name, address, t) in tls_servers {
                 let leaf = crate::tls::files::certificates(&t.cert)
                     .ok()
                     .and_then(|c| c.first().and_then(|d| crate::tls::files::info(d)));
                 if let Some(i) = leaf {
                     println!(
                         "tls: {} on {}: certificate {} (SHA-256 {}), {} days left; client certificates {}",
-                        l.name,
-                        l.address,
+                        name,
+                        address,
                         i.subject,
                         i.fingerprint,
                         (i.not_after - now) / 86_400,

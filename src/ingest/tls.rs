@@ -136,7 +136,7 @@ impl Intake {
 }
 
 /// Reloads each listener's files when they change (looked at every `every`) and on SIGHUP,
-/// until `cancel`.
+/// until `cancel`, counting and logging each reload.
 pub async fn watch(intakes: Vec<Arc<Intake>>, every: Duration, cancel: CancellationToken) {
     for i in &intakes {
         i.metrics
@@ -144,39 +144,24 @@ pub async fn watch(intakes: Vec<Arc<Intake>>, every: Duration, cancel: Cancellat
             .handle(&i.listener)
             .set(i.watched.not_after());
     }
-    #[cfg(unix)]
-    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
-    loop {
-        #[cfg(unix)]
-        let forced = tokio::select! {
-            _ = cancel.cancelled() => return,
-            _ = tokio::time::sleep(every) => false,
-            Some(()) = async { match hup.as_mut() { Some(h) => h.recv().await, None => std::future::pending().await } } => true,
-        };
-        #[cfg(not(unix))]
-        let forced = tokio::select! {
-            _ = cancel.cancelled() => return,
-            _ = tokio::time::sleep(every) => false,
-        };
-        for i in &intakes {
-            let w = i.watched.clone();
-            let checked = tokio::task::spawn_blocking(move || w.check(forced)).await;
-            match checked {
-                Ok(Checked::Unchanged) => {}
-                Ok(Checked::Reloaded) => {
-                    i.metrics.reloads_ok.inc();
-                    i.metrics
-                        .expiry
-                        .handle(&i.listener)
-                        .set(i.watched.not_after());
-                    tracing::info!(listener = %i.listener, "TLS certificate reloaded; new handshakes use it.");
-                }
-                Ok(Checked::Failed(e)) => {
-                    i.metrics.reloads_failed.inc();
-                    tracing::error!(listener = %i.listener, error = %e, "TLS files changed but cannot be used; the previous certificate stays in use.");
-                }
-                Err(e) => tracing::error!(error = %e, "TLS reload check failed."),
+    let watched = intakes.iter().map(|i| i.watched.clone()).collect();
+    crate::tls::reload::watch(watched, every, cancel, move |n, checked| {
+        let Some(i) = intakes.get(n) else { return };
+        match checked {
+            Checked::Unchanged => {}
+            Checked::Reloaded => {
+                i.metrics.reloads_ok.inc();
+                i.metrics
+                    .expiry
+                    .handle(&i.listener)
+                    .set(i.watched.not_after());
+                tracing::info!(listener = %i.listener, "TLS certificate reloaded; new handshakes use it.");
+            }
+            Checked::Failed(e) => {
+                i.metrics.reloads_failed.inc();
+                tracing::error!(listener = %i.listener, error = %e, "TLS files changed but cannot be used; the previous certificate stays in use.");
             }
         }
-    }
+    })
+    .await;
 }

@@ -89,6 +89,8 @@ pub struct Bound {
     pub syslog_tcp: Vec<SocketAddr>,
     pub syslog_tls: Vec<SocketAddr>,
     pub web: Option<SocketAddr>,
+    /// The plain-HTTP port that redirects to HTTPS.
+    pub web_redirect: Option<SocketAddr>,
     pub snmp: Option<SocketAddr>,
 }
 
@@ -108,6 +110,9 @@ impl Bound {
             self.web.map(|a| a.to_string()).unwrap_or_default(),
             self.snmp.map(|a| a.to_string()).unwrap_or_default()
         );
+        if let Some(r) = self.web_redirect {
+            line.push_str(&format!(" web_redirect={r}"));
+        }
         if !self.syslog_tls.is_empty() {
             line.push_str(" syslog_tls=");
             line.push_str(&join(&self.syslog_tls));
@@ -368,11 +373,14 @@ pub async fn start(config: Config) -> Result<Running, Error> {
             source,
         })?;
     bound.web = web_listener.local_addr().ok();
-    let app = crate::web::router(crate::web::AppState {
+    let mut router = crate::web::router(crate::web::AppState {
         metrics: metrics.clone(),
         dash: Some(dashboard),
-    })
-    .into_make_service_with_connect_info::<SocketAddr>();
+    });
+    if config.web_tls.is_some() {
+        router = crate::web::with_hsts(router, config.web_hsts_max_age);
+    }
+    let app = router.into_make_service_with_connect_info::<SocketAddr>();
     // Samples the listeners' counters so the overview can show rates.
     let m_rates = metrics.clone();
     let rate_task = tokio::spawn(async move {
@@ -384,11 +392,64 @@ pub async fn start(config: Config) -> Result<Running, Error> {
     });
     let web_cancel = CancellationToken::new();
     let wc = web_cancel.clone();
-    let web_task = tokio::spawn(async move {
-        axum::serve(web_listener, app)
-            .with_graceful_shutdown(async move { wc.cancelled().await })
+    let web_task = match &config.web_tls {
+        None => tokio::spawn(async move {
+            axum::serve(web_listener, app)
+                .with_graceful_shutdown(async move { wc.cancelled().await })
+                .await
+        }),
+        Some(s) => {
+            use axum::serve::ListenerExt as _;
+            let watched =
+                crate::tls::reload::Watched::new(s.clone(), &[b"http/1.1"]).map_err(|e| {
+                    Error::Tls {
+                        listener: "web".into(),
+                        detail: e.to_string(),
+                    }
+                })?;
+            let watched = Arc::new(watched);
+            tokio::spawn(crate::tls::reload::watch(
+                vec![watched.clone()],
+                std::time::Duration::from_secs(2),
+                web_cancel.clone(),
+                |_, checked| match checked {
+                    crate::tls::reload::Checked::Failed(e) => {
+                        tracing::error!(error = %e, "The dashboard's TLS files changed but cannot be used; the previous certificate stays in use.")
+                    }
+                    _ => tracing::info!("The dashboard's TLS certificate was reloaded."),
+                },
+            ));
+            let https =
+                crate::web::https::HttpsListener::start(web_listener, watched, web_cancel.clone())
+                    .map_err(|source| Error::Bind {
+                        what: "web (HTTPS)",
+                        addr: config.web_listen,
+                        source,
+                    })?;
+            tokio::spawn(async move {
+                axum::serve(https.tap_io(|_| {}), app)
+                    .with_graceful_shutdown(async move { wc.cancelled().await })
+                    .await
+            })
+        }
+    };
+    if let (Some(r), Some(web)) = (config.web_redirect_listen, bound.web) {
+        let l = tokio::net::TcpListener::bind(r)
             .await
-    });
+            .map_err(|source| Error::Bind {
+                what: "web redirect",
+                addr: r,
+                source,
+            })?;
+        bound.web_redirect = l.local_addr().ok();
+        let wc = web_cancel.clone();
+        tokio::spawn(async move {
+            axum::serve(l, crate::web::https::redirect_router(web.port()))
+                .with_graceful_shutdown(async move { wc.cancelled().await })
+                .await
+                .unwrap_or(());
+        });
+    }
     tracing::info!(udp = ?bound.syslog_udp, tcp = ?bound.syslog_tcp, web = ?bound.web, data_dir = %data.display(), "Picket is ready.");
 
     let hup_task = tokio::spawn(async move {

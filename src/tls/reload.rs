@@ -135,3 +135,43 @@ fn expiry(s: &Settings) -> i64 {
         .and_then(|c| c.first().and_then(|d| super::files::info(d)))
         .map_or(0, |i| i.not_after)
 }
+
+/// Checks every `every` (and forced on SIGHUP) whether the files of `watched` changed, until
+/// `cancel`; `report` hears of each reload or failure (with the position in `watched`).
+pub async fn watch<F>(
+    watched: Vec<Arc<Watched>>,
+    every: std::time::Duration,
+    cancel: tokio_util::sync::CancellationToken,
+    report: F,
+) where
+    F: Fn(usize, Checked) + Send + 'static,
+{
+    #[cfg(unix)]
+    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+    loop {
+        #[cfg(unix)]
+        let forced = tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(every) => false,
+            Some(()) = async {
+                match hup.as_mut() {
+                    Some(h) => h.recv().await,
+                    None => std::future::pending().await,
+                }
+            } => true,
+        };
+        #[cfg(not(unix))]
+        let forced = tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(every) => false,
+        };
+        for (i, w) in watched.iter().enumerate() {
+            let w = w.clone();
+            match tokio::task::spawn_blocking(move || w.check(forced)).await {
+                Ok(Checked::Unchanged) => {}
+                Ok(c) => report(i, c),
+                Err(e) => tracing::error!(error = %e, "TLS reload check failed."),
+            }
+        }
+    }
+}

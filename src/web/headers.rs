@@ -35,3 +35,9 @@ pub async fn secure(req: Request, next: Next) -> Response {
     }
     res
 }
+
+/// `Strict-Transport-Security` for a dashboard served over HTTPS.
+pub fn hsts(max_age_secs: u64) -> HeaderValue {
+    HeaderValue::from_str(&format!("max-age={max_age_secs}"))
+        .unwrap_or_else(|_| HeaderValue::from_static("max-age=31536000"))
+}

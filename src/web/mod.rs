@@ -12,6 +12,7 @@ mod api;
 mod error;
 mod event;
 mod headers;
+pub mod https;
 mod login;
 mod manage;
 mod overview;
@@ -123,6 +124,21 @@ pub fn router(state: AppState) -> Router {
     };
     r.layer(axum::middleware::from_fn(headers::secure))
         .with_state(state)
+}
+
+/// Adds `Strict-Transport-Security` to every answer (the dashboard is served over HTTPS).
+pub fn with_hsts(router: Router, max_age_secs: u64) -> Router {
+    let value = headers::hsts(max_age_secs);
+    router.layer(axum::middleware::map_response(
+        move |mut res: axum::response::Response| {
+            let value = value.clone();
+            async move {
+                res.headers_mut()
+                    .insert(header::STRICT_TRANSPORT_SECURITY, value);
+                res
+            }
+        },
+    ))
 }
 
 /// Readiness: 503 with the reason while Picket cannot store what it receives (a full disk,

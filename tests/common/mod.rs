@@ -19,6 +19,8 @@ pub struct Picket {
     pub snmp: Option<SocketAddr>,
     /// The TLS syslog listener, when one is configured.
     pub tls: Option<SocketAddr>,
+    /// The ready line as printed.
+    pub ready: String,
     data: std::path::PathBuf,
     stderr: std::sync::Arc<std::sync::Mutex<String>>,
 }
@@ -120,6 +122,7 @@ impl Picket {
                 .split_whitespace()
                 .find_map(|p| p.strip_prefix("syslog_tls="))
                 .and_then(|a| a.split(',').next()?.parse().ok()),
+            ready: line.clone(),
             child: Some(child),
             dir,
             data,
