@@ -146,6 +146,9 @@ pub struct RawWeb {
     pub hsts_max_age_secs: Option<u64>,
     /// A plain-HTTP port that only redirects to HTTPS.
     pub redirect_listen: Option<String>,
+    /// Addresses or networks of reverse proxies whose X-Forwarded-* headers are believed.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -239,6 +242,8 @@ pub struct Config {
     pub web_hsts_max_age: u64,
     /// The plain-HTTP port that redirects to HTTPS.
     pub web_redirect_listen: Option<SocketAddr>,
+    /// Reverse proxies whose `X-Forwarded-For` / `X-Forwarded-Proto` are believed.
+    pub web_trusted_proxies: Vec<ipnet::IpNet>,
     /// Detection rules.
     pub rules: crate::rules::Settings,
     /// Notification channels and routes, checked.
@@ -518,6 +523,21 @@ impl Raw {
             Some(a) => Some(addr("web.redirect_listen", a)?),
             None => None,
         };
+        let web_trusted_proxies = self
+            .web
+            .trusted_proxies
+            .iter()
+            .map(|p| {
+                p.parse::<ipnet::IpNet>()
+                    .or_else(|_| p.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| {
+                        bad(
+                            "web.trusted_proxies",
+                            format!("`{p}` is not an address or network (10.0.0.1, 10.0.0.0/24)"),
+                        )
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let snmp = if self.snmp.enabled == Some(false) && o.snmp_listen.is_none() {
             None
         } else {
@@ -558,6 +578,7 @@ impl Raw {
             web_tls,
             web_hsts_max_age: self.web.hsts_max_age_secs.unwrap_or(31_536_000),
             web_redirect_listen,
+            web_trusted_proxies,
             rules: self.rules,
             notify: std::sync::Arc::new(notify),
             reverse_dns,

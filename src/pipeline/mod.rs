@@ -239,6 +239,7 @@ pub async fn start(config: Config) -> Result<Running, Error> {
         alerts: Arc::new(std::sync::Mutex::new(crate::alerts::open(data)?)),
         router: config.notify.clone(),
         secure_cookie: config.web_secure_cookie,
+        trusted_proxies: config.web_trusted_proxies.clone(),
         rules: Arc::new(book),
     };
     let stop_retention = Arc::new(AtomicBool::new(false));

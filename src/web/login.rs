@@ -37,12 +37,14 @@ pub struct LoginForm {
 
 pub async fn login(
     State(s): State<AppState>,
-    PeerIp(ip): PeerIp,
+    PeerIp(peer): PeerIp,
+    h: HeaderMap,
     Form(f): Form<LoginForm>,
 ) -> Response {
     let Some(d) = s.dash.clone() else {
         return no_dashboard();
     };
+    let (ip, forwarded_https) = super::session::client(&d, &peer, &h);
     let users = d.users.clone();
     let r =
         tokio::task::spawn_blocking(move || users.login_code(&f.user, &f.password, &f.code, &ip))
@@ -50,7 +52,7 @@ pub async fn login(
     match r {
         Ok(Ok(Login::Ok { token, .. })) => {
             let mut cookie = format!("{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict");
-            if d.secure_cookie {
+            if d.secure_cookie || forwarded_https {
                 cookie.push_str("; Secure");
             }
             let mut res = Redirect::to("/").into_response();

@@ -28,6 +28,41 @@ impl<S: Send + Sync> FromRequestParts<S> for PeerIp {
     }
 }
 
+/// The client's address and whether it reached Picket over HTTPS. `X-Forwarded-For` and
+/// `X-Forwarded-Proto` count only when the connection comes from one of `web.trusted_proxies`;
+/// the client is then the right-most address in `X-Forwarded-For` that is not a trusted proxy
+/// (what a client writes further left can be forged).
+pub(super) fn client(d: &Dashboard, peer: &str, h: &HeaderMap) -> (String, bool) {
+    let trusted = |ip: &str| {
+        ip.trim()
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|a| d.trusted_proxies.iter().any(|n| n.contains(&a)))
+    };
+    if !trusted(peer) {
+        return (peer.to_string(), false);
+    }
+    let forwarded: Vec<String> = h
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|a| a.trim().to_string())
+        .filter(|a| a.parse::<std::net::IpAddr>().is_ok())
+        .collect();
+    let ip = forwarded
+        .iter()
+        .rev()
+        .find(|a| !trusted(a))
+        .or(forwarded.first())
+        .cloned()
+        .unwrap_or_else(|| peer.to_string());
+    let https = h
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|p| p.trim().eq_ignore_ascii_case("https"));
+    (ip, https)
+}
+
 pub(super) fn no_dashboard() -> Response {
     StatusCode::NOT_FOUND.into_response()
 }

@@ -135,6 +135,7 @@ fn fixture() -> Fixture {
         alerts: Arc::new(Mutex::new(alerts)),
         router: Arc::new(NoRoutes),
         secure_cookie: false,
+        trusted_proxies: vec!["127.0.0.9/32".parse().unwrap()],
         rules: Arc::new(rule_book()),
     };
     let app = router(AppState {
@@ -1287,4 +1288,87 @@ async fn every_route_sends_the_security_headers() {
             }
         }
     }
+}
+
+/// A login POST as if from `peer`, with these extra headers: (status, Set-Cookie).
+async fn login_via(
+    f: &Fixture,
+    peer: &str,
+    headers: &[(&str, &str)],
+    password: &str,
+) -> (StatusCode, String) {
+    let mut r = Request::post("/login").header("content-type", "application/x-www-form-urlencoded");
+    for (k, v) in headers {
+        r = r.header(*k, *v);
+    }
+    let mut req = r
+        .body(Body::from(format!("user=adm&password={password}")))
+        .unwrap();
+    let addr: std::net::SocketAddr = format!("{peer}:40000").parse().unwrap();
+    req.extensions_mut()
+        .insert(axum::extract::ConnectInfo(addr));
+    let res = f.app.clone().oneshot(req).await.unwrap();
+    let cookie = res
+        .headers()
+        .get("set-cookie")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    (res.status(), cookie)
+}
+
+/// X-Forwarded-For and X-Forwarded-Proto are believed from web.trusted_proxies only: behind the
+/// proxy the client's address is throttled (not the proxy's) and https makes the cookie Secure;
+/// from anyone else the headers change nothing.
+#[tokio::test]
+async fn forwarded_headers_count_only_from_trusted_proxies() {
+    let f = fixture();
+    let via = |client: &'static str| [("x-forwarded-for", client), ("x-forwarded-proto", "https")];
+    let (st, cookie) = login_via(&f, "127.0.0.9", &via("203.0.113.1"), "password-1234").await;
+    assert_eq!(st, StatusCode::SEE_OTHER);
+    assert!(cookie.contains("; Secure"), "{cookie}");
+    let (st, cookie) = login_via(&f, "127.0.0.5", &via("203.0.113.1"), "password-1234").await;
+    assert_eq!(st, StatusCode::SEE_OTHER);
+    assert!(
+        !cookie.contains("Secure"),
+        "not from a trusted proxy: {cookie}"
+    );
+    // A client behind the proxy that keeps failing is throttled by its own address ...
+    let mut last = StatusCode::OK;
+    for _ in 0..6 {
+        last = login_via(
+            &f,
+            "127.0.0.9",
+            &via("10.9.9.9, 203.0.113.66"),
+            "wrong-password!",
+        )
+        .await
+        .0;
+    }
+    assert_eq!(last, StatusCode::TOO_MANY_REQUESTS);
+    // ... and another client behind the same proxy is not; nor is a forged left-most entry
+    // enough to take the attacker's place.
+    let (st, _) = login_via(&f, "127.0.0.9", &via("203.0.113.2"), "password-1234").await;
+    assert_eq!(st, StatusCode::SEE_OTHER);
+    let (st, _) = login_via(&f, "127.0.0.9", &via("203.0.113.66"), "password-1234").await;
+    assert_eq!(st, StatusCode::TOO_MANY_REQUESTS);
+    // Untrusted peers are throttled by their socket address whatever they claim.
+    for _ in 0..6 {
+        last = login_via(
+            &f,
+            "127.0.0.5",
+            &[("x-forwarded-for", "198.51.100.1")],
+            "wrong-password!",
+        )
+        .await
+        .0;
+    }
+    assert_eq!(last, StatusCode::TOO_MANY_REQUESTS);
+    let (st, _) = login_via(
+        &f,
+        "127.0.0.5",
+        &[("x-forwarded-for", "198.51.100.2")],
+        "password-1234",
+    )
+    .await;
+    assert_eq!(st, StatusCode::TOO_MANY_REQUESTS);
 }
