@@ -553,3 +553,86 @@ fn dashboard_serves_https_with_hsts_secure_cookies_and_a_redirect_port() {
         "{head}"
     );
 }
+
+/// syslog-ng relays lines over `syslog(transport("tls"))` (octet counting) with a client
+/// certificate the listener requires and checks by name: every line reaches the store once.
+#[test]
+fn syslog_ng_forwards_over_tls_with_a_client_certificate() {
+    let d = tempfile::tempdir().unwrap();
+    let ca = Ca::new(d.path(), "ca");
+    let server = ca.issue("server", "localhost", 30);
+    let relay = ca.issue("relay", "relay.example.net", 30);
+    let p = Picket::start_with_config(&listener(
+        &server,
+        &format!(
+            "tls_client_auth = \"required\"\ntls_client_ca = \"{}\"\ntls_permitted_peers = [\"*.example.net\"]\n",
+            toml_path(&ca.pair.cert)
+        ),
+    ));
+    let addr = p.tls.unwrap();
+    let input = d.path().join("in.log");
+    let lines: String = (0..300)
+        .map(|i| format!("syslog-ng-tls-{i:04} via relay\n"))
+        .collect();
+    std::fs::write(&input, &lines).unwrap();
+    let conf = d.path().join("syslog-ng.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            r#"@version: 3.38
+options {{ keep-hostname(yes); stats-freq(0); }};
+source s_in {{ file("{input}" follow-freq(1) flags(no-parse)); }};
+destination d_picket {{
+  syslog("localhost" port({port}) transport("tls") ip-protocol(4)
+    tls(ca-file("{ca}") cert-file("{cert}") key-file("{key}") peer-verify(required-trusted)));
+}};
+log {{ source(s_in); destination(d_picket); }};
+"#,
+            input = input.display(),
+            port = addr.port(),
+            ca = ca.pair.cert.display(),
+            cert = relay.cert.display(),
+            key = relay.key.display(),
+        ),
+    )
+    .unwrap();
+    let mut ng = Command::new("syslog-ng")
+        .args(["-F", "--no-caps", "-f"])
+        .arg(&conf)
+        .arg("-R")
+        .arg(d.path().join("persist"))
+        .arg("-p")
+        .arg(d.path().join("pid"))
+        .arg("-c")
+        .arg(d.path().join("ctl"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("syslog-ng must be installed (Debian syslog-ng-core)");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut stored = 0;
+    while stored < 300 && Instant::now() < deadline && ng.try_wait().unwrap().is_none() {
+        std::thread::sleep(Duration::from_millis(100));
+        stored = p.metric("picket_events_stored_total");
+    }
+    let pid = nix::unistd::Pid::from_raw(ng.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    let status = wait(&mut ng);
+    let mut err = String::new();
+    ng.stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap_or(0);
+    assert_eq!(stored, 300, "syslog-ng (exit ok: {status}): {err}");
+    let hits = p.search("via relay", &[]);
+    assert_eq!(hits.len(), 300);
+    let mut seen: Vec<String> = hits
+        .iter()
+        .map(|h| h["message"].as_str().unwrap().to_string())
+        .collect();
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen.len(), 300, "no line twice");
+    assert!(handshakes(&p, "ok") >= 1);
+}
