@@ -20,6 +20,18 @@ if [ ${#need[@]} -gt 0 ]; then
     sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
   fi
 fi
+# rsyslog (with its gtls and ossl TLS drivers) conflicts with syslog-ng as a Debian package, so
+# it is not installed: its packages are unpacked into target/rsyslog/root, and the tests run
+# rsyslogd from there (tests/common/mod.rs, rsyslogd()).
+rsyslog_root=target/rsyslog/root
+if [ ! -x "$rsyslog_root/usr/sbin/rsyslogd" ]; then
+  mkdir -p target/rsyslog/debs
+  pkgs=(rsyslog rsyslog-gnutls rsyslog-openssl libestr0 libfastjson4 liblognorm5)
+  (cd target/rsyslog/debs && { apt-get download "${pkgs[@]}" 2>/dev/null || {
+    if [ "$(id -u)" = 0 ]; then apt-get update -qq; else sudo apt-get update -qq; fi
+    apt-get download "${pkgs[@]}"; }; })
+  for f in target/rsyslog/debs/*.deb; do dpkg -x "$f" "$rsyslog_root"; done
+fi
 if [ ! -d ../shared/corpus ] && [ -z "${PICKET_CORPUS:-}" ]; then
   echo "test corpus not found: expected ../shared/corpus or \$PICKET_CORPUS" >&2
   exit 1

@@ -320,3 +320,19 @@ pub fn session_cookie(r: &ureq::http::Response<ureq::Body>) -> String {
         .unwrap()
         .to_string()
 }
+
+/// `rsyslogd` unpacked by `scripts/test.sh` into `target/rsyslog/root` (rsyslog and syslog-ng
+/// conflict as Debian packages), with its libraries and modules.
+pub fn rsyslogd() -> (Command, std::path::PathBuf) {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/rsyslog/root");
+    let bin = root.join("usr/sbin/rsyslogd");
+    assert!(
+        bin.exists(),
+        "{} is missing: scripts/test.sh unpacks rsyslog there",
+        bin.display()
+    );
+    let lib = root.join("usr/lib/x86_64-linux-gnu");
+    let mut cmd = Command::new(bin);
+    cmd.env("LD_LIBRARY_PATH", &lib);
+    (cmd, lib.join("rsyslog"))
+}
