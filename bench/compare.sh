@@ -2,7 +2,7 @@
 # Whole-pipeline figures for Picket, side by side with the peers in the same run (absolute
 # timings drift on this machine; the ratio is what to compare). Loopback only.
 #
-# usage: bench/compare.sh [tcp|udp-paced|udp-burst|all]     (N=2000000 by default for tcp)
+# usage: bench/compare.sh [tcp|tls|udp-paced|udp-burst|all]     (N=2000000 by default for tcp)
 #   tcp        2,000,000 firewall lines over TCP with octet counting into Picket, then the same
 #              count through syslog-ng TCP -> SQLite (shared/bench/run-syslog-ng.sh); prints
 #              both rates and their ratio, Picket's peak RSS and how long full indexing took.
@@ -22,6 +22,10 @@
 #   alert-latency 10,000 msg/s of background syslog over UDP with 100 rules loaded, and every
 #              200 ms a line completing a rule; the time from sending it to the webhook request
 #              reaching a receiver on loopback (examples/alert_latency): p50, p90, p99, max.
+#   tls        the tcp run (1,000,000 lines by default here) into Picket's TLS listener and then
+#              into its plain TCP listener, and the ratio TLS/TCP; then 2,000 TLS handshakes one
+#              after another (handshakes/s), and 2,000 TCP connections opened at once (seconds
+#              until all are accepted).
 #   parse-cost the tcp run twice, header-only (`[parse] body = false`) and with every parser,
 #              and the cost of body parsing as a percentage of the end-to-end rate.
 set -euo pipefail
@@ -81,6 +85,39 @@ run_tcp() {
   p=$(echo "$out" | sed -E 's/.*end_to_end_rate=([0-9]+).*/\1/')
   s=$(echo "$sng" | sed -E 's/.*stored_per_s=([0-9]+).*/\1/')
   echo "RATIO picket/syslog-ng (TCP -> SQLite, $N lines): $p / $s = $(echo "scale=2; $p / $s" | bc)"
+}
+
+run_tls() {
+  local n=${TN:-1000000}
+  local certs="$work/tls"
+  mkdir -p "$certs"
+  if [ ! -f "$certs/server.pem" ]; then
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 -subj "/CN=bench CA" \
+      -keyout "$certs/ca.key" -out "$certs/ca.pem" -addext basicConstraints=critical,CA:TRUE \
+      -addext keyUsage=critical,keyCertSign 2>/dev/null
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=localhost \
+      -keyout "$certs/server.key" -out "$certs/server.csr" 2>/dev/null
+    printf 'subjectAltName=DNS:localhost\nextendedKeyUsage=serverAuth\n' > "$certs/ext"
+    openssl x509 -req -in "$certs/server.csr" -CA "$certs/ca.pem" -CAkey "$certs/ca.key" \
+      -CAcreateserial -days 30 -extfile "$certs/ext" -out "$certs/server.pem" 2>/dev/null
+  fi
+  printf '[[syslog.listener]]\nname = "tls0"\ntls = true\naddress = "127.0.0.1:15603"\ntls_cert = "%s"\ntls_key = "%s"\n' \
+    "$certs/server.pem" "$certs/server.key" > "$work/tls.toml"
+  PICKET_CONFIG="$work/tls.toml" start_picket
+  tls=$("$loadgen" --proto tls-oc --ca "$certs/ca.pem" --target 127.0.0.1:15603 --file "$work/msgs.txt" --count "$n" --metrics 127.0.0.1:15601 --pid "$ppid_" | tail -1)
+  hs=$("$loadgen" --proto handshakes --ca "$certs/ca.pem" --target 127.0.0.1:15603 --count 2000)
+  stop_picket
+  PICKET_CONFIG="$work/tls.toml" start_picket
+  tcp=$("$loadgen" --proto tcp-oc --target 127.0.0.1:15600 --file "$work/msgs.txt" --count "$n" --metrics 127.0.0.1:15601 --pid "$ppid_" | tail -1)
+  burst=$("$loadgen" --proto burst --target 127.0.0.1:15600 --count 2000 --metrics 127.0.0.1:15601)
+  stop_picket
+  echo "picket tls-oc: $tls"
+  echo "picket tcp-oc: $tcp"
+  echo "picket tls handshakes: $hs"
+  echo "picket tcp burst: $burst"
+  t=$(echo "$tls" | sed -E 's/.*end_to_end_rate=([0-9]+).*/\1/')
+  p=$(echo "$tcp" | sed -E 's/.*end_to_end_rate=([0-9]+).*/\1/')
+  echo "RATIO picket TLS/TCP ($n lines, octet counting): $t / $p = $(echo "scale=2; $t / $p" | bc)"
 }
 
 run_udp() {
@@ -185,6 +222,7 @@ run_parse_cost() {
 
 case "$what" in
   tcp) run_tcp ;;
+  tls) run_tls ;;
   udp-paced) run_udp 80000 1000000 "paced 80k/s" ;;
   udp-burst) run_udp "" 1000000 "burst (unpaced)" ;;
   udp-400k)
@@ -198,5 +236,5 @@ case "$what" in
   rules-cost) run_rules_cost ;;
   alert-latency) run_alert_latency ;;
   all) run_tcp; run_udp 80000 1000000 "paced 80k/s"; run_udp "" 1000000 "burst (unpaced)" ;;
-  *) echo "usage: $0 [tcp|udp-paced|udp-burst|parse-cost|enrich-cost|rules-cost|alert-latency|snmp|all]" >&2; exit 2 ;;
+  *) echo "usage: $0 [tcp|tls|udp-paced|udp-burst|parse-cost|enrich-cost|rules-cost|alert-latency|snmp|all]" >&2; exit 2 ;;
 esac

@@ -3,8 +3,16 @@
 //! Picket's `/metrics` until everything sent is stored (or progress stops) and reports sent,
 //! stored, loss, end-to-end msg/s (first send to last commit) and the drain time.
 //!
-//! usage: loadgen --proto udp|tcp|tcp-oc|snmp --target 127.0.0.1:PORT --file FILE --count N
-//!                [--rate MSG_PER_S] [--metrics 127.0.0.1:WEBPORT] [--pid PICKET_PID]
+//! usage: loadgen --proto udp|tcp|tcp-oc|tls|tls-oc|snmp --target 127.0.0.1:PORT --file FILE
+//!                --count N [--rate MSG_PER_S] [--metrics 127.0.0.1:WEBPORT] [--pid PICKET_PID]
+//!                [--ca CA.pem]
+//!
+//! `tls` and `tls-oc` are `tcp` and `tcp-oc` inside one TLS connection (rustls, verifying the
+//! server as `localhost` against `--ca`). Two more modes measure connections, not lines:
+//! - `--proto handshakes --count N --ca CA.pem`: N TLS connections one after another, each a full
+//!   handshake; prints handshakes per second.
+//! - `--proto burst --count N --metrics …`: N TCP connections opened at once (64 threads), and
+//!   the time until Picket has accepted them all (`picket_tcp_connections_accepted_total`).
 //!
 //! It refuses any target outside 127.0.0.0/8 and ::1, and stops by itself: the send loop is
 //! bounded by N and the wait by a no-progress timeout.
@@ -22,6 +30,7 @@ struct Args {
     rate: f64,
     metrics: Option<SocketAddr>,
     pid: Option<u32>,
+    ca: Option<String>,
 }
 
 fn usage() -> ! {
@@ -40,6 +49,7 @@ fn args() -> Args {
         rate: 0.0,
         metrics: None,
         pid: None,
+        ca: None,
     };
     let v: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -53,14 +63,105 @@ fn args() -> Args {
             "--rate" => a.rate = val.parse().unwrap_or_else(|_| usage()),
             "--metrics" => a.metrics = Some(val.parse().unwrap_or_else(|_| usage())),
             "--pid" => a.pid = Some(val.parse().unwrap_or_else(|_| usage())),
+            "--ca" => a.ca = Some(val),
             _ => usage(),
         }
         i += 2;
     }
-    if a.file.is_empty() {
+    if a.file.is_empty() && !matches!(a.proto.as_str(), "handshakes" | "burst") {
         usage();
     }
     a
+}
+
+/// A rustls client configuration trusting the CA in `path`.
+fn tls_client(path: &str) -> std::sync::Arc<rustls::ClientConfig> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    let pem = std::fs::read(path).expect("read --ca");
+    for c in CertificateDer::pem_slice_iter(&pem) {
+        roots.add(c.expect("a PEM certificate")).unwrap();
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    std::sync::Arc::new(
+        rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth(),
+    )
+}
+
+/// A TLS connection to `target` (the server must present a certificate for `localhost`).
+fn tls_connect(
+    target: SocketAddr,
+    config: &std::sync::Arc<rustls::ClientConfig>,
+) -> rustls::StreamOwned<rustls::ClientConnection, TcpStream> {
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let conn = rustls::ClientConnection::new(config.clone(), name).unwrap();
+    let mut s = rustls::StreamOwned::new(conn, TcpStream::connect(target).unwrap());
+    while s.conn.is_handshaking() {
+        s.conn.complete_io(&mut s.sock).unwrap();
+    }
+    s
+}
+
+/// `--proto handshakes`: full handshakes one after another.
+fn handshakes(a: &Args) {
+    let config = tls_client(a.ca.as_deref().unwrap_or_else(|| usage()));
+    let t0 = Instant::now();
+    for _ in 0..a.count {
+        let mut s = tls_connect(a.target, &config);
+        s.conn.send_close_notify();
+        s.conn.complete_io(&mut s.sock).unwrap_or_default();
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    println!(
+        "handshakes={} seconds={secs:.3} handshakes_per_s={:.0}",
+        a.count,
+        a.count as f64 / secs
+    );
+}
+
+/// `--proto burst`: N connections at once; seconds until Picket accepted all of them.
+fn burst(a: &Args) {
+    let m = a.metrics.unwrap_or_else(|| usage());
+    let before = metric(m, "picket_tcp_connections_accepted_total").unwrap_or(0.0) as u64;
+    let t0 = Instant::now();
+    let threads = 64u64;
+    let per = a.count.div_ceil(threads);
+    let target = a.target;
+    let workers: Vec<_> = (0..threads)
+        .map(|t| {
+            let n = per.min(a.count.saturating_sub(t * per));
+            std::thread::spawn(move || {
+                (0..n)
+                    .map(|_| TcpStream::connect(target).unwrap())
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let open: Vec<TcpStream> = workers
+        .into_iter()
+        .flat_map(|w| w.join().unwrap())
+        .collect();
+    let connected = t0.elapsed().as_secs_f64();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut accepted = 0;
+    while Instant::now() < deadline {
+        accepted = (metric(m, "picket_tcp_connections_accepted_total").unwrap_or(0.0) as u64)
+            .saturating_sub(before);
+        if accepted >= a.count {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    println!(
+        "connections={} connected_seconds={connected:.3} accepted={accepted} all_accepted_seconds={:.3}",
+        open.len(),
+        t0.elapsed().as_secs_f64()
+    );
 }
 
 fn loopback(ip: IpAddr) -> bool {
@@ -100,6 +201,11 @@ fn main() {
     if !loopback(a.target.ip()) || a.metrics.is_some_and(|m| !loopback(m.ip())) {
         eprintln!("loadgen: refusing a non-loopback address; only 127.0.0.0/8 and ::1 are allowed");
         std::process::exit(2);
+    }
+    match a.proto.as_str() {
+        "handshakes" => return handshakes(&a),
+        "burst" => return burst(&a),
+        _ => {}
     }
     let text = std::fs::read(&a.file).expect("read --file");
     let lines: Vec<&[u8]> = text
@@ -163,9 +269,14 @@ fn main() {
                 pace(i);
             }
         }
-        "tcp" | "tcp-oc" => {
-            let oc = a.proto == "tcp-oc";
-            let mut s = TcpStream::connect(a.target).unwrap();
+        "tcp" | "tcp-oc" | "tls" | "tls-oc" => {
+            let oc = a.proto.ends_with("-oc");
+            let mut s: Box<dyn Write> = if a.proto.starts_with("tls") {
+                let config = tls_client(a.ca.as_deref().unwrap_or_else(|| usage()));
+                Box::new(tls_connect(a.target, &config))
+            } else {
+                Box::new(TcpStream::connect(a.target).unwrap())
+            };
             let mut buf: Vec<u8> = Vec::with_capacity(1 << 20);
             for i in 0..a.count {
                 let l = lines[(i % lines.len() as u64) as usize];

@@ -833,3 +833,45 @@ fn renewal_under_load_loses_nothing() {
     // The two fingerprint probes and rsyslog's one connection: no reconnect after a reset.
     assert_eq!(handshakes_ok, 3, "rsyslog kept its connection");
 }
+
+/// A sender that only writes and closes its socket without `close_notify` (many do) loses
+/// nothing: the listener sends nothing after the handshake (no TLS 1.3 session tickets) that
+/// the sender would leave unread, which would turn its close into a reset.
+#[test]
+fn a_write_only_sender_that_closes_abruptly_loses_nothing() {
+    use rustls::pki_types::pem::PemObject as _;
+    let d = tempfile::tempdir().unwrap();
+    let ca = Ca::new(d.path(), "ca");
+    let server = ca.issue("server", "localhost", 30);
+    let p = Picket::start_with_config(&listener(&server, ""));
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(rustls::pki_types::CertificateDer::from_pem_file(&ca.pair.cert).unwrap())
+        .unwrap();
+    let config = std::sync::Arc::new(
+        rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth(),
+    );
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let mut conn = rustls::ClientConnection::new(config, name).unwrap();
+    let mut sock = TcpStream::connect(p.tls.unwrap()).unwrap();
+    while conn.is_handshaking() {
+        conn.complete_io(&mut sock).unwrap();
+    }
+    let n = 20_000;
+    for i in 0..n {
+        conn.writer()
+            .write_all(octet(&format!("abrupt-{i:06}")).as_bytes())
+            .unwrap();
+        while conn.wants_write() {
+            conn.write_tls(&mut sock).unwrap();
+        }
+    }
+    drop(sock);
+    assert_eq!(p.wait_stored(n, Duration::from_secs(30)), n);
+}

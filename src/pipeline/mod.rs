@@ -401,13 +401,11 @@ pub async fn start(config: Config) -> Result<Running, Error> {
         }),
         Some(s) => {
             use axum::serve::ListenerExt as _;
-            let watched =
-                crate::tls::reload::Watched::new(s.clone(), &[b"http/1.1"]).map_err(|e| {
-                    Error::Tls {
-                        listener: "web".into(),
-                        detail: e.to_string(),
-                    }
-                })?;
+            let watched = crate::tls::reload::Watched::new(s.clone(), crate::tls::Purpose::Https)
+                .map_err(|e| Error::Tls {
+                listener: "web".into(),
+                detail: e.to_string(),
+            })?;
             let watched = Arc::new(watched);
             tokio::spawn(crate::tls::reload::watch(
                 vec![watched.clone()],

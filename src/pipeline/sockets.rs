@@ -80,10 +80,11 @@ pub(super) async fn bind(
         let intake = match (&l.tls, &tls_metrics) {
             (Some(s), Some(m)) => {
                 let watched =
-                    crate::tls::reload::Watched::new(s.clone(), &[]).map_err(|e| Error::Tls {
-                        listener: l.name.clone(),
-                        detail: e.to_string(),
-                    })?;
+                    crate::tls::reload::Watched::new(s.clone(), crate::tls::Purpose::Syslog)
+                        .map_err(|e| Error::Tls {
+                            listener: l.name.clone(),
+                            detail: e.to_string(),
+                        })?;
                 let intake = Arc::new(tls::Intake {
                     listener: l.name.clone(),
                     watched: Arc::new(watched),

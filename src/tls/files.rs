@@ -4,7 +4,7 @@
 //! [`server_config`] turns them into the rustls configuration a listener hands out.
 
 use super::verify::PeerVerifier;
-use super::{Error, Fingerprint, MinVersion, Settings};
+use super::{Error, Fingerprint, MinVersion, Purpose, Settings};
 use rustls::RootCertStore;
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
@@ -144,9 +144,8 @@ pub fn info(der: &[u8]) -> Option<Info> {
     })
 }
 
-/// The rustls configuration for these settings (ALPN protocols as given: `http/1.1` for the
-/// dashboard, none for syslog).
-pub fn server_config(s: &Settings, alpn: &[&[u8]]) -> Result<ServerConfig, Error> {
+/// The rustls configuration for these settings and this purpose.
+pub fn server_config(s: &Settings, purpose: Purpose) -> Result<ServerConfig, Error> {
     let key = certified_key(&s.cert, &s.key)?;
     let versions: &[&rustls::SupportedProtocolVersion] = match s.min_version {
         MinVersion::Tls12 => &[&rustls::version::TLS13, &rustls::version::TLS12],
@@ -163,7 +162,10 @@ pub fn server_config(s: &Settings, alpn: &[&[u8]]) -> Result<ServerConfig, Error
         None => builder.with_no_client_auth(),
     }
     .with_cert_resolver(Arc::new(rustls::sign::SingleCertAndKey::from(key)));
-    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    match purpose {
+        Purpose::Syslog => config.send_tls13_tickets = 0,
+        Purpose::Https => config.alpn_protocols = vec![b"http/1.1".to_vec()],
+    }
     Ok(config)
 }
 

@@ -66,6 +66,17 @@ impl MinVersion {
     }
 }
 
+/// What a server configuration is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// Syslog (RFC 5425): no ALPN, and no TLS 1.3 session tickets. Senders only write; a
+    /// ticket they never read makes their kernel answer their own close with a reset, which
+    /// throws away what the server had not read yet.
+    Syslog,
+    /// The dashboard: ALPN `http/1.1`, session tickets for quick reconnects.
+    Https,
+}
+
 /// A SHA-256 certificate fingerprint (of the DER encoding).
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Fingerprint(pub [u8; 32]);

@@ -4,7 +4,7 @@
 //! current when they start; established connections keep theirs. A pair that does not load keeps
 //! the previous configuration, and the caller logs and counts the error.
 
-use super::{Error, Settings};
+use super::{Error, Purpose, Settings};
 use rustls::server::ServerConfig;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, PoisonError, RwLock};
@@ -46,7 +46,7 @@ fn looks(s: &Settings) -> Vec<(PathBuf, Look)> {
 #[derive(Debug)]
 pub struct Watched {
     settings: Settings,
-    alpn: Vec<Vec<u8>>,
+    purpose: Purpose,
     state: RwLock<State>,
 }
 
@@ -70,12 +70,12 @@ pub enum Checked {
 
 impl Watched {
     /// Loads the files (an error if they do not load).
-    pub fn new(settings: Settings, alpn: &[&[u8]]) -> Result<Self, Error> {
+    pub fn new(settings: Settings, purpose: Purpose) -> Result<Self, Error> {
         let seen = looks(&settings);
-        let config = super::files::server_config(&settings, alpn)?;
+        let config = super::files::server_config(&settings, purpose)?;
         let not_after = expiry(&settings);
         Ok(Watched {
-            alpn: alpn.iter().map(|p| p.to_vec()).collect(),
+            purpose,
             settings,
             state: RwLock::new(State {
                 config: Arc::new(config),
@@ -112,8 +112,7 @@ impl Watched {
                 return Checked::Unchanged;
             }
         }
-        let alpn: Vec<&[u8]> = self.alpn.iter().map(Vec::as_slice).collect();
-        let built = super::files::server_config(&self.settings, &alpn);
+        let built = super::files::server_config(&self.settings, self.purpose);
         let mut g = self.state.write().unwrap_or_else(PoisonError::into_inner);
         // Looked at again only after the next change: a half-renewed pair (the certificate
         // renamed, the key not yet) fails once and loads when the key arrives.

@@ -122,7 +122,8 @@ impl Raw {
                 "client certificates are asked for: set tls_client_ca or tls_permitted_fingerprints to say which are accepted",
             ));
         }
-        super::files::server_config(&s, &[]).map_err(|e| Invalid::new(key("cert"), e))?;
+        super::files::server_config(&s, super::Purpose::Https)
+            .map_err(|e| Invalid::new(key("cert"), e))?;
         Ok(s)
     }
 }
