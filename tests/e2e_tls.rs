@@ -28,19 +28,36 @@ fn listener(server: &Pair, extra: &str) -> String {
     )
 }
 
-/// `openssl s_client` to `addr`, trusting `ca`, with a client certificate if given.
-fn s_client(addr: SocketAddr, ca: &Pair, client: Option<&Pair>, extra: &[&str]) -> Command {
+/// A CA, a `localhost` server certificate from it, and Picket with a TLS listener that asks
+/// for client certificates (`auth`: optional or required) chaining to the CA and naming
+/// `*.example.net`.
+fn listener_with_client_ca(d: &Path, auth: &str) -> (Ca, Picket) {
+    let ca = Ca::new(d, "ca");
+    let server = ca.issue("server", "localhost", 30);
+    let p = Picket::start_with_config(&listener(
+        &server,
+        &format!(
+            "tls_client_auth = \"{auth}\"\ntls_client_ca = \"{}\"\ntls_permitted_peers = [\"*.example.net\"]\n",
+            toml_path(&ca.pair.cert)
+        ),
+    ));
+    (ca, p)
+}
+
+/// `openssl s_client` to `addr` as `localhost`, trusting `ca`.
+fn openssl_client(addr: SocketAddr, ca: &Pair) -> Command {
     let mut c = Command::new("openssl");
-    c.args([
-        "s_client",
-        "-connect",
-        &addr.to_string(),
-        "-servername",
-        "localhost",
-    ])
-    .arg("-CAfile")
-    .arg(&ca.cert)
-    .args(["-verify_return_error", "-quiet", "-no_ign_eof"]);
+    c.args(["s_client", "-connect", &addr.to_string()])
+        .args(["-servername", "localhost", "-CAfile"])
+        .arg(&ca.cert);
+    c
+}
+
+/// [`openssl_client`] sending stdin (quietly, closing at its end), with a client certificate
+/// if given.
+fn s_client(addr: SocketAddr, ca: &Pair, client: Option<&Pair>, extra: &[&str]) -> Command {
+    let mut c = openssl_client(addr, ca);
+    c.args(["-verify_return_error", "-quiet", "-no_ign_eof"]);
     if let Some(p) = client {
         c.arg("-cert").arg(&p.cert).arg("-key").arg(&p.key);
     }
@@ -272,16 +289,7 @@ fn fingerprint_only_listener_refuses_unlisted_certificates() {
 
 /// The fingerprint of the certificate the server presents.
 fn served_fingerprint(addr: SocketAddr, ca: &Pair, dir: &Path) -> String {
-    let out = Command::new("openssl")
-        .args([
-            "s_client",
-            "-connect",
-            &addr.to_string(),
-            "-servername",
-            "localhost",
-        ])
-        .arg("-CAfile")
-        .arg(&ca.cert)
+    let out = openssl_client(addr, ca)
         .stdin(Stdio::null())
         .output()
         .unwrap();
@@ -559,16 +567,8 @@ fn dashboard_serves_https_with_hsts_secure_cookies_and_a_redirect_port() {
 #[test]
 fn syslog_ng_forwards_over_tls_with_a_client_certificate() {
     let d = tempfile::tempdir().unwrap();
-    let ca = Ca::new(d.path(), "ca");
-    let server = ca.issue("server", "localhost", 30);
+    let (ca, p) = listener_with_client_ca(d.path(), "required");
     let relay = ca.issue("relay", "relay.example.net", 30);
-    let p = Picket::start_with_config(&listener(
-        &server,
-        &format!(
-            "tls_client_auth = \"required\"\ntls_client_ca = \"{}\"\ntls_permitted_peers = [\"*.example.net\"]\n",
-            toml_path(&ca.pair.cert)
-        ),
-    ));
     let addr = p.tls.unwrap();
     let input = d.path().join("in.log");
     let lines: String = (0..300)
@@ -731,16 +731,8 @@ fn wait_stored_from(p: &Picket, r: &mut Rsyslog, n: u64) -> u64 {
 #[test]
 fn rsyslog_forwards_over_tls_with_both_drivers_framings_and_modes() {
     let d = tempfile::tempdir().unwrap();
-    let ca = Ca::new(d.path(), "ca");
-    let server = ca.issue("server", "localhost", 30);
+    let (ca, p) = listener_with_client_ca(d.path(), "optional");
     let client = ca.issue("client", "fw9.example.net", 30);
-    let p = Picket::start_with_config(&listener(
-        &server,
-        &format!(
-            "tls_client_auth = \"optional\"\ntls_client_ca = \"{}\"\ntls_permitted_peers = [\"*.example.net\"]\n",
-            toml_path(&ca.pair.cert)
-        ),
-    ));
     let addr = p.tls.unwrap();
     let runs = [
         ("gtls", "octet-counted", "x509/name", true),

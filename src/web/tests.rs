@@ -195,17 +195,26 @@ async fn login(f: &Fixture, user: &str) -> (String, String) {
     (format!("picket_session={token}"), csrf)
 }
 
-async fn get(f: &Fixture, path: &str, cookie: Option<&str>) -> (StatusCode, String) {
-    let mut r = Request::get(path);
+/// A request without a body, with the session cookie if given.
+async fn send(
+    f: &Fixture,
+    method: &str,
+    path: &str,
+    cookie: Option<&str>,
+) -> axum::response::Response {
+    let mut r = Request::builder().method(method).uri(path);
     if let Some(c) = cookie {
         r = r.header("cookie", c);
     }
-    let res = f
-        .app
+    f.app
         .clone()
         .oneshot(r.body(Body::empty()).unwrap())
         .await
-        .unwrap();
+        .unwrap()
+}
+
+async fn get(f: &Fixture, path: &str, cookie: Option<&str>) -> (StatusCode, String) {
+    let res = send(f, "GET", path, cookie).await;
     let st = res.status();
     (st, body(res).await)
 }
@@ -1241,16 +1250,7 @@ async fn every_route_sends_the_security_headers() {
     for path in &paths {
         for method in ["GET", "POST"] {
             for who in [None, Some(cookie.as_str())] {
-                let mut r = Request::builder().method(method).uri(path.as_str());
-                if let Some(c) = who {
-                    r = r.header("cookie", c);
-                }
-                let res = f
-                    .app
-                    .clone()
-                    .oneshot(r.body(Body::empty()).unwrap())
-                    .await
-                    .unwrap();
+                let res = send(&f, method, path, who).await;
                 let h = res.headers();
                 let what = format!("{method} {path} ({:?}) -> {}", who.is_some(), res.status());
                 let csp = h

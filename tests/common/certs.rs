@@ -65,21 +65,13 @@ impl Ca {
             cert: dir.join(format!("{name}.pem")),
             key: dir.join(format!("{name}.key")),
         };
-        new_key(&pair.key);
-        openssl(
-            Command::new("openssl")
-                .args(["req", "-x509", "-new", "-days", "30", "-subj"])
-                .arg(format!("/CN={name}"))
-                .args([
-                    "-addext",
-                    "basicConstraints=critical,CA:TRUE",
-                    "-addext",
-                    "keyUsage=critical,keyCertSign,cRLSign",
-                    "-key",
-                ])
-                .arg(&pair.key)
-                .arg("-out")
-                .arg(&pair.cert),
+        self_signed(
+            &pair,
+            &format!("/CN={name}"),
+            &[
+                "basicConstraints=critical,CA:TRUE",
+                "keyUsage=critical,keyCertSign,cRLSign",
+            ],
         );
         Ca {
             pair,
@@ -136,15 +128,21 @@ pub fn factory_like(dir: &Path, name: &str) -> Pair {
         cert: dir.join(format!("{name}.pem")),
         key: dir.join(format!("{name}.key")),
     };
-    new_key(&pair.key);
-    openssl(
-        Command::new("openssl")
-            .args(["req", "-x509", "-new", "-days", "30", "-subj"])
-            .arg(format!("/CN={name}/O=Fortinet"))
-            .args(["-addext", "keyUsage=critical,keyEncipherment", "-key"])
-            .arg(&pair.key)
-            .arg("-out")
-            .arg(&pair.cert),
+    self_signed(
+        &pair,
+        &format!("/CN={name}/O=Fortinet"),
+        &["keyUsage=critical,keyEncipherment"],
     );
     pair
+}
+
+/// A new key and a self-signed certificate for it, valid 30 days, with these extensions.
+fn self_signed(pair: &Pair, subject: &str, extensions: &[&str]) {
+    new_key(&pair.key);
+    let mut cmd = Command::new("openssl");
+    cmd.args(["req", "-x509", "-new", "-days", "30", "-subj", subject]);
+    for e in extensions {
+        cmd.args(["-addext", e]);
+    }
+    openssl(cmd.arg("-key").arg(&pair.key).arg("-out").arg(&pair.cert));
 }
