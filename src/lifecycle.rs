@@ -4,7 +4,9 @@
 //!   (`store::retention` decides, `store::sqlite::retention` removes), first copying the events
 //!   that alerts link into `alerts.db`, so an alert keeps its evidence;
 //! - prunes resolved alerts, delivered notifications and the security log by their own ages;
-//! - raises the built-in "disk almost full" alert (and resolves it when space is back).
+//! - raises the built-in "disk almost full" alert (and resolves it when space is back);
+//! - raises the built-in "TLS certificate expires soon" alert for each served certificate
+//!   within 14 days of its end (and resolves it once a renewed certificate is in the file).
 //!
 //! It sits beside the pipeline, not in it: it only reads the store's catalog and removes whole
 //! files, so ingest never waits for it.
@@ -25,6 +27,12 @@ use std::time::{Duration, Instant};
 /// The built-in rule id of the disk alert.
 pub const DISK_RULE: &str = "picket-disk-almost-full";
 
+/// The built-in rule id of the certificate-expiry alert.
+pub const CERT_RULE: &str = "picket-tls-certificate-expiry";
+
+/// A served certificate this close to its end raises [`CERT_RULE`].
+pub const CERT_WARN: Duration = Duration::from_secs(14 * 86_400);
+
 /// What the thread works on.
 pub struct Lifecycle {
     pub store: Arc<SqliteStore>,
@@ -34,6 +42,10 @@ pub struct Lifecycle {
     pub disk: Arc<Watch>,
     pub metrics: Arc<Metrics>,
     pub router: Arc<dyn Router + Send + Sync>,
+    /// (who serves it: a listener's name or `web`, the certificate file) for the expiry alert.
+    pub certificates: Vec<(String, std::path::PathBuf)>,
+    /// Open expiry alerts by certificate file.
+    pub cert_alerts: std::collections::HashMap<std::path::PathBuf, i64>,
 }
 
 impl Lifecycle {
@@ -53,6 +65,7 @@ impl Lifecycle {
     /// One pass; errors are logged (rate-limited) and the next pass tries again.
     pub fn pass(&mut self, disk_alert: &mut Option<i64>) {
         let now = crate::model::clock::now_micros();
+        self.certificate_alerts(now);
         match self.events(now) {
             Ok(r) => {
                 if !r.removed.is_empty() {
@@ -212,6 +225,70 @@ impl Lifecycle {
                     &*self.router,
                 ) {
                     tracing::debug!(error = %e, "Could not resolve the disk alert.");
+                }
+            }
+        }
+    }
+}
+
+impl Lifecycle {
+    /// Raises [`CERT_RULE`] for each served certificate that ends within [`CERT_WARN`] (or has
+    /// ended), once per file; resolves it when the file holds a certificate good for longer.
+    fn certificate_alerts(&mut self, now: i64) {
+        let warn = i64::try_from(CERT_WARN.as_secs()).unwrap_or(i64::MAX);
+        for (who, path) in self.certificates.clone() {
+            let Some(end) = crate::tls::files::certificates(&path)
+                .ok()
+                .and_then(|c| c.first().and_then(|d| crate::tls::files::info(d)))
+                .map(|i| i.not_after)
+            else {
+                continue;
+            };
+            let left = end - now / 1_000_000;
+            let open = self.cert_alerts.get(&path).copied();
+            if left < warn && open.is_none() {
+                let f = Firing {
+                    rule_id: CERT_RULE.into(),
+                    title: format!(
+                        "TLS certificate of {who} expires in {} days: renew {}",
+                        left.max(0) / 86_400,
+                        path.display()
+                    ),
+                    level: if left < 3 * 86_400 {
+                        Level::Critical
+                    } else {
+                        Level::High
+                    },
+                    tags: vec!["picket.health".into()],
+                    kind: "detection",
+                    group: vec![("certificate".into(), path.display().to_string())],
+                    events: Vec::new(),
+                    count: 1,
+                    at: now,
+                    trigger: 0,
+                };
+                match self.alerts.record(&f, i64::MAX / 4, 0, &*self.router) {
+                    Ok(
+                        crate::alerts::Recorded::Raised(id) | crate::alerts::Recorded::Updated(id),
+                    ) => {
+                        tracing::warn!(alert = id, listener = %who, file = %path.display(), days_left = left / 86_400, "TLS certificate expires soon: raised an alert.");
+                        self.cert_alerts.insert(path, id);
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::error!(error = %e, "Could not raise the certificate alert."),
+                }
+            } else if left >= warn {
+                if let Some(id) = open {
+                    self.cert_alerts.remove(&path);
+                    if let Err(e) = self.alerts.set_state(
+                        id,
+                        crate::alerts::State::Resolved,
+                        "picket",
+                        Some("the certificate was renewed"),
+                        &*self.router,
+                    ) {
+                        tracing::debug!(error = %e, "Could not resolve the certificate alert.");
+                    }
                 }
             }
         }

@@ -867,3 +867,39 @@ fn a_write_only_sender_that_closes_abruptly_loses_nothing() {
     drop(sock);
     assert_eq!(p.wait_stored(n, Duration::from_secs(30)), n);
 }
+
+/// A served certificate within 14 days of its end raises the built-in expiry alert at once
+/// (critical under 3 days), and the expiry is a metric.
+#[test]
+fn a_certificate_about_to_expire_raises_the_built_in_alert() {
+    let d = tempfile::tempdir().unwrap();
+    let ca = Ca::new(d.path(), "ca");
+    let short = ca.issue("short", "localhost", 2);
+    let p = Picket::start_with_config(&listener(&short, ""));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let alert = loop {
+        let out = common::run_ok(
+            Command::new(common::bin())
+                .args(["alerts", "list", "--data-dir"])
+                .arg(p.data_dir()),
+        );
+        let text = String::from_utf8(out.stdout).unwrap();
+        if let Some(l) = text
+            .lines()
+            .find(|l| l.contains("picket-tls-certificate-expiry"))
+        {
+            break l.to_string();
+        }
+        assert!(Instant::now() < deadline, "no expiry alert: {text}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let a: serde_json::Value = serde_json::from_str(&alert).unwrap();
+    assert_eq!(a["level"], "critical", "{alert}");
+    assert!(a["title"].as_str().unwrap().contains("tls0"), "{alert}");
+    let end = p.metric("picket_tls_certificate_expiry_seconds{listener=\"tls0\"}");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    assert!(end > now && end < now + 3 * 86_400, "{end}");
+}

@@ -251,6 +251,18 @@ pub async fn start(config: Config) -> Result<Running, Error> {
         disk: disk.clone(),
         metrics: metrics.clone(),
         router: config.notify.clone(),
+        certificates: config
+            .listeners
+            .iter()
+            .filter_map(|l| Some((l.name.clone(), l.tls.as_ref()?.cert.clone())))
+            .chain(
+                config
+                    .web_tls
+                    .as_ref()
+                    .map(|t| ("web".into(), t.cert.clone())),
+            )
+            .collect(),
+        cert_alerts: Default::default(),
     };
     let sr = stop_retention.clone();
     let retention_thread = background("picket-retention", move || lifecycle.run(sr))?;
