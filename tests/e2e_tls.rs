@@ -635,6 +635,26 @@ log {{ source(s_in); destination(d_picket); }};
     seen.dedup();
     assert_eq!(seen.len(), 300, "no line twice");
     assert!(handshakes(&p, "ok") >= 1);
+
+    // The senders page names the relay's client certificate.
+    let a = common::agent();
+    let base = format!("http://{}", p.web);
+    let r = a
+        .post(&format!("{base}/login"))
+        .content_type("application/x-www-form-urlencoded")
+        .send(format!("user=admin&password={}", p.admin_password()))
+        .unwrap();
+    let cookie = common::session_cookie(&r);
+    let page = a
+        .get(&format!("{base}/senders"))
+        .header("cookie", &cookie)
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    assert!(page.contains("CN=relay.example.net"), "{page}");
+    assert!(page.contains(&relay.fingerprint()), "{page}");
 }
 
 /// One rsyslog forwarding setup: its driver, framing, how it checks Picket, and whether it

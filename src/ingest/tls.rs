@@ -78,6 +78,8 @@ pub struct Intake {
     pub timeout: Duration,
     /// Counters.
     pub metrics: TlsMetrics,
+    /// Where each sender's client certificate is recorded (shown on the senders page).
+    pub peers: Arc<crate::tls::peers::Peers>,
 }
 
 impl Intake {
@@ -112,6 +114,15 @@ impl Intake {
                     .peer_certificates()
                     .and_then(|c| c.first())
                     .and_then(|c| crate::tls::files::info(c));
+                self.peers.record(
+                    peer.ip(),
+                    crate::tls::peers::Peer {
+                        listener: self.listener.clone(),
+                        subject: client.as_ref().map(|c| c.subject.clone()),
+                        fingerprint: client.as_ref().map(|c| c.fingerprint.to_string()),
+                        at: crate::model::clock::now_micros(),
+                    },
+                );
                 tracing::debug!(
                     peer = %peer,
                     listener = %self.listener,

@@ -233,7 +233,9 @@ pub async fn start(config: Config) -> Result<Running, Error> {
             "First start: created the dashboard user admin with this password; it is not shown again (change it with `picket user passwd admin`)."
         );
     }
+    let tls_peers = Arc::new(crate::tls::peers::Peers::default());
     let dashboard = crate::web::Dashboard {
+        tls_peers: tls_peers.clone(),
         users,
         reader: Arc::new(store.reader()),
         alerts: Arc::new(std::sync::Mutex::new(crate::alerts::open(data)?)),
@@ -376,7 +378,10 @@ pub async fn start(config: Config) -> Result<Running, Error> {
 
     // Sockets.
     let mut bound = Bound::default();
-    let sockets = sockets::bind(&config, &metrics, &frame_tx, snmp_id, &mut bound).await?;
+    let sockets = sockets::bind(
+        &config, &tls_peers, &metrics, &frame_tx, snmp_id, &mut bound,
+    )
+    .await?;
     drop::<FrameSender>(frame_tx);
     let web_listener = tokio::net::TcpListener::bind(config.web_listen)
         .await

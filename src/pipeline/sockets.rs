@@ -27,6 +27,7 @@ pub(super) struct Sockets {
 /// Binds every listener of `config`, recording the addresses in `bound`.
 pub(super) async fn bind(
     config: &Config,
+    tls_peers: &Arc<crate::tls::peers::Peers>,
     metrics: &Arc<Metrics>,
     frame_tx: &FrameSender,
     snmp_id: u16,
@@ -90,6 +91,7 @@ pub(super) async fn bind(
                     watched: Arc::new(watched),
                     timeout: s.handshake_timeout,
                     metrics: m.clone(),
+                    peers: tls_peers.clone(),
                 });
                 intakes.push(intake.clone());
                 Some(intake)

@@ -7,6 +7,7 @@
 //! does no I/O beyond reading the files it is pointed at, and knows nothing of syslog or HTTP.
 
 pub mod files;
+pub mod peers;
 pub mod reload;
 pub mod settings;
 pub mod verify;

@@ -228,6 +228,8 @@ pub(super) async fn change_rule(
 
 pub(super) struct SenderRow {
     pub sender: String,
+    /// The client certificate of its latest TLS connection (empty: none seen since start).
+    pub tls: String,
     pub host: String,
     pub listener: String,
     pub parser: String,
@@ -277,7 +279,26 @@ pub async fn senders(
         .map(|x| {
             let week: i64 = x.per_day.iter().map(|d| d.1).sum();
             let days = x.per_day.len().max(1) as f64;
+            let tls = x
+                .sender
+                .parse()
+                .ok()
+                .and_then(|ip| d.tls_peers.get(ip))
+                .map(|t| {
+                    t.subject.map_or_else(
+                        || format!("TLS on {}, no client certificate", t.listener),
+                        |s| {
+                            format!(
+                                "{s} (SHA-256 {}) on {}",
+                                t.fingerprint.unwrap_or_default(),
+                                t.listener
+                            )
+                        },
+                    )
+                })
+                .unwrap_or_default();
             SenderRow {
+                tls,
                 silent: now - x.last_seen > SILENT_US,
                 href: format!(
                     "/search?range=24h&q={}",

@@ -51,6 +51,8 @@ pub struct Dashboard {
     pub router: Arc<dyn crate::alerts::Router + Send + Sync>,
     /// Mark the session cookie `Secure` (set when Picket is served over HTTPS).
     pub secure_cookie: bool,
+    /// The TLS senders' client certificates (senders page).
+    pub tls_peers: Arc<crate::tls::peers::Peers>,
     /// Proxies whose `X-Forwarded-For` and `X-Forwarded-Proto` are believed.
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// The rules loaded at start, their problems, and which are switched off.

@@ -135,6 +135,7 @@ fn fixture() -> Fixture {
         alerts: Arc::new(Mutex::new(alerts)),
         router: Arc::new(NoRoutes),
         secure_cookie: false,
+        tls_peers: Default::default(),
         trusted_proxies: vec!["127.0.0.9/32".parse().unwrap()],
         rules: Arc::new(rule_book()),
     };
