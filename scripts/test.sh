@@ -10,6 +10,7 @@ command -v snmptrap >/dev/null 2>&1 || need+=(snmp)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v ss >/dev/null 2>&1 || need+=(iproute2)
+command -v gnutls-cli >/dev/null 2>&1 || need+=(gnutls-bin)
 # The dashboard's browser tests drive Debian's Chromium through ChromeDriver.
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)

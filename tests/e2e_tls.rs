@@ -923,3 +923,66 @@ fn a_certificate_about_to_expire_raises_the_built_in_alert() {
         .as_secs();
     assert!(end > now && end < now + 3 * 86_400, "{end}");
 }
+
+/// `gnutls-cli` to `addr`, verifying the server as `localhost` against `ca`.
+fn gnutls_cli(
+    addr: SocketAddr,
+    ca: &Pair,
+    client: Option<&Pair>,
+    priority: Option<&str>,
+) -> Command {
+    let mut c = Command::new("gnutls-cli");
+    c.arg("--x509cafile").arg(&ca.cert).args([
+        "--verify-hostname",
+        "localhost",
+        "-p",
+        &addr.port().to_string(),
+    ]);
+    if let Some(p) = client {
+        c.arg("--x509certfile")
+            .arg(&p.cert)
+            .arg("--x509keyfile")
+            .arg(&p.key);
+    }
+    if let Some(p) = priority {
+        c.arg("--priority").arg(p);
+    }
+    c.arg("127.0.0.1");
+    c
+}
+
+/// GnuTLS as the client (what rsyslog's gtls driver uses): accepted with a permitted
+/// certificate, and each refusal counted by its reason while the listener keeps serving.
+#[test]
+fn gnutls_clients_are_accepted_or_refused_by_reason() {
+    let d = tempfile::tempdir().unwrap();
+    let (ca, p) = listener_with_client_ca(d.path(), "required");
+    let addr = p.tls.unwrap();
+    let good = ca.issue("good", "fw3.example.net", 30);
+    let wrong_name = ca.issue("wrongname", "fw3.example.org", 30);
+    let stranger = Ca::new(d.path(), "otherca").issue("stranger", "fw4.example.net", 30);
+    let cases: [(&str, Option<&Pair>, Option<&str>); 4] = [
+        ("no_certificate", None, None),
+        ("unknown_ca", Some(&stranger), None),
+        ("name_not_permitted", Some(&wrong_name), None),
+        (
+            "protocol_version",
+            Some(&good),
+            Some("NORMAL:-VERS-ALL:+VERS-TLS1.1"),
+        ),
+    ];
+    for (i, (reason, client, priority)) in cases.into_iter().enumerate() {
+        send(
+            gnutls_cli(addr, &ca.pair, client, priority),
+            format!("{}\n", line(&format!("gnutls-refused-{i}"))).as_bytes(),
+        );
+        assert_eq!(wait_handshakes(&p, reason, 1), 1, "{reason}");
+    }
+    assert!(send(
+        gnutls_cli(addr, &ca.pair, Some(&good), None),
+        format!("{}\n", line("gnutls-accepted")).as_bytes()
+    ));
+    assert_eq!(p.wait_stored(1, Duration::from_secs(20)), 1);
+    assert_eq!(p.search("gnutls-accepted", &[]).len(), 1);
+    assert!(p.search("gnutls-refused", &[]).is_empty());
+}
