@@ -2,7 +2,9 @@
 //! (WebDriver, with fantoccini). Logs in, runs a search, opens an event, exports a CSV, sees a
 //! `logger` message arrive in live tail, sees an `snmptrap` linkDown on the SNMP page, and
 //! acknowledges an alert through its form. A screenshot of every page is saved under
-//! `target/screenshots/` (test artefacts). Fails, never skips, when chromium or chromedriver
+//! `target/screenshots/` (test artefacts). The same walk runs once over plain HTTP and once
+//! over HTTPS with a test CA (Chromium ignores a CA file, so it is given the certificate's SPKI
+//! hash with `--ignore-certificate-errors-spki-list`). Fails, never skips, when chromium or chromedriver
 //! is missing (`scripts/test.sh` installs them).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
@@ -59,19 +61,31 @@ impl Driver {
         }
     }
 
-    async fn browser(&self) -> Client {
+    async fn browser(&self, extra: &[String]) -> Client {
+        let mut args: Vec<String> = [
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-dev-shm-usage",
+            "--window-size=1280,900",
+        ]
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
+        args.push(format!(
+            "--user-data-dir={}",
+            self._profile.path().display()
+        ));
+        args.extend(extra.iter().cloned());
         let mut caps = serde_json::Map::new();
         caps.insert(
             "goog:chromeOptions".into(),
-            json!({
-                "binary": "/usr/bin/chromium",
-                "args": [
-                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                    "--no-first-run", "--disable-background-networking", "--disable-component-update",
-                    "--disable-sync", "--disable-dev-shm-usage", "--window-size=1280,900",
-                    format!("--user-data-dir={}", self._profile.path().display()),
-                ]
-            }),
+            json!({ "binary": "/usr/bin/chromium", "args": args }),
         );
         let conn = hyper_util::client::legacy::connect::HttpConnector::new();
         ClientBuilder::new(conn)
@@ -95,10 +109,11 @@ fn shots() -> PathBuf {
     d
 }
 
-async fn shot(c: &Client, name: &str) {
+/// Saves a screenshot as `{prefix}{name}.png` (the prefix tells the HTTPS walk apart).
+async fn shot(c: &Client, prefix: &str, name: &str) {
     let png = c.screenshot().await.unwrap();
     assert!(png.starts_with(b"\x89PNG"), "{name}: not a PNG");
-    std::fs::write(shots().join(format!("{name}.png")), png).unwrap();
+    std::fs::write(shots().join(format!("{prefix}{name}.png")), png).unwrap();
 }
 
 /// Waits (bounded) until an element matching the XPath exists; returns the time it took.
@@ -146,16 +161,52 @@ async fn text_of(c: &Client, css: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dashboard_in_chromium() {
-    let driver = Driver::start();
     let p = Picket::start_with_config("[snmp]\ncommunities = [\"public\"]\n");
-    let base = format!("http://{}", p.web);
+    walk(&p, &format!("http://{}", p.web), &[], "").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dashboard_in_chromium_over_https() {
+    let d = tempfile::tempdir().unwrap();
+    let ca = common::certs::Ca::new(d.path(), "ca");
+    let server = ca.issue("web", "localhost", 30);
+    let mut p = Picket::start_with_config(&format!(
+        "[snmp]\ncommunities = [\"public\"]\n[web]\ntls_cert = \"{}\"\ntls_key = \"{}\"\n",
+        server.cert.display(),
+        server.key.display()
+    ));
+    // The SPKI hash Chromium is told to accept: SHA-256 of the public key, base64.
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "openssl x509 -in '{}' -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64",
+            server.cert.display()
+        ))
+        .output()
+        .unwrap();
+    p.web_ca = Some(ca.pair.cert.clone());
+    let spki = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    assert_eq!(spki.len(), 44, "{spki}");
+    let flag = format!("--ignore-certificate-errors-spki-list={spki}");
+    walk(
+        &p,
+        &format!("https://localhost:{}", p.web.port()),
+        &[flag],
+        "https-",
+    )
+    .await;
+}
+
+/// Logs in and walks every page in Chromium at `base`.
+async fn walk(p: &Picket, base: &str, chromium: &[String], prefix: &str) {
+    let driver = Driver::start();
     let pw = p.admin_password();
-    let c = driver.browser().await;
+    let c = driver.browser(chromium).await;
 
     // Without a session every page leads to the login form.
     c.goto(&format!("{base}/search")).await.unwrap();
     assert!(c.current_url().await.unwrap().path().ends_with("/login"));
-    shot(&c, "login").await;
+    shot(&c, prefix, "login").await;
     type_into(&c, "input[name=user]", "admin").await;
     type_into(&c, "input[name=password]", &pw).await;
     click(&c, "form[action='/login'] button").await;
@@ -172,7 +223,7 @@ async fn dashboard_in_chromium() {
     }
     assert_eq!(p.wait_stored(6, Duration::from_secs(10)), 6);
     c.goto(&format!("{base}/")).await.unwrap();
-    shot(&c, "overview").await;
+    shot(&c, prefix, "overview").await;
 
     // Search: type the query, submit, find the row.
     c.goto(&format!("{base}/search")).await.unwrap();
@@ -191,7 +242,7 @@ async fn dashboard_in_chromium() {
             .is_empty(),
         "markup in a message is text, not HTML"
     );
-    shot(&c, "search").await;
+    shot(&c, prefix, "search").await;
 
     // Export the search as CSV with the browser's session.
     let href = c
@@ -222,7 +273,7 @@ async fn dashboard_in_chromium() {
     )
     .await;
     assert!(text_of(&c, "pre.raw").await.contains(&token));
-    shot(&c, "event").await;
+    shot(&c, prefix, "event").await;
 
     // Live tail: a logger message shows up (how fast is printed, not asserted).
     let live = format!("livemark{}", std::process::id());
@@ -242,7 +293,7 @@ async fn dashboard_in_chromium() {
     )
     .await;
     println!("live tail: logger to browser in {:?}", t.elapsed());
-    shot(&c, "tail").await;
+    shot(&c, prefix, "tail").await;
 
     // SNMP: a linkDown trap from net-snmp appears by device and type.
     let target = p.snmp.expect("snmp= in the ready line").to_string();
@@ -270,7 +321,7 @@ async fn dashboard_in_chromium() {
         Duration::from_secs(5),
     )
     .await;
-    shot(&c, "snmp").await;
+    shot(&c, prefix, "snmp").await;
 
     // Acknowledge the brute-force alert with a comment.
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -287,7 +338,7 @@ async fn dashboard_in_chromium() {
         assert!(Instant::now() < deadline, "no alert raised");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    shot(&c, "alerts").await;
+    shot(&c, prefix, "alerts").await;
     click(&c, "td a[href^='/alerts/']").await;
     type_into(&c, "input[name=comment]", "seen from the browser").await;
     click(&c, "button[value=acknowledged]").await;
@@ -304,7 +355,7 @@ async fn dashboard_in_chromium() {
             .is_empty(),
         "acknowledged: no second acknowledge button"
     );
-    shot(&c, "alert").await;
+    shot(&c, prefix, "alert").await;
 
     // The other pages render; screenshots of each.
     for (path, name, heading) in [
@@ -320,12 +371,12 @@ async fn dashboard_in_chromium() {
             Duration::from_secs(5),
         )
         .await;
-        shot(&c, name).await;
+        shot(&c, prefix, name).await;
     }
     c.goto(&format!("{base}/rules")).await.unwrap();
     click(&c, "td a[href^='/rules/']").await;
     wait_xpath(&c, "//h2[text()='Source']", Duration::from_secs(5)).await;
-    shot(&c, "rule").await;
+    shot(&c, prefix, "rule").await;
     // A phone-sized window still shows the search page usably.
     c.set_window_size(390, 844).await.unwrap();
     c.goto(&format!("{base}/search?q={token}")).await.unwrap();
@@ -335,6 +386,6 @@ async fn dashboard_in_chromium() {
         Duration::from_secs(5),
     )
     .await;
-    shot(&c, "search-phone").await;
+    shot(&c, prefix, "search-phone").await;
     c.close().await.unwrap();
 }

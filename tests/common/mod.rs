@@ -21,6 +21,9 @@ pub struct Picket {
     pub tls: Option<SocketAddr>,
     /// The ready line as printed.
     pub ready: String,
+    /// The CA of the dashboard's certificate when it serves HTTPS (set by the test): [`get`]
+    /// then goes through `curl` over HTTPS.
+    pub web_ca: Option<std::path::PathBuf>,
     data: std::path::PathBuf,
     stderr: std::sync::Arc<std::sync::Mutex<String>>,
 }
@@ -123,6 +126,7 @@ impl Picket {
                 .find_map(|p| p.strip_prefix("syslog_tls="))
                 .and_then(|a| a.split(',').next()?.parse().ok()),
             ready: line.clone(),
+            web_ca: None,
             child: Some(child),
             dir,
             data,
@@ -140,6 +144,18 @@ impl Picket {
 
     /// GET a path on the web listener; returns the body.
     pub fn get(&self, path: &str) -> String {
+        if let Some(ca) = &self.web_ca {
+            let port = self.web.port();
+            let out = run_ok(
+                Command::new("curl")
+                    .args(["-sS", "--max-time", "10", "--cacert"])
+                    .arg(ca)
+                    .arg("--resolve")
+                    .arg(format!("localhost:{port}:127.0.0.1"))
+                    .arg(format!("https://localhost:{port}{path}")),
+            );
+            return String::from_utf8_lossy(&out.stdout).to_string();
+        }
         let mut s = TcpStream::connect(self.web).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
         write!(
