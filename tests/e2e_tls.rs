@@ -888,19 +888,13 @@ fn a_write_only_sender_that_closes_abruptly_loses_nothing() {
     assert_eq!(p.wait_stored(n, Duration::from_secs(30)), n);
 }
 
-/// A served certificate within 14 days of its end raises the built-in expiry alert at once
-/// (critical under 3 days), and the expiry is a metric.
-#[test]
-fn a_certificate_about_to_expire_raises_the_built_in_alert() {
-    let d = tempfile::tempdir().unwrap();
-    let ca = Ca::new(d.path(), "ca");
-    let short = ca.issue("short", "localhost", 2);
-    let p = Picket::start_with_config(&listener(&short, ""));
+/// The JSON line of the certificate-expiry alert in this state, waited for (bounded).
+fn expiry_alert(p: &Picket, state: &str) -> String {
     let deadline = Instant::now() + Duration::from_secs(20);
-    let alert = loop {
+    loop {
         let out = common::run_ok(
             Command::new(common::bin())
-                .args(["alerts", "list", "--data-dir"])
+                .args(["alerts", "list", "--state", state, "--data-dir"])
                 .arg(p.data_dir()),
         );
         let text = String::from_utf8(out.stdout).unwrap();
@@ -908,11 +902,25 @@ fn a_certificate_about_to_expire_raises_the_built_in_alert() {
             .lines()
             .find(|l| l.contains("picket-tls-certificate-expiry"))
         {
-            break l.to_string();
+            return l.to_string();
         }
-        assert!(Instant::now() < deadline, "no expiry alert: {text}");
+        assert!(Instant::now() < deadline, "no {state} expiry alert: {text}");
         std::thread::sleep(Duration::from_millis(200));
-    };
+    }
+}
+
+/// A served certificate within 14 days of its end raises the built-in expiry alert at once
+/// (critical under 3 days), the expiry is a metric, and renewing the file resolves the alert.
+#[test]
+fn a_certificate_about_to_expire_raises_the_built_in_alert() {
+    let d = tempfile::tempdir().unwrap();
+    let ca = Ca::new(d.path(), "ca");
+    let short = ca.issue("short", "localhost", 2);
+    let p = Picket::start_with_config(&format!(
+        "[retention]\ninterval = \"1s\"\n{}",
+        listener(&short, "")
+    ));
+    let alert = expiry_alert(&p, "open");
     let a: serde_json::Value = serde_json::from_str(&alert).unwrap();
     assert_eq!(a["level"], "critical", "{alert}");
     assert!(a["title"].as_str().unwrap().contains("tls0"), "{alert}");
@@ -922,6 +930,14 @@ fn a_certificate_about_to_expire_raises_the_built_in_alert() {
         .unwrap()
         .as_secs();
     assert!(end > now && end < now + 3 * 86_400, "{end}");
+
+    let renewed = ca.issue("renewed", "localhost", 90);
+    rename_over(&renewed.key, &short.key);
+    rename_over(&renewed.cert, &short.cert);
+    let resolved = expiry_alert(&p, "resolved");
+    let r: serde_json::Value = serde_json::from_str(&resolved).unwrap();
+    assert!(a["id"].is_number(), "{alert}");
+    assert_eq!(r["id"], a["id"], "{resolved}");
 }
 
 /// `gnutls-cli` to `addr`, verifying the server as `localhost` against `ca`.
