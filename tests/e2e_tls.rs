@@ -851,30 +851,11 @@ fn renewal_under_load_loses_nothing() {
 /// the sender would leave unread, which would turn its close into a reset.
 #[test]
 fn a_write_only_sender_that_closes_abruptly_loses_nothing() {
-    use rustls::pki_types::pem::PemObject as _;
     let d = tempfile::tempdir().unwrap();
     let ca = Ca::new(d.path(), "ca");
     let server = ca.issue("server", "localhost", 30);
     let p = Picket::start_with_config(&listener(&server, ""));
-    let mut roots = rustls::RootCertStore::empty();
-    roots
-        .add(rustls::pki_types::CertificateDer::from_pem_file(&ca.pair.cert).unwrap())
-        .unwrap();
-    let config = std::sync::Arc::new(
-        rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth(),
-    );
-    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
-    let mut conn = rustls::ClientConnection::new(config, name).unwrap();
-    let mut sock = TcpStream::connect(p.tls.unwrap()).unwrap();
-    while conn.is_handshaking() {
-        conn.complete_io(&mut sock).unwrap();
-    }
+    let (mut conn, mut sock) = rustls_client(&p, &ca);
     let n = 20_000;
     for i in 0..n {
         conn.writer()
@@ -1007,32 +988,13 @@ fn gnutls_clients_are_accepted_or_refused_by_reason() {
 /// stored.
 #[test]
 fn close_notify_is_answered() {
-    use rustls::pki_types::pem::PemObject as _;
     let d = tempfile::tempdir().unwrap();
     let ca = Ca::new(d.path(), "ca");
     let server = ca.issue("server", "localhost", 30);
     let p = Picket::start_with_config(&listener(&server, ""));
-    let mut roots = rustls::RootCertStore::empty();
-    roots
-        .add(rustls::pki_types::CertificateDer::from_pem_file(&ca.pair.cert).unwrap())
-        .unwrap();
-    let config = std::sync::Arc::new(
-        rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth(),
-    );
-    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
-    let mut conn = rustls::ClientConnection::new(config, name).unwrap();
-    let mut sock = TcpStream::connect(p.tls.unwrap()).unwrap();
+    let (mut conn, mut sock) = rustls_client(&p, &ca);
     sock.set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
-    while conn.is_handshaking() {
-        conn.complete_io(&mut sock).unwrap();
-    }
     conn.writer()
         .write_all(format!("{}\n", line("clean-close")).as_bytes())
         .unwrap();
@@ -1055,4 +1017,31 @@ fn close_notify_is_answered() {
     assert!(got_close, "the server answered with close_notify");
     assert_eq!(p.wait_stored(1, Duration::from_secs(20)), 1);
     assert_eq!(p.search("clean-close", &[]).len(), 1);
+}
+
+/// A rustls client connection to the TLS listener, past its handshake (reads time out after 10 s).
+fn rustls_client(p: &Picket, ca: &Ca) -> (rustls::ClientConnection, TcpStream) {
+    use rustls::pki_types::pem::PemObject as _;
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(rustls::pki_types::CertificateDer::from_pem_file(&ca.pair.cert).unwrap())
+        .unwrap();
+    let config = std::sync::Arc::new(
+        rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth(),
+    );
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let mut conn = rustls::ClientConnection::new(config, name).unwrap();
+    let mut sock = TcpStream::connect(p.tls.unwrap()).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    while conn.is_handshaking() {
+        conn.complete_io(&mut sock).unwrap();
+    }
+    (conn, sock)
 }
