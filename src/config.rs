@@ -345,8 +345,8 @@ impl Raw {
                 .map_err(|_| bad(key, format!("`{s}` is not an IP:port address")))
         };
         let mut listeners = Vec::new();
-        // `--syslog-listen` replaces the file's plain listeners; its TLS listeners stay.
-        let file_plain = self.syslog.listener.iter().any(|l| l.tls != Some(true));
+        // `--syslog-listen` replaces the file's plain listeners; its TLS listeners stay. A file
+        // with only TLS listeners gets no plain one.
         if !o.syslog_listen.is_empty() {
             for (i, a) in o.syslog_listen.iter().enumerate() {
                 listeners.push(Listener {
@@ -358,7 +358,7 @@ impl Raw {
                     timezone: default_tz,
                 });
             }
-        } else if !file_plain {
+        } else if self.syslog.listener.is_empty() {
             listeners.push(Listener {
                 name: "syslog0".into(),
                 address: addr("syslog", DEFAULT_SYSLOG)?,
@@ -683,6 +683,51 @@ password = "smtp-s3cret"
         let raw = Raw::parse(text).unwrap();
         raw.validate(Path::new("picket.example.toml"), &Overrides::default())
             .unwrap();
+    }
+
+    /// TLS listener keys that cannot work are named before any file is read.
+    #[test]
+    fn tls_listener_mistakes_are_named() {
+        let check = |text: &str, o: &Overrides| {
+            Raw::parse(text)
+                .unwrap()
+                .validate(Path::new("f"), o)
+                .unwrap_err()
+                .to_string()
+        };
+        let none = Overrides::default();
+        let e = check("[[syslog.listener]]\ntls = true\n", &none);
+        assert!(e.contains("syslog.listener[0].tls_cert"), "{e}");
+        let e = check(
+            "[[syslog.listener]]\ntls = true\ntcp = true\ntls_cert = \"c\"\ntls_key = \"k\"\n",
+            &none,
+        );
+        assert!(e.contains("speaks only TLS"), "{e}");
+        let e = check("[[syslog.listener]]\ntls_cert = \"c\"\n", &none);
+        assert!(
+            e.contains("syslog.listener[0].tls") && e.contains("not true"),
+            "{e}"
+        );
+        let e = check(
+            "[[syslog.listener]]\ntls = true\ntls_cert = \"c\"\ntls_key = \"k\"\ntls_permitted_peers = [\"fw.*.net\"]\ntls_client_ca = \"ca\"\n",
+            &none,
+        );
+        assert!(e.contains("tls_permitted_peers"), "{e}");
+        let e = check(
+            "[[syslog.listener]]\ntls = true\ntls_cert = \"c\"\ntls_key = \"k\"\ntls_permitted_fingerprints = [\"AB:CD\"]\n",
+            &none,
+        );
+        assert!(e.contains("not a SHA-256 fingerprint"), "{e}");
+        let o = Overrides {
+            syslog_tls_listen: Some("127.0.0.1:0".into()),
+            ..Overrides::default()
+        };
+        let e = check("", &o);
+        assert!(e.contains("no TLS listener is configured"), "{e}");
+        let e = check("[web]\nredirect_listen = \"127.0.0.1:0\"\n", &none);
+        assert!(e.contains("web.redirect_listen"), "{e}");
+        let e = check("[web]\ntrusted_proxies = [\"proxy\"]\n", &none);
+        assert!(e.contains("web.trusted_proxies"), "{e}");
     }
 
     #[test]
