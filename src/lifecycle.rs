@@ -237,11 +237,7 @@ impl Lifecycle {
     fn certificate_alerts(&mut self, now: i64) {
         let warn = i64::try_from(CERT_WARN.as_secs()).unwrap_or(i64::MAX);
         for (who, path) in self.certificates.clone() {
-            let Some(end) = crate::tls::files::certificates(&path)
-                .ok()
-                .and_then(|c| c.first().and_then(|d| crate::tls::files::info(d)))
-                .map(|i| i.not_after)
-            else {
+            let Some(end) = crate::tls::files::leaf(&path).map(|i| i.not_after) else {
                 continue;
             };
             let left = end - now / 1_000_000;

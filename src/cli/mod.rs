@@ -286,10 +286,7 @@ pub fn run() -> Result<ExitCode> {
                 .filter_map(|l| Some((l.name.as_str(), l.address, l.tls.as_ref()?)))
                 .chain(c.web_tls.as_ref().map(|t| ("web", c.web_listen, t)));
             for (name, address, t) in tls_servers {
-                let leaf = crate::tls::files::certificates(&t.cert)
-                    .ok()
-                    .and_then(|c| c.first().and_then(|d| crate::tls::files::info(d)));
-                if let Some(i) = leaf {
+                if let Some(i) = crate::tls::files::leaf(&t.cert) {
                     println!(
                         "tls: {} on {}: certificate {} (SHA-256 {}), {} days left; client certificates {}",
                         name,

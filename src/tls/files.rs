@@ -144,6 +144,11 @@ pub fn info(der: &[u8]) -> Option<Info> {
     })
 }
 
+/// What the first certificate of a PEM file (the served one, before its chain) says.
+pub fn leaf(path: &Path) -> Option<Info> {
+    certificates(path).ok()?.first().and_then(|d| info(d))
+}
+
 /// The rustls configuration for these settings and this purpose.
 pub fn server_config(s: &Settings, purpose: Purpose) -> Result<ServerConfig, Error> {
     let key = certified_key(&s.cert, &s.key)?;
@@ -172,22 +177,20 @@ pub fn server_config(s: &Settings, purpose: Purpose) -> Result<ServerConfig, Err
 /// What `picket config check` says about a server's TLS files beyond "they load".
 pub fn warnings(s: &Settings, now_secs: i64) -> Vec<String> {
     let mut out = Vec::new();
-    if let Ok(chain) = certificates(&s.cert) {
-        if let Some(i) = chain.first().and_then(|c| info(c)) {
-            let left = i.not_after - now_secs;
-            if left < 0 {
-                out.push(format!(
-                    "{}: the certificate expired {} days ago",
-                    s.cert.display(),
-                    -left / 86_400
-                ));
-            } else if left < 30 * 86_400 {
-                out.push(format!(
-                    "{}: the certificate expires in {} days",
-                    s.cert.display(),
-                    left / 86_400
-                ));
-            }
+    if let Some(i) = leaf(&s.cert) {
+        let left = i.not_after - now_secs;
+        if left < 0 {
+            out.push(format!(
+                "{}: the certificate expired {} days ago",
+                s.cert.display(),
+                -left / 86_400
+            ));
+        } else if left < 30 * 86_400 {
+            out.push(format!(
+                "{}: the certificate expires in {} days",
+                s.cert.display(),
+                left / 86_400
+            ));
         }
     }
     #[cfg(unix)]

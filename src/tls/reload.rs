@@ -129,10 +129,7 @@ impl Watched {
 }
 
 fn expiry(s: &Settings) -> i64 {
-    super::files::certificates(&s.cert)
-        .ok()
-        .and_then(|c| c.first().and_then(|d| super::files::info(d)))
-        .map_or(0, |i| i.not_after)
+    super::files::leaf(&s.cert).map_or(0, |i| i.not_after)
 }
 
 /// Checks every `every` (and forced on SIGHUP) whether the files of `watched` changed, until

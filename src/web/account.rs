@@ -72,13 +72,10 @@ pub struct TotpForm {
 }
 
 pub async fn totp(u: CurrentUser, Form(f): Form<TotpForm>) -> Response {
-    if let Some(r) = u.refused(&f.csrf, Role::Viewer, "") {
-        return r;
-    }
-    let CurrentUser {
-        dash: d,
-        session: sess,
-    } = u;
+    let (d, sess) = match u.allowed(&f.csrf, Role::Viewer, "") {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
     let (users, name) = (d.users.clone(), sess.user.name.clone());
     let r = tokio::task::spawn_blocking(
         move || -> Result<Option<&'static str>, crate::auth::Error> {

@@ -78,13 +78,10 @@ async fn change(
     csrf: &str,
     f: impl FnOnce(&crate::auth::Users, &str) -> Result<String, crate::auth::Error> + Send + 'static,
 ) -> Response {
-    if let Some(r) = u.refused(csrf, Role::Admin, "only admins manage users") {
-        return r;
-    }
-    let CurrentUser {
-        dash: d,
-        session: sess,
-    } = u;
+    let (d, sess) = match u.allowed(csrf, Role::Admin, "only admins manage users") {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
     let actor = sess.user.name.clone();
     let users = d.users.clone();
     let msg = match tokio::task::spawn_blocking(move || f(&users, &actor)).await {

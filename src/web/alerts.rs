@@ -218,13 +218,10 @@ pub async fn alert_state(
     Path(id): Path<i64>,
     Form(f): Form<StateForm>,
 ) -> Response {
-    if let Some(r) = u.refused(&f.csrf, Role::Analyst, "your role cannot change alerts") {
-        return r;
-    }
-    let CurrentUser {
-        dash: d,
-        session: sess,
-    } = u;
+    let (d, sess) = match u.allowed(&f.csrf, Role::Analyst, "your role cannot change alerts") {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
     // `comment` adds to the history only; the others change the state.
     let to = match f.to.as_str() {
         "comment" if f.comment.trim().is_empty() => {

@@ -165,13 +165,10 @@ pub async fn set_rule(
     Path(id): Path<String>,
     Form(f): Form<EnableForm>,
 ) -> Response {
-    if let Some(r) = u.refused(&f.csrf, Role::Analyst, "your role cannot change rules") {
-        return r;
-    }
-    let CurrentUser {
-        dash: d,
-        session: sess,
-    } = u;
+    let (d, sess) = match u.allowed(&f.csrf, Role::Analyst, "your role cannot change rules") {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
     match change_rule(&d, &id, &f.to, &sess.user.name).await {
         Ok(()) => Redirect::to(&format!("/rules/{}", encode(&id))).into_response(),
         Err(e) => e.into_response(),
@@ -342,13 +339,10 @@ pub async fn forget(
     u: CurrentUser,
     Form(f): Form<ForgetForm>,
 ) -> Response {
-    if let Some(r) = u.refused(&f.csrf, Role::Admin, "only admins can forget a sender") {
-        return r;
-    }
-    let CurrentUser {
-        dash: d,
-        session: sess,
-    } = u;
+    let (d, sess) = match u.allowed(&f.csrf, Role::Admin, "only admins can forget a sender") {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
     let host = f.sender.trim().to_owned();
     if host.is_empty() || f.confirm.trim() != host {
         return (StatusCode::BAD_REQUEST, "type the sender again to confirm").into_response();

@@ -311,24 +311,15 @@ pub struct SaveForm {
 
 /// Saves the search the form came from, for the user or shared.
 pub async fn save(u: CurrentUser, Form(f): Form<SaveForm>) -> Response {
-    if let Some(r) = u.refused(&f.csrf, Role::Viewer, "") {
-        return r;
-    }
-    let CurrentUser {
-        dash: d,
-        session: sess,
-    } = u;
+    let (d, sess) = match u.allowed(&f.csrf, Role::Viewer, "") {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
     let (users, name) = (d.users.clone(), sess.user.name.clone());
     let url = f.url.clone();
-    let r = tokio::task::spawn_blocking(move || {
-        users.save_search(&name, &f.name, &f.url, f.shared.is_some())
-    })
-    .await;
-    match r {
-        Ok(Ok(_)) => Redirect::to(&url).into_response(),
-        Ok(Err(crate::auth::Error::Invalid(m))) => (StatusCode::BAD_REQUEST, m).into_response(),
-        Ok(Err(e)) => internal(e),
-        Err(e) => internal(e),
+    match blocking(move || users.save_search(&name, &f.name, &f.url, f.shared.is_some())).await {
+        Ok(_) => Redirect::to(&url).into_response(),
+        Err(r) => r,
     }
 }
 
@@ -345,21 +336,17 @@ pub async fn delete_saved(
     Path(id): Path<i64>,
     Form(f): Form<DeleteForm>,
 ) -> Response {
-    if let Some(r) = u.refused(&f.csrf, Role::Viewer, "") {
-        return r;
-    }
-    let CurrentUser {
-        dash: d,
-        session: sess,
-    } = u;
+    let (d, sess) = match u.allowed(&f.csrf, Role::Viewer, "") {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
     let users = d.users.clone();
     let name = sess.user.name.clone();
     let admin = sess.user.role == crate::auth::Role::Admin;
-    match tokio::task::spawn_blocking(move || users.delete_search(id, &name, admin)).await {
-        Ok(Ok(true)) => Redirect::to("/search").into_response(),
-        Ok(Ok(false)) => forbidden("not your saved search"),
-        Ok(Err(e)) => internal(e),
-        Err(e) => internal(e),
+    match blocking(move || users.delete_search(id, &name, admin)).await {
+        Ok(true) => Redirect::to("/search").into_response(),
+        Ok(false) => forbidden("not your saved search"),
+        Err(r) => r,
     }
 }
 

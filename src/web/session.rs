@@ -103,16 +103,24 @@ pub struct CurrentUser {
 }
 
 impl CurrentUser {
-    /// For a request that changes state: the 403 to send unless the form's CSRF token is the
-    /// session's and the user's role is at least `need` (the body says `why`).
-    pub(super) fn refused(&self, csrf: &str, need: Role, why: &str) -> Option<Response> {
+    /// For a request that changes state: the dashboard and session when the form's CSRF token
+    /// is the session's and the user's role is at least `need`, else the 403 to send (the body
+    /// says `why`).
+    // The error is the response to send, as axum's extractors reject with one.
+    #[allow(clippy::result_large_err)]
+    pub(super) fn allowed(
+        self,
+        csrf: &str,
+        need: Role,
+        why: &str,
+    ) -> Result<(super::Dashboard, crate::auth::Session), Response> {
         if !csrf_ok(&self.session, csrf) {
-            return Some(forbidden("missing or wrong CSRF token"));
+            return Err(forbidden("missing or wrong CSRF token"));
         }
         if self.session.user.role < need {
-            return Some(forbidden(why));
+            return Err(forbidden(why));
         }
-        None
+        Ok((self.dash, self.session))
     }
 }
 
