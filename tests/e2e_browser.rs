@@ -222,6 +222,14 @@ async fn walk(p: &Picket, base: &str, chromium: &[String], prefix: &str) {
         );
     }
     assert_eq!(p.wait_stored(6, Duration::from_secs(10)), 6);
+    // The rules record alerts after the store: wait for them (bounded), and say why when not.
+    let raised = p.wait_metric("picket_alerts_raised_total", 1, Duration::from_secs(30));
+    assert!(
+        raised >= 1,
+        "no alert raised: {} events evaluated by the rules; picket's log:\n{}",
+        p.metric("picket_rules_evaluated_total"),
+        p.stderr()
+    );
     c.goto(&format!("{base}/")).await.unwrap();
     shot(&c, prefix, "overview").await;
 
@@ -335,7 +343,10 @@ async fn walk(p: &Picket, base: &str, chromium: &[String], prefix: &str) {
         {
             break;
         }
-        assert!(Instant::now() < deadline, "no alert raised");
+        assert!(
+            Instant::now() < deadline,
+            "the raised alert is not listed as open"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     shot(&c, prefix, "alerts").await;
