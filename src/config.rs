@@ -80,6 +80,8 @@ pub struct Raw {
     pub rules: crate::rules::Settings,
     #[serde(default)]
     pub notify: crate::notify::Settings,
+    #[serde(default)]
+    pub poll: crate::poll::settings::RawPoll,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -248,6 +250,8 @@ pub struct Config {
     pub rules: crate::rules::Settings,
     /// Notification channels and routes, checked.
     pub notify: std::sync::Arc<crate::notify::Notifier>,
+    /// SNMP polling: the file's devices and the credentials key.
+    pub poll: crate::poll::settings::Settings,
 }
 
 /// The validated `[snmp]` section.
@@ -573,7 +577,9 @@ impl Raw {
         // The archive is relative to the data directory.
         let mut retention = retention;
         retention.archive_dir = retention.archive_dir.map(|a| data_dir.join(a));
+        let poll = self.poll.validate(&data_dir).map_err(invalid)?;
         Ok(Config {
+            poll,
             web_secure_cookie: self.web.secure_cookie.unwrap_or(false) || web_tls.is_some(),
             web_tls,
             web_hsts_max_age: self.web.hsts_max_age_secs.unwrap_or(31_536_000),

@@ -14,6 +14,7 @@ pub mod model;
 pub mod notify;
 pub mod parse;
 pub mod pipeline;
+pub mod poll;
 pub mod priority;
 pub mod query;
 pub mod rules;

@@ -15,6 +15,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod device;
 mod retention;
 mod rules;
 
@@ -139,6 +140,11 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Polled devices: add, list, rm, and walk a device to a `.snmprec` recording.
+    Device {
+        #[command(subcommand)]
+        command: Box<device::DeviceCommand>,
+    },
     /// Configuration commands.
     Config {
         #[command(subcommand)]
@@ -230,6 +236,7 @@ pub fn run() -> Result<ExitCode> {
         Command::Alerts { command } => rules::alerts(with_dir()?, command),
         Command::Notify { command } => rules::notify(with_dir()?, command),
         Command::User { command } => user(with_dir()?, command),
+        Command::Device { command } => device::run(with_dir()?, *command),
         Command::Senders { days } => senders(with_dir()?, days),
         Command::Retention { dry_run, json } => retention::run(with_dir()?, dry_run, json),
         Command::ForgetHost { host, yes } => forget_host(with_dir()?, &host, yes),

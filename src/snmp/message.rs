@@ -417,3 +417,165 @@ pub fn to_varbind(oid: &[u32], v: &Value) -> Option<v2::VarBind> {
         value,
     })
 }
+
+/// What a manager asks an agent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Request {
+    /// GetRequest.
+    Get,
+    /// GetNextRequest.
+    GetNext,
+    /// GetBulkRequest (v2c and v3 only) with non-repeaters and max-repetitions.
+    GetBulk(u32, u32),
+}
+
+/// An answer to a request: a Response (or v1 GetResponse) or a Report.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer {
+    /// True for a Report (v3 engine discovery and USM errors).
+    pub report: bool,
+    /// `request-id`.
+    pub request_id: i64,
+    /// `error-status` (0 noError, 1 tooBig, 2 noSuchName …).
+    pub error_status: i64,
+    /// `error-index` (1-based).
+    pub error_index: i64,
+    /// Name and value of each varbind, in order.
+    pub varbinds: Vec<(Vec<u32>, Value)>,
+}
+
+fn null_binds(oids: &[Vec<u32>]) -> Option<Vec<v2::VarBind>> {
+    oids.iter()
+        .map(|o| {
+            Some(v2::VarBind {
+                name: ObjectIdentifier::new(o.clone())?,
+                value: v2::VarBindValue::Unspecified,
+            })
+        })
+        .collect()
+}
+
+/// A v2 request PDU (for v2c and v3 messages); `None` when an OID cannot be encoded.
+pub fn request_pdu(kind: Request, request_id: i32, oids: &[Vec<u32>]) -> Option<v2::Pdus> {
+    let variable_bindings = null_binds(oids)?;
+    let pdu = v2::Pdu {
+        request_id,
+        error_status: 0,
+        error_index: 0,
+        variable_bindings,
+    };
+    Some(match kind {
+        Request::Get => v2::Pdus::GetRequest(v2::GetRequest(pdu)),
+        Request::GetNext => v2::Pdus::GetNextRequest(v2::GetNextRequest(pdu)),
+        Request::GetBulk(non_repeaters, max_repetitions) => {
+            v2::Pdus::GetBulkRequest(v2::GetBulkRequest(v2::BulkPdu {
+                request_id,
+                non_repeaters,
+                max_repetitions,
+                variable_bindings: pdu.variable_bindings,
+            }))
+        }
+    })
+}
+
+/// BER of a whole v1 or v2c request message; `None` for GETBULK in v1 or an OID that does
+/// not encode.
+pub fn community_request(
+    version: Version,
+    community: &[u8],
+    kind: Request,
+    request_id: i32,
+    oids: &[Vec<u32>],
+) -> Option<Vec<u8>> {
+    match version {
+        Version::V1 => {
+            let binds = oids
+                .iter()
+                .map(|o| {
+                    Some(v1::VarBind {
+                        name: ObjectIdentifier::new(o.clone())?,
+                        value: rasn_smi::v1::ObjectSyntax::Simple(
+                            rasn_smi::v1::SimpleSyntax::Empty,
+                        ),
+                    })
+                })
+                .collect::<Option<Vec<_>>>()?;
+            let pdu = v1::Pdu {
+                request_id: request_id.into(),
+                error_status: 0.into(),
+                error_index: 0.into(),
+                variable_bindings: binds,
+            };
+            let data = match kind {
+                Request::Get => v1::Pdus::GetRequest(v1::GetRequest(pdu)),
+                Request::GetNext => v1::Pdus::GetNextRequest(v1::GetNextRequest(pdu)),
+                Request::GetBulk(..) => return None,
+            };
+            rasn::ber::encode(&v1::Message {
+                version: 0.into(),
+                community: OctetString::from(community.to_vec()),
+                data,
+            })
+            .ok()
+        }
+        Version::V2c => rasn::ber::encode(&v2c::Message {
+            version: 1.into(),
+            community: OctetString::from(community.to_vec()),
+            data: request_pdu(kind, request_id, oids)?,
+        })
+        .ok(),
+        Version::V3 => None,
+    }
+}
+
+/// The answer in a v2 PDU (Response or Report); `None` for any other PDU.
+pub fn answer(p: &v2::Pdus) -> Option<Answer> {
+    let (report, pdu) = match p {
+        v2::Pdus::Response(r) => (false, &r.0),
+        v2::Pdus::Report(r) => (true, &r.0),
+        _ => return None,
+    };
+    Some(Answer {
+        report,
+        request_id: i64::from(pdu.request_id),
+        error_status: i64::from(pdu.error_status),
+        error_index: i64::from(pdu.error_index),
+        varbinds: pdu
+            .variable_bindings
+            .iter()
+            .map(|vb| (arcs(&vb.name), v2_value(&vb.value)))
+            .collect(),
+    })
+}
+
+/// Decodes a v1 or v2c answer; also returns its community. `None` when it is not one.
+pub fn community_answer(b: &[u8]) -> Option<(Vec<u8>, Answer)> {
+    match peek_version(b).ok()? {
+        0 => {
+            let m = rasn::ber::decode::<v1::Message<v1::Pdus>>(b).ok()?;
+            let v1::Pdus::GetResponse(r) = m.data else {
+                return None;
+            };
+            let p = r.0;
+            Some((
+                m.community.to_vec(),
+                Answer {
+                    report: false,
+                    request_id: int(&p.request_id),
+                    error_status: int(&p.error_status),
+                    error_index: int(&p.error_index),
+                    varbinds: p
+                        .variable_bindings
+                        .iter()
+                        .map(|vb| (arcs(&vb.name), v1_value(&vb.value)))
+                        .collect(),
+                },
+            ))
+        }
+        1 => {
+            let m = rasn::ber::decode::<v2c::Message<v2::Pdus>>(b).ok()?;
+            Some((m.community.to_vec(), answer(&m.data)?))
+        }
+        _ => None,
+    }
+}

@@ -9,3 +9,4 @@ pub mod names;
 pub mod receiver;
 pub mod settings;
 pub mod usm;
+pub mod v3;

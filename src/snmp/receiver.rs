@@ -480,44 +480,27 @@ impl Receiver {
                 };
             }
         }
-        let (scoped, plaintext) = match &m.scoped {
-            v3::ScopedPduData::CleartextPdu(s) if !privacy => (message::scoped(s), None),
-            v3::ScopedPduData::EncryptedPdu(ct) if privacy => {
-                let Some((proto, key)) = &keys.privacy else {
-                    return Verdict::Reject {
-                        reason: Reject::WrongSecurityLevel,
-                        reply: None,
-                        who,
-                        detail: "encrypted, and the user has no privacy key".into(),
-                    };
+        let (scoped, plaintext) = match super::v3::scoped(&m, &keys) {
+            Ok(x) => x,
+            Err(super::v3::OpenError::Decryption) => {
+                self.counters[4] = self.counters[4].wrapping_add(1);
+                let name = keys.privacy.as_ref().map_or("", |(p, _)| p.name());
+                return Verdict::Reject {
+                    reason: Reject::Decryption,
+                    reply: None,
+                    who,
+                    detail: format!("{name} decryption failed"),
                 };
-                let boots = u32::try_from(&m.usm.authoritative_engine_boots).unwrap_or(0);
-                let time = u32::try_from(&m.usm.authoritative_engine_time).unwrap_or(0);
-                let mut data = ct.to_vec();
-                let decoded = usm::decrypt(
-                    *proto,
-                    key,
-                    boots,
-                    time,
-                    &m.usm.privacy_parameters,
-                    &mut data,
-                )
-                .ok()
-                .and_then(|()| message::decode_scoped(&data).ok());
-                match decoded {
-                    Some(s) => (s, Some(data)),
-                    None => {
-                        self.counters[4] = self.counters[4].wrapping_add(1);
-                        return Verdict::Reject {
-                            reason: Reject::Decryption,
-                            reply: None,
-                            who,
-                            detail: format!("{} decryption failed", proto.name()),
-                        };
-                    }
-                }
             }
-            _ => {
+            Err(_) if privacy => {
+                return Verdict::Reject {
+                    reason: Reject::WrongSecurityLevel,
+                    reply: None,
+                    who,
+                    detail: "encrypted, and the user has no privacy key".into(),
+                };
+            }
+            Err(_) => {
                 return malformed(&DecodeError::Malformed(
                     "scoped PDU does not match msgFlags".into(),
                 ));
@@ -607,60 +590,30 @@ impl Receiver {
             Some(u) => Some(self.keys.get(&self.users, u, &self.engine.id.clone())?),
             None => None,
         };
-        let auth = keys.as_ref().and_then(|k| k.auth.clone());
-        let privacy = keys
-            .as_ref()
-            .and_then(|k| k.privacy.clone())
-            .filter(|_| encrypt);
         let (boots, time) = (self.engine.boots, self.engine.time());
         self.salt = self.salt.wrapping_add(1);
-        let salt = self.salt.to_be_bytes();
-        let scoped_data = match &privacy {
-            Some((p, key)) => {
-                let plain = rasn::ber::encode(&scoped).ok()?;
-                let salt = if *p == usm::PrivProto::Des {
-                    let mut s = [0u8; 8];
-                    s[..4].copy_from_slice(&boots.to_be_bytes());
-                    s[4..].copy_from_slice(&salt[4..]);
-                    s
-                } else {
-                    salt
-                };
-                let ct = usm::encrypt(*p, key, boots, time, &salt, plain).ok()?;
-                (
-                    v3::ScopedPduData::EncryptedPdu(OctetString::from(ct)),
-                    salt.to_vec(),
-                )
-            }
-            None => (v3::ScopedPduData::CleartextPdu(scoped), Vec::new()),
-        };
-        let mac_len = auth.as_ref().map_or(0, |(p, _)| p.mac_len());
-        let usm_params = v3::USMSecurityParameters {
-            authoritative_engine_id: OctetString::from(self.engine.id.clone()),
-            authoritative_engine_boots: boots.into(),
-            authoritative_engine_time: time.into(),
-            user_name: OctetString::from(user_name.unwrap_or_default().as_bytes().to_vec()),
-            authentication_parameters: OctetString::from(vec![0u8; mac_len]),
-            privacy_parameters: OctetString::from(scoped_data.1),
-        };
-        let flags = u8::from(auth.is_some()) | (u8::from(privacy.is_some()) << 1);
-        let msg = v3::Message {
-            version: 3.into(),
-            global_data: v3::HeaderData {
-                message_id: msg_id.into(),
-                max_size: 65507.into(),
-                flags: OctetString::from(vec![flags]),
-                security_model: 3.into(),
-            },
-            security_parameters: OctetString::from(rasn::ber::encode(&usm_params).ok()?),
-            scoped_data: scoped_data.0,
-        };
-        let mut out = rasn::ber::encode(&msg).ok()?;
-        if let Some((p, key)) = &auth {
-            let at = usm::find_params(&out, &vec![0u8; mac_len])?;
-            usm::sign(*p, key, &mut out, at);
+        let mut salt = self.salt.to_be_bytes();
+        if keys
+            .as_ref()
+            .and_then(|k| k.privacy.as_ref())
+            .is_some_and(|(p, _)| *p == usm::PrivProto::Des)
+        {
+            // RFC 3414 8.1.1.1: DES salts start with the local engine's boots.
+            salt[..4].copy_from_slice(&boots.to_be_bytes());
         }
-        Some(out)
+        let seal = super::v3::Seal {
+            msg_id,
+            max_size: 65507,
+            reportable: false,
+            engine_id: &self.engine.id,
+            boots,
+            time,
+            user: user_name.unwrap_or_default().as_bytes(),
+            keys: keys.as_deref(),
+            encrypt,
+            salt,
+        };
+        super::v3::seal(&seal, scoped)
     }
 }
 

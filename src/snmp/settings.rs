@@ -56,11 +56,27 @@ impl RawSnmp {
 
 /// Checks one `[[snmp.user]]` and derives its keys.
 fn user(key: &str, u: &RawSnmpUser) -> Result<User, Invalid> {
+    usm_user(
+        key,
+        ("name", &u.name),
+        (&u.auth, &u.auth_password),
+        (&u.privacy, &u.privacy_password),
+    )
+}
+
+/// Checks a USM user as written (the trap receiver's users and polled devices' credentials,
+/// under the same key names) and derives its keys; `name` is (key, user name).
+pub fn usm_user(
+    key: &str,
+    name: (&str, &str),
+    auth: (&Option<String>, &Option<Secret>),
+    privacy: (&Option<String>, &Option<Secret>),
+) -> Result<User, Invalid> {
     let err = |k: &str, m: &str| Invalid::new(format!("{key}.{k}"), m);
-    if u.name.is_empty() || u.name.len() > 32 {
-        return Err(err("name", "must be 1 to 32 characters"));
+    if name.1.is_empty() || name.1.len() > 32 {
+        return Err(err(name.0, "must be 1 to 32 characters"));
     }
-    let auth = match (&u.auth, &u.auth_password) {
+    let auth = match auth {
         (None, None) => None,
         (Some(a), Some(p)) => {
             let proto = AuthProto::parse(a)
@@ -76,14 +92,18 @@ fn user(key: &str, u: &RawSnmpUser) -> Result<User, Invalid> {
         (Some(_), None) => return Err(err("auth_password", "is required with `auth`")),
         (None, Some(_)) => return Err(err("auth", "is required with `auth_password`")),
     };
-    let privacy = match (&u.privacy, &u.privacy_password) {
+    let privacy = match privacy {
         (None, None) => None,
         (Some(x), Some(p)) => {
             if auth.is_none() {
                 return Err(err("privacy", "needs `auth` too (authPriv)"));
             }
-            let proto = PrivProto::parse(x)
-                .ok_or_else(|| err("privacy", "use DES, AES, AES-192 or AES-256"))?;
+            let proto = PrivProto::parse(x).ok_or_else(|| {
+                err(
+                    "privacy",
+                    "use DES, AES, AES-192, AES-256, AES-192-C or AES-256-C",
+                )
+            })?;
             if p.expose().len() < 8 {
                 return Err(err(
                     "privacy_password",
@@ -95,5 +115,5 @@ fn user(key: &str, u: &RawSnmpUser) -> Result<User, Invalid> {
         (Some(_), None) => return Err(err("privacy_password", "is required with `privacy`")),
         (None, Some(_)) => return Err(err("privacy", "is required with `privacy_password`")),
     };
-    Ok(User::new(&u.name, auth, privacy))
+    Ok(User::new(name.1, auth, privacy))
 }

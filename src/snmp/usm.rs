@@ -40,6 +40,10 @@ pub enum PrivProto {
     Aes192,
     /// CFB128-AES-256 with net-snmp's (Blumenthal) key extension.
     Aes256,
+    /// CFB128-AES-192 with Cisco's (Reeder) key extension: net-snmp's `AES-192-C`.
+    Aes192C,
+    /// CFB128-AES-256 with Cisco's (Reeder) key extension: net-snmp's `AES-256-C`.
+    Aes256C,
 }
 
 impl AuthProto {
@@ -156,7 +160,7 @@ impl AuthProto {
 
 impl PrivProto {
     /// Reads a protocol name as net-snmp spells it (`DES`, `AES`, `AES-128`, `AES-192`,
-    /// `AES-256`, case-insensitive).
+    /// `AES-256`, and Cisco's `AES-192-C`, `AES-256-C`; case-insensitive).
     pub fn parse(name: &str) -> Option<PrivProto> {
         Some(
             match name.to_ascii_uppercase().replace(['-', '_'], "").as_str() {
@@ -164,6 +168,8 @@ impl PrivProto {
                 "AES" | "AES128" => PrivProto::Aes128,
                 "AES192" => PrivProto::Aes192,
                 "AES256" => PrivProto::Aes256,
+                "AES192C" => PrivProto::Aes192C,
+                "AES256C" => PrivProto::Aes256C,
                 _ => return None,
             },
         )
@@ -176,6 +182,8 @@ impl PrivProto {
             PrivProto::Aes128 => "AES",
             PrivProto::Aes192 => "AES-192",
             PrivProto::Aes256 => "AES-256",
+            PrivProto::Aes192C => "AES-192-C",
+            PrivProto::Aes256C => "AES-256-C",
         }
     }
 
@@ -183,8 +191,17 @@ impl PrivProto {
     fn key_len(self) -> usize {
         match self {
             PrivProto::Des | PrivProto::Aes128 => 16,
-            PrivProto::Aes192 => 24,
-            PrivProto::Aes256 => 32,
+            PrivProto::Aes192 | PrivProto::Aes192C => 24,
+            PrivProto::Aes256 | PrivProto::Aes256C => 32,
+        }
+    }
+
+    /// The AES cipher the protocol runs (the `-C` variants differ only in key extension).
+    fn cipher(self) -> PrivProto {
+        match self {
+            PrivProto::Aes192C => PrivProto::Aes192,
+            PrivProto::Aes256C => PrivProto::Aes256,
+            p => p,
         }
     }
 }
@@ -237,10 +254,20 @@ impl User {
         let privacy = match (&self.auth, &self.privacy) {
             (Some((h, _)), Some((p, ku))) => {
                 let mut k = h.localize(ku, engine_id);
-                // Blumenthal key extension (net-snmp's AES-192/256): append H(key so far).
-                while k.len() < p.key_len() {
-                    let more = h.hash(&[&k]);
-                    k.extend_from_slice(&more);
+                if matches!(p, PrivProto::Aes192C | PrivProto::Aes256C) {
+                    // Reeder key extension (Cisco; net-snmp's AES-192-C/256-C): append the
+                    // last piece localised again as if it were a password.
+                    let mut piece = k.clone();
+                    while k.len() < p.key_len() {
+                        piece = h.localize(&h.password_to_key(&piece), engine_id);
+                        k.extend_from_slice(&piece);
+                    }
+                } else {
+                    // Blumenthal key extension (net-snmp's AES-192/256): append H(key so far).
+                    while k.len() < p.key_len() {
+                        let more = h.hash(&[&k]);
+                        k.extend_from_slice(&more);
+                    }
                 }
                 Some((*p, k))
             }
@@ -383,10 +410,14 @@ pub fn decrypt(
             }
             Ok(())
         }
-        PrivProto::Aes128 | PrivProto::Aes192 | PrivProto::Aes256 => {
+        PrivProto::Aes128
+        | PrivProto::Aes192
+        | PrivProto::Aes256
+        | PrivProto::Aes192C
+        | PrivProto::Aes256C => {
             let iv = aes_iv(boots, time, salt);
             let k = key.get(..proto.key_len()).ok_or(CryptoError)?;
-            match proto {
+            match proto.cipher() {
                 PrivProto::Aes128 => cfb_mode::Decryptor::<Aes128>::new_from_slices(k, &iv)
                     .map_err(|_| CryptoError)?
                     .decrypt(data),
@@ -435,10 +466,14 @@ pub fn encrypt(
             }
             Ok(data)
         }
-        PrivProto::Aes128 | PrivProto::Aes192 | PrivProto::Aes256 => {
+        PrivProto::Aes128
+        | PrivProto::Aes192
+        | PrivProto::Aes256
+        | PrivProto::Aes192C
+        | PrivProto::Aes256C => {
             let iv = aes_iv(boots, time, salt);
             let k = key.get(..proto.key_len()).ok_or(CryptoError)?;
-            match proto {
+            match proto.cipher() {
                 PrivProto::Aes128 => cfb_mode::Encryptor::<Aes128>::new_from_slices(k, &iv)
                     .map_err(|_| CryptoError)?
                     .encrypt(&mut data),

@@ -7,6 +7,7 @@
 
 pub mod aggregate;
 pub mod alerts;
+pub mod devices;
 pub mod retention;
 pub mod sqlite;
 pub mod users;

@@ -52,6 +52,11 @@ pub const USERS: &[Step] = &[Step::Sql(include_str!(
     "../../../migrations/sqlite/users.sql"
 ))];
 
+/// `poll.db`: polled devices and their state.
+pub const POLL: &[Step] = &[Step::Sql(include_str!(
+    "../../../migrations/sqlite/poll.sql"
+))];
+
 /// A segment's row layout (the version numbers predate this runner and are kept).
 pub const SEGMENT: &[Step] = &[
     Step::Sql(include_str!("../../../migrations/sqlite/0001_segment.sql")),

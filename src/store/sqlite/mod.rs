@@ -17,6 +17,7 @@ pub mod alerts;
 pub mod archive;
 mod columns;
 mod compact;
+pub mod devices;
 mod forget;
 mod merge;
 pub mod migrate;
