@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 need=()
 command -v logger >/dev/null 2>&1 || need+=(bsdutils)
 command -v snmptrap >/dev/null 2>&1 || need+=(snmp)
+# The poller's tests run net-snmp's agent on loopback.
+command -v snmpd >/dev/null 2>&1 || need+=(snmpd)
 # TLS tests: certificates and a client (openssl), HTTPS (curl), the listen backlog (ss).
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v curl >/dev/null 2>&1 || need+=(curl)

@@ -115,9 +115,15 @@ fn imports_point_down_the_data_flow() {
             ],
         ),
         (
+            "poll",
+            &[
+                "ingest", "spool", "parse", "enrich", "rules", "alerts", "notify", "auth",
+            ],
+        ),
+        (
             "parse",
             &[
-                "ingest", "spool", "enrich", "store", "rules", "alerts", "notify", "auth",
+                "ingest", "spool", "enrich", "store", "rules", "alerts", "notify", "auth", "poll",
             ],
         ),
         (
@@ -129,7 +135,7 @@ fn imports_point_down_the_data_flow() {
         (
             "store",
             &[
-                "ingest", "spool", "parse", "enrich", "rules", "alerts", "notify", "auth",
+                "ingest", "spool", "parse", "enrich", "rules", "alerts", "notify", "auth", "poll",
             ],
         ),
         (

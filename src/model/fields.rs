@@ -60,6 +60,7 @@ pub const PARSERS: &[&str] = &[
     "leef",
     "json",
     "snmp",
+    "poll",
 ];
 
 /// The static name for a stored parser name; names no longer known read as `other`.

@@ -19,6 +19,8 @@ pub enum Transport {
     File,
     /// An SNMP notification (UDP) the SNMP listener accepted; see `snmp::receiver::ENVELOPE`.
     Snmp,
+    /// A state change the SNMP poller observed (device or port down/up), as a JSON object.
+    Poll,
 }
 
 impl Transport {
@@ -30,6 +32,7 @@ impl Transport {
             Transport::Tls => "tls",
             Transport::File => "file",
             Transport::Snmp => "snmp",
+            Transport::Poll => "poll",
         }
     }
 
@@ -41,6 +44,7 @@ impl Transport {
             Transport::File => 2,
             Transport::Snmp => 3,
             Transport::Tls => 4,
+            Transport::Poll => 5,
         }
     }
 
@@ -51,6 +55,7 @@ impl Transport {
             1 => Transport::Tcp,
             3 => Transport::Snmp,
             4 => Transport::Tls,
+            5 => Transport::Poll,
             _ => Transport::File,
         }
     }
@@ -62,6 +67,7 @@ impl Transport {
             "tcp" => Transport::Tcp,
             "tls" => Transport::Tls,
             "snmp" => Transport::Snmp,
+            "poll" => Transport::Poll,
             _ => Transport::File,
         }
     }

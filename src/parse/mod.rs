@@ -11,6 +11,7 @@ pub mod header;
 pub mod json;
 pub mod kv;
 pub mod leef;
+pub mod poll;
 pub mod settings;
 pub mod snmp;
 pub mod user;
@@ -247,6 +248,9 @@ impl Chain {
     ) -> Event {
         if frame.transport == crate::model::Transport::Snmp {
             return snmp::build(frame, &self.snmp);
+        }
+        if frame.transport == crate::model::Transport::Poll {
+            return poll::build(frame);
         }
         let opts = self
             .listeners

@@ -143,7 +143,9 @@ pub async fn start(config: Config) -> Result<Running, Error> {
         .iter()
         .map(|l| l.name.clone())
         .chain(config.snmp.as_ref().map(|_| "snmp".to_string()))
+        .chain(config.poll.enabled.then(|| "poll".to_string()))
         .collect();
+    let poll_id = u16::try_from(listener_names.len().saturating_sub(1)).unwrap_or(u16::MAX);
     let metrics = Arc::new(Metrics::new(listener_names.iter().cloned()));
     // The SNMP engine names its refusal reasons (shown whether SNMP is on or not).
     metrics
@@ -382,7 +384,46 @@ pub async fn start(config: Config) -> Result<Running, Error> {
         &config, &tls_peers, &metrics, &frame_tx, snmp_id, &mut bound,
     )
     .await?;
-    drop::<FrameSender>(frame_tx);
+    // The poller's events go through the spool like any message; shutdown takes the sender
+    // back first, so a device task still waiting on an agent never holds the queue open.
+    let poll_sender = Arc::new(std::sync::Mutex::new(Some(frame_tx)));
+    let poll_cancel = CancellationToken::new();
+    let poll_task = if config.poll.enabled {
+        let stats = Arc::new(crate::poll::scheduler::Stats::default());
+        stats.register(&metrics);
+        let (ps, m) = (poll_sender.clone(), metrics.clone());
+        let emit: crate::poll::scheduler::Emit = Arc::new(move |frame| {
+            let g = match ps.lock() {
+                Ok(g) => g,
+                Err(p) => p.into_inner(),
+            };
+            match g.as_ref() {
+                Some(tx) => match tx.try_send(vec![frame]) {
+                    Ok(()) => true,
+                    Err(_) => {
+                        m.add_dropped(crate::telemetry::DropReason::QueueFull, 1);
+                        false
+                    }
+                },
+                None => false,
+            }
+        });
+        let ctx = crate::poll::scheduler::Context {
+            settings: config.poll.clone(),
+            data_dir: config.data_dir.clone(),
+            emit,
+            stats,
+            listener: poll_id,
+        };
+        Some(tokio::spawn(crate::poll::scheduler::run(
+            ctx,
+            poll_cancel.clone(),
+        )))
+    } else {
+        // Without the poller the queue closes once the listeners are gone.
+        drop::<Option<FrameSender>>(poll_sender.lock().ok().and_then(|mut g| g.take()));
+        None
+    };
     let web_listener = tokio::net::TcpListener::bind(config.web_listen)
         .await
         .map_err(|source| Error::Bind {
@@ -500,6 +541,9 @@ pub async fn start(config: Config) -> Result<Running, Error> {
         retention_thread,
         web_cancel,
         web_task,
+        poll_sender,
+        poll_cancel,
+        poll_task,
     })
 }
 
@@ -525,6 +569,9 @@ pub struct Running {
     retention_thread: JoinHandle<()>,
     web_cancel: CancellationToken,
     web_task: tokio::task::JoinHandle<std::io::Result<()>>,
+    poll_sender: Arc<std::sync::Mutex<Option<FrameSender>>>,
+    poll_cancel: CancellationToken,
+    poll_task: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Running {
@@ -543,6 +590,20 @@ impl Running {
         // Retention feeds nothing: it is told now and joined once the pipeline has drained, so a
         // pass in progress never delays closing the listeners.
         self.stop_retention.store(true, Relaxed);
+        // The poller stops asking devices and lets go of the intake queue.
+        self.poll_cancel.cancel();
+        drop(match self.poll_sender.lock() {
+            Ok(mut g) => g.take(),
+            Err(p) => p.into_inner().take(),
+        });
+        if let Some(t) = self.poll_task {
+            if tokio::time::timeout(Duration::from_secs(5), t)
+                .await
+                .is_err()
+            {
+                tracing::warn!("The SNMP poller did not stop within 5 s.");
+            }
+        }
         let udp_threads = self.sockets.close().await;
         let join_all = move || {
             let mut ok = true;

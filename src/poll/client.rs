@@ -119,7 +119,7 @@ pub enum Error {
     #[error("an answer does not decrypt (wrong privacy password or protocol?)")]
     Decryption,
     /// `error-status` in the answer (2 noSuchName for v1 past the end, 1 tooBig …).
-    #[error("the agent answered error-status {status} at varbind {index}")]
+    #[error("the agent answered {} (error-status {status}) at varbind {index}", status_name(*.status))]
     Agent {
         /// `error-status`.
         status: i64,
@@ -142,10 +142,24 @@ impl Error {
             Error::Usm(u) => u.as_str(),
             Error::WrongDigest => "wrong_digest",
             Error::Decryption => "decryption_error",
-            Error::Agent { .. } => "error_status",
+            Error::Agent { status, .. } => status_name(*status),
             Error::Encode => "encode",
             Error::Io(_) => "socket",
         }
+    }
+}
+
+/// RFC 3416's name of an `error-status`, as a label.
+pub fn status_name(status: i64) -> &'static str {
+    match status {
+        1 => "too_big",
+        2 => "no_such_name",
+        3 => "bad_value",
+        4 => "read_only",
+        5 => "gen_err",
+        6 => "no_access",
+        16 => "authorization_error",
+        _ => "error_status",
     }
 }
 

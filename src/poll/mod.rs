@@ -6,6 +6,7 @@ pub mod book;
 pub mod client;
 pub mod credentials;
 pub mod device;
+pub mod scheduler;
 pub mod settings;
 pub mod snmprec;
 pub mod walk;

@@ -17,6 +17,8 @@ pub struct RawPoll {
     /// `<data_dir>/device-key`, created with mode 0600). `PICKET_DEVICE_KEY` (64 hex digits)
     /// takes precedence.
     pub key_file: Option<PathBuf>,
+    /// Seconds between availability checks (default 10): three misses make a device down.
+    pub check_secs: Option<u64>,
     /// Devices defined in the file (read-only in the UI).
     #[serde(default)]
     pub device: Vec<RawDevice>,
@@ -31,6 +33,8 @@ pub struct Settings {
     pub key_file: PathBuf,
     /// The file's devices, as written (merged with the store's at run time).
     pub file_devices: Vec<RawDevice>,
+    /// Time between availability checks.
+    pub check_every: std::time::Duration,
 }
 
 impl RawPoll {
@@ -54,7 +58,12 @@ impl RawPoll {
                 ));
             }
         }
+        let check = self.check_secs.unwrap_or(10);
+        if !(1..=3600).contains(&check) {
+            return Err(Invalid::new("poll.check_secs", "must be 1 to 3600"));
+        }
         Ok(Settings {
+            check_every: std::time::Duration::from_secs(check),
             enabled: self.enabled.unwrap_or(true),
             key_file: self
                 .key_file

@@ -29,6 +29,9 @@ pub struct DeviceState {
     /// Why it is down: `icmp`, `snmp` or `icmp+snmp`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The parent whose outage hides this device's (no event was sent).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suppressed_by: Option<String>,
     /// The last SNMP error (`timeout`, `wrong_digest`, `unknown_user` …).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,

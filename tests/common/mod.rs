@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 pub mod certs;
 pub mod sinks;
+pub mod snmpd;
 
 pub struct Picket {
     pub child: Option<Child>,

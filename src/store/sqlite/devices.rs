@@ -147,6 +147,7 @@ fn state_from_json(j: &str) -> Option<DeviceState> {
         name: String::new(),
         status: str_of("status").unwrap_or_else(|| "unknown".into()),
         reason: str_of("reason"),
+        suppressed_by: str_of("suppressed_by"),
         error: str_of("error"),
         last_poll: v.get("last_poll").and_then(serde_json::Value::as_i64),
         poll_ms: num("poll_ms"),
