@@ -272,6 +272,18 @@ parent = "uplink"
         linux1["sys_descr"].as_str().unwrap().contains("Linux"),
         "{linux1}"
     );
+    // Our own requests cross the agent's loopback interface: after two polls it has a rate.
+    wait_for(&p, config, "a rate on lo", Duration::from_secs(20), |l| {
+        device(l, "linux1").is_some_and(|d| {
+            d["interfaces"].as_array().is_some_and(|ports| {
+                ports.iter().any(|port| {
+                    port["name"] == "lo"
+                        && port["oper"] == "up"
+                        && port["in_bps"].as_f64().is_some_and(|r| r > 0.0)
+                })
+            })
+        })
+    });
     // Three missed checks a second apart: down within a few seconds, the reason named.
     let l = wait_for(&p, config, "uplink down", Duration::from_secs(20), |l| {
         device(l, "uplink").is_some_and(|d| d["status"] == "down")

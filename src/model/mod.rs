@@ -9,6 +9,7 @@ pub mod event;
 pub mod fields;
 pub mod frame;
 pub mod invalid;
+pub mod port;
 pub mod secret;
 pub mod user;
 

@@ -6,6 +6,8 @@ pub mod book;
 pub mod client;
 pub mod credentials;
 pub mod device;
+pub mod interfaces;
+pub mod rates;
 pub mod scheduler;
 pub mod settings;
 pub mod snmprec;

@@ -34,11 +34,11 @@ const SYS_DESCR: [u32; 9] = [1, 3, 6, 1, 2, 1, 1, 1, 0];
 const SYS_OBJECT_ID: [u32; 9] = [1, 3, 6, 1, 2, 1, 1, 2, 0];
 const SYS_UPTIME: [u32; 9] = [1, 3, 6, 1, 2, 1, 1, 3, 0];
 const SYS_NAME: [u32; 9] = [1, 3, 6, 1, 2, 1, 1, 5, 0];
-const IF_DESCR: [u32; 10] = [1, 3, 6, 1, 2, 1, 2, 2, 1, 2];
-const IF_OPER_STATUS: [u32; 10] = [1, 3, 6, 1, 2, 1, 2, 2, 1, 8];
+/// How often interface names and speeds are read again.
+const REDISCOVER: Duration = Duration::from_secs(6 * 3600);
 
 /// The poller's counters on `/metrics`.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Stats {
     /// Devices being polled.
     pub devices: Gauge,
@@ -58,6 +58,34 @@ pub struct Stats {
     pub events_dropped: Counter,
     /// Device-state writes that failed (a full disk): counted, never waited on.
     pub state_write_errors: Counter,
+    /// Rates not stored, by reason (reset, implausible, unverified_wrap …).
+    pub rate_gaps: crate::telemetry::Labeled,
+}
+
+impl Default for Stats {
+    fn default() -> Self {
+        let rate_gaps = crate::telemetry::Labeled::new("reason");
+        rate_gaps.declare(&[
+            "reset",
+            "discontinuity",
+            "width",
+            "unverified_wrap",
+            "implausible",
+            "stale",
+        ]);
+        Stats {
+            devices: Gauge::default(),
+            polls_ok: Counter::default(),
+            polls_failed: Counter::default(),
+            checks_missed: Counter::default(),
+            requests: Counter::default(),
+            timeouts: Counter::default(),
+            overruns: Counter::default(),
+            events_dropped: Counter::default(),
+            state_write_errors: Counter::default(),
+            rate_gaps,
+        }
+    }
 }
 
 impl Stats {
@@ -112,6 +140,11 @@ impl Stats {
         ] {
             m.register(name, help, c.clone());
         }
+        m.register(
+            "picket_poll_rate_gaps_total",
+            "Counter rates not stored (a gap instead), by reason.",
+            self.rate_gaps.clone(),
+        );
     }
 }
 
@@ -275,6 +308,14 @@ fn offset(name: &str, interval: Duration) -> Duration {
     Duration::from_millis(h.finish() % ms)
 }
 
+/// A device's interface state and request sizing, kept across polls.
+#[derive(Default)]
+struct Polling {
+    table: super::interfaces::Interfaces,
+    sizer: walk::Sizer,
+    discovered_at: Option<Instant>,
+}
+
 struct DeviceTask {
     device: Device,
     ctx: Arc<Context>,
@@ -288,7 +329,7 @@ struct Found {
     sys_descr: Option<String>,
     sys_object_id: Option<String>,
     sys_name: Option<String>,
-    ports: u64,
+    ports: Vec<super::interfaces::PortReport>,
 }
 
 fn text(v: Option<&Value>) -> Option<String> {
@@ -307,6 +348,7 @@ impl DeviceTask {
         let mut next_poll = start;
         let mut next_check = start + check_every;
         let mut session: Option<Session> = None;
+        let mut ifs = Polling::default();
         let mut status = Status::Unknown;
         let mut misses = 0u32;
         // Whether a device-down event went out for the current outage (not when suppressed).
@@ -336,7 +378,7 @@ impl DeviceTask {
             let started = Instant::now();
             let asked = async {
                 if full {
-                    self.poll(s).await.map(Some)
+                    self.poll(s, &mut ifs).await.map(Some)
                 } else {
                     s.get(&[SYS_UPTIME.to_vec()]).await.map(|_| None)
                 }
@@ -375,7 +417,8 @@ impl DeviceTask {
                         state.sys_descr = f.sys_descr.clone().or(state.sys_descr.take());
                         state.sys_object_id = f.sys_object_id.clone();
                         state.sys_name = f.sys_name.clone();
-                        state.ports = f.ports;
+                        state.ports = f.ports.len() as u64;
+                        state.interfaces = f.ports.clone();
                     }
                     state.error = None;
                     None
@@ -439,7 +482,7 @@ impl DeviceTask {
         }
     }
 
-    async fn poll(&self, s: &mut Session) -> Result<Found, SnmpError> {
+    async fn poll(&self, s: &mut Session, ifs: &mut Polling) -> Result<Found, SnmpError> {
         let sys = s
             .get(&[
                 SYS_DESCR.to_vec(),
@@ -449,14 +492,38 @@ impl DeviceTask {
             ])
             .await?;
         let by = |oid: &[u32]| sys.iter().find(|(o, _)| o == oid).map(|(_, v)| v);
-        let mut sizer = walk::Sizer::default();
-        let cols =
-            walk::columns(s, &[IF_DESCR.to_vec(), IF_OPER_STATUS.to_vec()], &mut sizer).await?;
+        let uptime = match by(&SYS_UPTIME) {
+            Some(Value::TimeTicks(t)) => Some(*t),
+            _ => None,
+        };
+        let stale = ifs.discovered_at.is_none_or(|t| t.elapsed() > REDISCOVER);
+        if stale || !ifs.table.discovered() {
+            ifs.table.discover(s, &mut ifs.sizer).await?;
+            ifs.discovered_at = Some(Instant::now());
+        }
+        let polled = ifs
+            .table
+            .poll(s, &mut ifs.sizer, uptime, self.device.interval)
+            .await?;
+        for g in &polled.gaps {
+            self.ctx.stats.rate_gaps.add(g.as_str(), 1);
+        }
+        for c in &polled.changes {
+            let down = c.to != "up";
+            self.emit(serde_json::json!({
+                "action": if down { "port-down" } else { "port-up" },
+                "device": self.device.name,
+                "address": self.device.address(),
+                "port": c.port,
+                "severity": if down { 4 } else { 5 },
+                "message": format!("Port {} on {} is {} (was {})", c.port, self.device.name, c.to, c.from),
+            }));
+        }
         Ok(Found {
             sys_descr: text(by(&SYS_DESCR)),
             sys_object_id: text(by(&SYS_OBJECT_ID)),
             sys_name: text(by(&SYS_NAME)),
-            ports: cols.first().map_or(0, |c| c.len() as u64),
+            ports: polled.ports,
         })
     }
 

@@ -64,6 +64,9 @@ pub struct DeviceState {
     pub retries: u64,
     /// Timeouts in the last poll.
     pub timeouts: u64,
+    /// Each port's status and rates from the last poll.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub interfaces: Vec<crate::model::port::PortReport>,
 }
 
 /// Devices and their state.

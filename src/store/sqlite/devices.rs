@@ -160,6 +160,10 @@ fn state_from_json(j: &str) -> Option<DeviceState> {
         pdus: num("pdus").unwrap_or(0),
         retries: num("retries").unwrap_or(0),
         timeouts: num("timeouts").unwrap_or(0),
+        interfaces: v
+            .get("interfaces")
+            .and_then(|x| serde_json::from_value(x.clone()).ok())
+            .unwrap_or_default(),
     })
 }
 
