@@ -99,6 +99,11 @@ fn by_index(col: &walk::Column) -> HashMap<u32, &Value> {
         .collect()
 }
 
+/// The value of row `i` of a column, if it has the type `pick` takes.
+fn at_index<T>(m: &HashMap<u32, &Value>, i: u32, pick: impl Fn(&Value) -> Option<T>) -> Option<T> {
+    m.get(&i).and_then(|v| pick(v))
+}
+
 /// RFC 2863 ifOperStatus names.
 pub fn oper_name(v: i64) -> &'static str {
     match v {
@@ -218,18 +223,18 @@ impl Interfaces {
         for (key, p) in &mut self.ports {
             let i = p.index;
             let u32_of = |m: &HashMap<u32, &Value>| {
-                m.get(&i).and_then(|v| match v {
+                at_index(m, i, |v| match v {
                     Value::Counter32(c) => Some(*c),
                     _ => None,
                 })
             };
             let u64_of = |m: &HashMap<u32, &Value>| {
-                m.get(&i).and_then(|v| match v {
+                at_index(m, i, |v| match v {
                     Value::Counter64(c) => Some(*c),
                     _ => None,
                 })
             };
-            let discontinuity = disc.get(&i).and_then(|v| match v {
+            let discontinuity = at_index(&disc, i, |v| match v {
                 Value::TimeTicks(t) => Some(*t),
                 _ => None,
             });
@@ -241,7 +246,7 @@ impl Interfaces {
                 at,
             };
             let (hi, ho) = (u64_of(&hc_in), u64_of(&hc_out));
-            let new_oper = oper.get(&i).and_then(|v| match v {
+            let new_oper = at_index(&oper, i, |v| match v {
                 Value::Int(x) => Some(*x),
                 _ => None,
             });

@@ -213,15 +213,21 @@ pub async fn run(ctx: Context, cancel: CancellationToken) {
             _ = tick.tick() => {}
         }
         let (b, v, s) = (book.clone(), vault.clone(), ctx.settings.clone());
+        let known = revision;
+        // Definitions are opened and checked (v3 keys derived) only when the book changed.
         let read = tokio::task::spawn_blocking(move || {
             let g = lock(&b);
             let rev = g.revision()?;
+            if known == Some(rev) {
+                return Ok(None);
+            }
             let devices = book::all(&s, g.as_ref(), &v)?;
-            Ok::<_, book::Error>((rev, devices))
+            Ok::<_, book::Error>(Some((rev, devices)))
         })
         .await;
         let (rev, devices) = match read {
-            Ok(Ok(x)) => x,
+            Ok(Ok(Some(x))) => x,
+            Ok(Ok(None)) => continue,
             Ok(Err(e)) => {
                 static LIMIT: crate::telemetry::events::RateLimit =
                     crate::telemetry::events::RateLimit::new(10);
@@ -232,9 +238,6 @@ pub async fn run(ctx: Context, cancel: CancellationToken) {
             }
             Err(_) => continue,
         };
-        if revision == Some(rev) && !tasks.is_empty() {
-            continue;
-        }
         revision = Some(rev);
         // Restart a device's task when anything in its definition changed.
         let wanted: HashMap<String, (String, Device)> = devices

@@ -4,7 +4,7 @@
 //! state (status, last poll, ports). SQLite fills it in `store/sqlite/devices.rs`.
 
 use super::Error;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A device definition as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,7 +20,8 @@ pub struct StoredDevice {
 }
 
 /// What the poller last learned about a device.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct DeviceState {
     /// Device name.
     pub name: String,

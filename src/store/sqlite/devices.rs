@@ -131,40 +131,12 @@ impl DeviceBook for SqliteDevices {
         Ok(rows
             .into_iter()
             .map(|(name, json)| {
-                let mut s: DeviceState = state_from_json(&json).unwrap_or_default();
+                let mut s: DeviceState = serde_json::from_str(&json).unwrap_or_default();
                 s.name = name;
                 s
             })
             .collect())
     }
-}
-
-fn state_from_json(j: &str) -> Option<DeviceState> {
-    let v: serde_json::Value = serde_json::from_str(j).ok()?;
-    let str_of = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_string);
-    let num = |k: &str| v.get(k).and_then(serde_json::Value::as_u64);
-    Some(DeviceState {
-        name: String::new(),
-        status: str_of("status").unwrap_or_else(|| "unknown".into()),
-        reason: str_of("reason"),
-        suppressed_by: str_of("suppressed_by"),
-        error: str_of("error"),
-        last_poll: v.get("last_poll").and_then(serde_json::Value::as_i64),
-        poll_ms: num("poll_ms"),
-        ports: num("ports").unwrap_or(0),
-        sys_name: str_of("sys_name"),
-        sys_descr: str_of("sys_descr"),
-        sys_object_id: str_of("sys_object_id"),
-        profile: str_of("profile"),
-        engine_id: str_of("engine_id"),
-        pdus: num("pdus").unwrap_or(0),
-        retries: num("retries").unwrap_or(0),
-        timeouts: num("timeouts").unwrap_or(0),
-        interfaces: v
-            .get("interfaces")
-            .and_then(|x| serde_json::from_value(x.clone()).ok())
-            .unwrap_or_default(),
-    })
 }
 
 #[cfg(test)]
